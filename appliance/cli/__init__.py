@@ -1,0 +1,43 @@
+"""The command line: a thin layer over ``appliance.service``.
+
+Each command group lives in its own module with a ``register(subparsers)`` function. Bad input raises
+``UserError``: one line on stderr, exit code 2. Anything else is our bug: exit code 1 with the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from appliance import __version__
+from appliance.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from appliance.cli import gen_cmds, model_cmds, vault_cmds
+
+    parser = argparse.ArgumentParser(prog="appliance", description="Offline synthetic-data appliance.")
+    parser.add_argument("--version", action="version", version=f"appliance {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (model_cmds, gen_cmds, vault_cmds):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Nothing reaches the network at run time: make every library we use stay offline.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"appliance: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("appliance: interrupted", file=sys.stderr)
+        return 130

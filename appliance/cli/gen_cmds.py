@@ -1,0 +1,114 @@
+"""`appliance generate` and `appliance demo` (the main job)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.errors import UserError
+from appliance.paths import resolve_home
+from appliance.service.generation import GenerationRequest, GenerationResult, run_generation
+from appliance.service.session import Session
+from appliance.spec import load_task
+
+DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "medical_specialty.toml"
+
+
+def _gen_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="zerogen", help="generation method (default: zerogen)")
+    p.add_argument("--model", default=None, help="registered model name (default: the embedded default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the free cores)")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--compute-type", default=None, help="source | q8_0 | bf16 | f16 | q4_0 (default q8_0)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate a labelled dataset for a task into the vault")
+    add_auth_options(p)
+    p.add_argument("--task", required=True, type=Path, help="task spec (TOML)")
+    p.add_argument("--n", type=int, default=200, help="number of records (default 200)")
+    _gen_options(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="the main job: 200 labelled clinical notes with the embedded model")
+    add_auth_options(p)
+    p.add_argument("--task", type=Path, default=DEMO_TASK)
+    p.add_argument("--n", type=int, default=200)
+    _gen_options(p)
+    p.set_defaults(func=cmd_demo, user=None)
+
+
+def _run(args: argparse.Namespace, session: Session, console: Console) -> GenerationResult:
+    if args.n < 1 or args.n > 1_000_000:
+        raise UserError(f"--n must be between 1 and 1000000, not {args.n}")
+    task = load_task(args.task)
+    req = GenerationRequest(
+        task=task, method=args.method, n=args.n, model=args.model, seed=args.seed, threads=args.threads,
+        temperature=args.temperature, top_p=args.top_p, compute_type=args.compute_type,
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[tps]:>6.0f} tok/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, transient=False,
+    ) as bar:
+        t0 = time.perf_counter()
+        tid = bar.add_task(f"{task.name} · {args.method}", total=args.n, tps=0.0)
+
+        def on_progress(p) -> None:
+            bar.update(tid, completed=p.accepted, tps=p.tokens / max(1e-9, time.perf_counter() - t0))
+
+        result = run_generation(session, resolve_home(args.home), req, on_progress)
+    _summary(console, task.name, result)
+    return result
+
+
+def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
+    t = Table("label", "records", title=f"{task_name}: {len(r.records)} records (job {r.job_id})")
+    for lab, n in sorted(r.per_label.items()):
+        t.add_row(lab, str(n))
+    console.print(t)
+    for rec in r.records[:: max(1, len(r.records) // 5)][:5]:
+        console.print(f"[cyan]{rec['label']}[/] · {rec['context']}\n    {rec['text'][:300]}")
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(r.dropped.items())) or "none"
+    console.print(
+        f"wall time {r.wall_s:.1f} s · {r.tokens} tokens · {r.tokens_per_s:.0f} tokens/s · dropped: {dropped}\n"
+        f"model {r.model} (sha256 {r.model_sha256[:12]}…) · dataset stored encrypted in the vault as job {r.job_id}"
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    console = Console(stderr=False)
+    load_task(args.task)  # bad spec: fail before asking for a passphrase
+    passphrase = read_passphrase(args)
+    with Session.open(args.home, args.user, passphrase) as session:
+        _run(args, session, console)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Open (or create, on first use) the vault and run the medical task on the embedded model."""
+    from appliance.vault import layout
+
+    console = Console()
+    home = resolve_home(args.home)
+    load_task(args.task)
+    user = args.user or "demo"
+    if not layout.key_file(home).exists():
+        console.print(f"No vault in {home} yet: creating one (admin 'admin', author '{user}', same passphrase).")
+        passphrase = read_passphrase(args, "Choose a passphrase for the new vault: ")
+        with Session.init(home, "admin", passphrase) as admin:
+            admin.vault.add_user(user, "author", passphrase)
+    else:
+        passphrase = read_passphrase(args, f"Passphrase for {user}: ")
+    args.user = user
+    with Session.open(home, user, passphrase) as session:
+        _run(args, session, console)
+    return 0

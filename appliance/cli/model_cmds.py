@@ -1,0 +1,62 @@
+"""`appliance models list | verify | add PATH`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from appliance.cli.common import add_home_option
+from appliance.paths import resolve_home
+from appliance.service import models as svc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="the model registry: list, verify, add")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    q = msub.add_parser("list", help="registered models")
+    add_home_option(q)
+    q.set_defaults(func=cmd_list)
+    q = msub.add_parser("verify", help="check every model file against its pinned sha256")
+    add_home_option(q)
+    q.add_argument("names", nargs="*")
+    q.set_defaults(func=cmd_verify)
+    q = msub.add_parser("add", help="register a GGUF file you bring (its hash is recorded)")
+    add_home_option(q)
+    q.add_argument("path", type=Path)
+    q.add_argument("--name")
+    q.add_argument("--license", default="unknown")
+    q.set_defaults(func=cmd_add)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    t = Table("name", "arch", "params", "ctx", "kind", "quant", "license", "source")
+    for e in svc.list_models(resolve_home(args.home)):
+        t.add_row(
+            e.name + (" (default)" if e.default else ""),
+            e.architecture,
+            f"{e.parameters / 1e6:.0f}M" if e.parameters else "?",
+            str(e.context_length),
+            "instruct" if e.instruct else "base",
+            e.quantization,
+            e.license.split(" (")[0],
+            e.source.get("distribution") or e.source.get("file", ""),
+        )
+    Console().print(t)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    bad = 0
+    for s in svc.verify_models(resolve_home(args.home), args.names or None):
+        print(f"{s.entry.name:28s} {s.state:14s} {s.detail or s.path}")
+        bad += s.state != "ok"
+    return 2 if bad else 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    e = svc.add_model(resolve_home(args.home), args.path, args.name, args.license)
+    print(f"added {e.name}: {e.architecture}, context {e.context_length}, {'instruct' if e.instruct else 'base'}, sha256 {e.sha256}")
+    return 0

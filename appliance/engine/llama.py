@@ -1,0 +1,355 @@
+"""The local model: one class over llama-cpp-python's low-level API.
+
+Why low level: the high-level ``Llama`` object decodes one sequence at a time. Data generation wants many samples
+from the same or similar prompts, so this class keeps one llama.cpp context with many sequence slots, evaluates
+each distinct prompt once, copies its KV cache to every sequence that shares it (``llama_memory_seq_cp``) and then
+decodes all sequences together, one token each per ``llama_decode`` call. Sampling runs in C
+(``llama_sampler`` chains, one per sequence), so Python only moves token ids.
+
+Everything here takes and returns plain data (strings, numbers, dataclasses), so a pool of workers in other
+processes or machines can serve the same interface (see ``engine.interface``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import llama_cpp as C
+
+from appliance.engine.interface import Completion, SamplingParams
+from appliance.engine.sampling import BatchSampler
+from appliance.engine.threads import choose_threads
+from appliance.errors import UserError
+
+_backend_lock = threading.Lock()
+_backend_ready = False
+
+
+def _init_backend() -> None:
+    global _backend_ready
+    with _backend_lock:
+        if not _backend_ready:
+            C.llama_backend_init()
+            # Silence llama.cpp's own stderr chatter; errors still surface as return codes we check.
+            C.llama_log_set(_null_log, ctypes.c_void_p(0))
+            _backend_ready = True
+
+
+@C.llama_log_callback
+def _null_log(level, text, user_data):  # pragma: no cover - called from C
+    return None
+
+
+def gpu_offload_supported() -> bool:
+    """True when this llama.cpp build can offload layers to a GPU (a CUDA/Metal/Vulkan build)."""
+    return bool(C.llama_supports_gpu_offload())
+
+
+@dataclass
+class _Seq:
+    """One sequence slot during batched decoding."""
+
+    slot: int
+    prompt_len: int
+    out: bytearray = field(default_factory=bytearray)
+    tokens: list[int] = field(default_factory=list)
+    logprob_sum: float = 0.0
+    done: bool = False
+    finish: str = "length"
+    text: str = ""
+    stop_string: str | None = None
+
+
+class LocalModel:
+    """A verified GGUF file loaded into llama.cpp, with sampling, batched generation and log-likelihoods.
+
+    ``n_gpu_layers`` is passed straight to llama.cpp: on a CUDA build, -1 offloads every layer; on a CPU build it
+    has no effect. ``max_parallel`` is the number of sequence slots decoded together; ``ctx_per_seq`` bounds prompt
+    plus completion length for each.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        instruct: bool = True,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        max_parallel: int = 32,
+        ctx_per_seq: int = 512,
+        lora_path: str | Path | None = None,
+        lora_scale: float = 1.0,
+        kv_unified: bool = False,
+    ) -> None:
+        _init_backend()
+        self.path = Path(path)
+        self.instruct = instruct
+        self.n_threads = choose_threads(n_threads)
+        self.max_parallel = max(1, max_parallel)
+        self.ctx_per_seq = ctx_per_seq
+        self._lock = threading.Lock()
+
+        mparams = C.llama_model_default_params()
+        mparams.n_gpu_layers = n_gpu_layers
+        self._model = C.llama_model_load_from_file(str(self.path).encode(), mparams)
+        if not self._model:
+            raise UserError(f"llama.cpp could not load model file {self.path}")
+        self._vocab = C.llama_model_get_vocab(self._model)
+        self.n_vocab = C.llama_vocab_n_tokens(self._vocab)
+        self.n_params = int(C.llama_model_n_params(self._model))
+        self.n_ctx_train = int(C.llama_model_n_ctx_train(self._model))
+
+        cparams = C.llama_context_default_params()
+        cparams.n_seq_max = self.max_parallel
+        cparams.n_ctx = self.max_parallel * ctx_per_seq
+        cparams.n_batch = max(512, min(cparams.n_ctx, 4096))
+        cparams.n_ubatch = 512
+        cparams.n_threads = self.n_threads
+        cparams.n_threads_batch = self.n_threads
+        cparams.kv_unified = kv_unified
+        cparams.no_perf = True
+        self._ctx = C.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            C.llama_model_free(self._model)
+            raise UserError(f"llama.cpp could not create a context for {self.path} (too little memory?)")
+        self._mem = C.llama_get_memory(self._ctx)
+        self.n_batch = int(cparams.n_batch)
+        self._batch = C.llama_batch_init(self.n_batch, 0, self.max_parallel)
+        self._lora = None
+        if lora_path is not None:
+            self._lora = C.llama_adapter_lora_init(self._model, str(lora_path).encode())
+            if not self._lora:
+                self.close()
+                raise UserError(f"llama.cpp could not load LoRA adapter {lora_path}")
+            adapters = (C.llama_adapter_lora_p_ctypes * 1)(self._lora)
+            scales = (ctypes.c_float * 1)(lora_scale)
+            C.llama_set_adapters_lora(self._ctx, adapters, 1, scales)
+        self._eog_ids = [t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self._vocab, t)]
+        self._eog_set = set(self._eog_ids)
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._chat_template = C.llama_model_chat_template(self._model, None)
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        if getattr(self, "_batch", None) is not None:
+            C.llama_batch_free(self._batch)
+            self._batch = None
+        if getattr(self, "_ctx", None):
+            C.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_lora", None):
+            C.llama_adapter_lora_free(self._lora)
+            self._lora = None
+        if getattr(self, "_model", None):
+            C.llama_model_free(self._model)
+            self._model = None
+
+    def __enter__(self) -> "LocalModel":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ text <-> tokens
+    def tokenize(self, text: str, add_special: bool = False) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 16
+        buf = (C.llama_token * cap)()
+        n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, True)
+        if n < 0:
+            cap = -n
+            buf = (C.llama_token * cap)()
+            n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, True)
+        return list(buf[:n])
+
+    def piece(self, token: int) -> bytes:
+        n = C.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, False)
+        if n < 0:
+            big = ctypes.create_string_buffer(-n)
+            n = C.llama_token_to_piece(self._vocab, token, big, -n, 0, False)
+            return big.raw[:n]
+        return self._piece_buf.raw[:n]
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="ignore")
+
+    def format_prompt(self, user: str, system: str | None = None, assistant_prefix: str = "") -> str:
+        """A prompt in the model's own chat template (instruct models) or raw text (base models)."""
+        if not self.instruct or not self._chat_template:
+            return user + assistant_prefix
+        msgs = ([("system", system)] if system else []) + [("user", user)]
+        arr = (C.llama_chat_message * len(msgs))()
+        keep = []
+        for i, (role, content) in enumerate(msgs):
+            r, c = role.encode(), content.encode("utf-8")
+            keep += [r, c]
+            arr[i].role, arr[i].content = r, c
+        size = C.llama_chat_apply_template(self._chat_template, arr, len(msgs), True, None, 0)
+        if size < 0:
+            return user + assistant_prefix
+        buf = ctypes.create_string_buffer(size + 1)
+        C.llama_chat_apply_template(self._chat_template, arr, len(msgs), True, buf, size + 1)
+        return buf.raw[:size].decode("utf-8") + assistant_prefix
+
+    # ------------------------------------------------------------------ batch plumbing
+    def _batch_set(self, i: int, token: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
+        b = self._batch
+        b.token[i] = token
+        b.pos[i] = pos
+        b.n_seq_id[i] = len(seqs)
+        for j, s in enumerate(seqs):
+            b.seq_id[i][j] = s
+        b.logits[i] = 1 if logits else 0
+
+    def _decode(self, n_tokens: int) -> None:
+        self._batch.n_tokens = n_tokens
+        rc = C.llama_decode(self._ctx, self._batch)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed with code {rc} (context full?)")
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        *,
+        on_token: "callable | None" = None,
+    ) -> list[Completion]:
+        """One completion per prompt, all decoded in parallel (in groups of ``max_parallel``).
+
+        Identical prompts are evaluated once and their KV cache copied to the other slots. Sequence ``i`` samples
+        with seed ``params.seed + i``, so results do not depend on how prompts are grouped. ``on_token(n)`` is
+        called with the number of tokens produced by each decoding step (for progress bars).
+        """
+        results: list[Completion] = []
+        with self._lock:
+            for start in range(0, len(prompts), self.max_parallel):
+                group = list(prompts[start : start + self.max_parallel])
+                results += self._generate_group(group, params, start, on_token)
+        return results
+
+    def generate_n(self, prompt: str, n: int, params: SamplingParams, **kw: object) -> list[Completion]:
+        """``n`` samples of one prompt (the prompt is evaluated once per group)."""
+        return self.generate([prompt] * n, params, **kw)  # type: ignore[arg-type]
+
+    def complete(self, prompt: str, params: SamplingParams) -> Completion:
+        """A single completion (the naive path, one sequence at a time)."""
+        return self.generate([prompt], params)[0]
+
+    def _generate_group(
+        self, prompts: list[str], p: SamplingParams, seed_offset: int, on_token
+    ) -> list[Completion]:
+        C.llama_memory_clear(self._mem, True)
+        # distinct prompts → first slot that uses them
+        toks_of: dict[str, list[int]] = {}
+        owner: dict[str, int] = {}
+        for slot, text in enumerate(prompts):
+            if text not in toks_of:
+                toks = self.tokenize(text, add_special=True)
+                if len(toks) + p.max_new_tokens > self.ctx_per_seq:
+                    raise UserError(
+                        f"prompt of {len(toks)} tokens + {p.max_new_tokens} new tokens exceeds the {self.ctx_per_seq}-token slot"
+                    )
+                toks_of[text] = toks
+                owner[text] = slot
+        uniq = list(owner)
+        # Evaluate each distinct prompt except its last token; the last token goes into the first sampling
+        # batch for every slot, which also gives every slot its own first logits row.
+        pre = [(toks_of[t][:-1], owner[t]) for t in uniq]
+        pending = [(tok, pos, slot) for toks, slot in pre for pos, tok in enumerate(toks)]
+        while pending:
+            chunk, pending = pending[: self.n_batch], pending[self.n_batch :]
+            for i, (tok, pos, slot) in enumerate(chunk):
+                self._batch_set(i, tok, pos, (slot,), False)
+            self._decode(len(chunk))
+        for slot, text in enumerate(prompts):
+            if owner[text] != slot and len(toks_of[text]) > 1:
+                C.llama_memory_seq_cp(self._mem, owner[text], slot, -1, -1)
+
+        seqs = [_Seq(slot=s, prompt_len=len(toks_of[t])) for s, t in enumerate(prompts)]
+        sampler = BatchSampler(p, [p.seed + seed_offset + s for s in range(len(prompts))], self._eog_ids)
+        next_tok = {s.slot: toks_of[prompts[s.slot]][-1] for s in seqs}
+        step = 0
+        while True:
+            active = [s for s in seqs if not s.done]
+            if not active:
+                break
+            for i, s in enumerate(active):
+                self._batch_set(i, next_tok[s.slot], s.prompt_len - 1 + step, (s.slot,), True)
+            self._decode(len(active))
+            logits = np.ctypeslib.as_array(C.llama_get_logits(self._ctx), shape=(len(active), self.n_vocab))
+            tokens, lps = sampler.sample(logits, [s.slot for s in active], step)
+            for s, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
+                s.logprob_sum += lp
+                if tok in self._eog_set:
+                    s.done, s.finish = True, "eos"
+                    continue
+                s.tokens.append(tok)
+                s.out += self.piece(tok)
+                next_tok[s.slot] = tok
+                if p.stop:
+                    text = s.out.decode("utf-8", errors="ignore")
+                    hits = [(k, x) for x in p.stop if (k := text.find(x)) >= 0]
+                    if hits:
+                        cut, s.stop_string = min(hits)
+                        s.done, s.finish, s.text = True, "stop", text[:cut]
+                        continue
+                if len(s.tokens) >= p.max_new_tokens:
+                    s.done, s.finish = True, "length"
+            if on_token is not None:
+                on_token(len(active))
+            step += 1
+        out = []
+        for s in seqs:
+            text = s.text if s.finish == "stop" else s.out.decode("utf-8", errors="ignore")
+            n = len(s.tokens)
+            out.append(
+                Completion(
+                    text=text,
+                    n_tokens=n,
+                    finish_reason=s.finish,
+                    mean_logprob=s.logprob_sum / max(1, n + (s.finish == "eos")),
+                    stop_string=s.stop_string,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def loglik(self, prompt: str, continuation: str) -> float:
+        """Sum of log p(continuation tokens | prompt, earlier continuation tokens)."""
+        return self.loglik_tokens(prompt, continuation)[0]
+
+    def loglik_tokens(self, prompt: str, continuation: str) -> tuple[float, list[float]]:
+        """The total and per-token log-likelihood of ``continuation`` after ``prompt``."""
+        ptoks = self.tokenize(prompt, add_special=True)
+        ctoks = self.tokenize(continuation, add_special=False)
+        if not ctoks:
+            return 0.0, []
+        toks = ptoks + ctoks
+        if len(toks) > self.ctx_per_seq * self.max_parallel or len(toks) > self.n_batch:
+            raise UserError(f"text too long to score: {len(toks)} tokens")
+        with self._lock:
+            C.llama_memory_clear(self._mem, True)
+            first = len(ptoks) - 1
+            for i, t in enumerate(toks[:-1]):
+                self._batch_set(i, t, i, (0,), i >= first)
+            self._decode(len(toks) - 1)
+            lps = []
+            for j, t in enumerate(ctoks):
+                row = np.ctypeslib.as_array(C.llama_get_logits_ith(self._ctx, first + j), shape=(self.n_vocab,))
+                m = float(row.max())
+                lps.append(float(row[t]) - m - math.log(float(np.exp(row - m).sum())))
+        return float(sum(lps)), lps

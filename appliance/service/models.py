@@ -1,0 +1,47 @@
+"""Model operations for the CLI and TUI: list, verify, add. No vault needed: models are public files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.engine.registry import ModelEntry, Registry, sha256_file
+from appliance.errors import UserError
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    entry: ModelEntry
+    path: Path | None
+    state: str  # "ok", "missing", "mismatch", "not installed"
+    detail: str = ""
+
+
+def list_models(home: Path) -> list[ModelEntry]:
+    return list(Registry(home).entries.values())
+
+
+def verify_models(home: Path, names: list[str] | None = None) -> list[ModelStatus]:
+    """Hash every (or the named) model file against its pinned sha256."""
+    reg = Registry(home)
+    out = []
+    for name in names or reg.names():
+        entry = reg.get(name)
+        try:
+            path = reg.locate(entry)
+        except UserError as e:
+            out.append(ModelStatus(entry, None, "not installed", str(e)))
+            continue
+        if not path.is_file():
+            out.append(ModelStatus(entry, path, "missing", f"file missing: {path}"))
+            continue
+        digest = sha256_file(path)
+        if digest == entry.sha256:
+            out.append(ModelStatus(entry, path, "ok"))
+        else:
+            out.append(ModelStatus(entry, path, "mismatch", f"sha256 {digest[:12]}… ≠ pinned {entry.sha256[:12]}…"))
+    return out
+
+
+def add_model(home: Path, path: Path, name: str | None = None, license: str = "unknown") -> ModelEntry:
+    return Registry(home).add(path, name=name, license=license)
