@@ -1,0 +1,302 @@
+"""Importing seed records from CSV, TSV, JSON Lines or Parquet into the vault.
+
+Files are parsed by DuckDB's own readers (no hand-written parsing) in a private in-memory DuckDB whose
+spill files are encrypted and stay in the home directory, so the plaintext never touches disk outside
+the file the user already has. Everything is validated before anything is written; the first problem is
+reported as one line naming the 1-based data row, and nothing is imported. The rows then go into the
+vault in one transaction, each with the SHA-256 of its text.
+
+Row numbers: for CSV/TSV, row 1 is the first record after the header; for JSON Lines, row N is the N-th
+non-blank line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Collection
+
+import duckdb
+
+from appliance.errors import UserError
+from appliance.vault import db, layout
+
+if TYPE_CHECKING:
+    from appliance.vault.store import Vault
+
+MAX_TEXT_CHARS = 10_000
+MAX_LABEL_CHARS = 200
+_DIAGNOSE_COLUMNS = 256
+
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+@dataclass(frozen=True)
+class SeedRow:
+    row: int
+    text: str
+    label: str | None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    seed_set_id: int
+    seed_set: str
+    rows: int
+    source_sha256: str
+
+
+def detect_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"{path.name}: unsupported file type {path.suffix or '(none)'} (use .csv, .tsv, .jsonl, .json or .parquet)")
+    return fmt
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _scan_bytes(path: Path, fmt: str) -> str:
+    """SHA-256 of the file, and (text formats) a strict UTF-8 check that names the row of the first bad byte."""
+    h = hashlib.sha256()
+    text_format = fmt != "parquet"
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    line_no = 0
+    nonblank = 0
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                h.update(line)
+                if not text_format:
+                    continue
+                line_no += 1
+                try:
+                    decoded = decoder.decode(line)
+                except UnicodeDecodeError:
+                    if fmt in ("csv", "tsv"):
+                        where = f"row {line_no - 1}" if line_no > 1 else "header"
+                    else:
+                        where = f"row {nonblank + 1}"
+                    raise UserError(f"{path.name}: {where} (line {line_no}): not valid UTF-8 text") from None
+                if decoded.strip():
+                    nonblank += 1
+            if text_format:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    raise UserError(f"{path.name}: line {line_no}: file ends in the middle of a UTF-8 character") from None
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from None
+    return h.hexdigest()
+
+
+def _csv_options(fmt: str) -> str:
+    # Dialect pinned: the sniffer may otherwise decide that a malformed line is a header and silently skip rows.
+    delim = "\\t" if fmt == "tsv" else ","
+    return f"header = true, all_varchar = true, skip = 0, delim = E'{delim}', quote = '\"', escape = '\"', comment = ''"
+
+
+def _csv_error(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, e: duckdb.Error) -> UserError:
+    """Turn DuckDB's CSV error into one line with the data row (never echoing the offending content)."""
+    msg = str(e)
+    m = re.search(r"CSV Error on Line: (\d+)", msg)
+    if m:
+        row = int(m.group(1)) - 1
+        cm = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", msg)
+        if cm:
+            problem = f"expected {cm.group(1)} fields, found {cm.group(2)}"
+        elif "unterminated quote" in msg.lower():
+            problem = "unterminated quoted field"
+        elif "unicode" in msg.lower():
+            problem = "not valid UTF-8 text"
+        else:
+            problem = "cannot be parsed as " + fmt.upper()
+        return UserError(f"{path.name}: row {row}: {problem}")
+    if "sniffing" in msg:
+        found = _diagnose_field_counts(con, path, fmt)
+        if found:
+            return UserError(f"{path.name}: {found}")
+        return UserError(f"{path.name}: cannot be parsed as {fmt.upper()} (check the delimiter and quoting)")
+    first = msg.splitlines()[0] if msg else type(e).__name__
+    return UserError(f"{path.name}: cannot be parsed as {fmt.upper()}: {first}")
+
+
+def _diagnose_field_counts(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> str | None:
+    """Find the first record whose number of fields differs from the header's (for a message, not for import)."""
+    delim = "\\t" if fmt == "tsv" else ","
+    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(_DIAGNOSE_COLUMNS)) + "}"
+    sql = (
+        f"SELECT * FROM read_csv(?, auto_detect = false, header = false, skip = 0, delim = E'{delim}', quote = '\"', "
+        f"escape = '\"', comment = '', null_padding = true, parallel = false, columns = {cols})"
+    )
+    try:
+        rows = con.execute(sql, [str(path)]).fetchall()
+    except duckdb.Error:
+        return None
+
+    def width(r: tuple) -> int:
+        n = len(r)
+        while n and r[n - 1] is None:
+            n -= 1
+        return n
+
+    if not rows:
+        return None
+    header = width(rows[0])
+    row_no = 0
+    for r in rows[1:]:
+        w = width(r)
+        if w == 0:  # blank line: the real reader skips it too
+            continue
+        row_no += 1
+        if w != header:
+            # (a record ending in empty fields reads as shorter here; good enough for a diagnosis)
+            return f"row {row_no}: expected {header} fields, found {w}"
+    return None
+
+
+def _read_tabular(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col: str, label_col: str | None) -> list[tuple]:
+    if fmt in ("csv", "tsv"):
+        source = f"read_csv(?, {_csv_options(fmt)})"
+    else:
+        source = "read_parquet(?)"
+    try:
+        rel = con.execute(f"SELECT * FROM {source} LIMIT 0", [str(path)])
+        columns = [d[0] for d in rel.description]
+    except duckdb.Error as e:
+        if fmt in ("csv", "tsv"):
+            raise _csv_error(con, path, fmt, e) from None
+        raise UserError(f"{path.name}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
+    for col in (text_col, label_col):
+        if col is not None and col not in columns:
+            raise UserError(f"{path.name}: missing column {col!r} (columns: {', '.join(columns) or 'none'})")
+    select = f"CAST({_quote_ident(text_col)} AS VARCHAR)"
+    select += f", CAST({_quote_ident(label_col)} AS VARCHAR)" if label_col else ", NULL"
+    try:
+        return con.execute(f"SELECT {select} FROM {source}", [str(path)]).fetchall()
+    except duckdb.Error as e:
+        if fmt in ("csv", "tsv"):
+            raise _csv_error(con, path, fmt, e) from None
+        raise UserError(f"{path.name}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
+
+
+def _read_json(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col: str, label_col: str | None) -> list[tuple]:
+    """One JSON object per record; values are extracted by key so a missing key is a per-row error."""
+    json_format = "newline_delimited" if fmt == "jsonl" else "auto"
+    label_path = _json_path(label_col) if label_col else "$.__no_label_column__"
+    sql = (
+        "SELECT json_type(j), json_type(j, ?), json_extract_string(j, ?), json_type(j, ?), json_extract_string(j, ?) "
+        f"FROM read_json_objects(?, format = '{json_format}', ignore_errors = true) AS t(j)"
+    )
+    tp = _json_path(text_col)
+    try:
+        raw = con.execute(sql, [tp, tp, label_path, label_path, str(path)]).fetchall()
+    except duckdb.Error as e:
+        raise UserError(f"{path.name}: cannot be read as JSON: {str(e).splitlines()[0]}") from None
+    if raw and all(r[1] is None for r in raw if r[0] == "OBJECT"):
+        raise UserError(f"{path.name}: missing column {text_col!r} (no record has this key)")
+    if label_col and raw and all(r[3] is None for r in raw if r[0] == "OBJECT"):
+        raise UserError(f"{path.name}: missing column {label_col!r} (no record has this key)")
+    out = []
+    for i, (jtype, ttype, text, ltype, label) in enumerate(raw, start=1):
+        if jtype is None:
+            raise UserError(f"{path.name}: row {i}: not valid JSON")
+        if jtype != "OBJECT":
+            raise UserError(f"{path.name}: row {i}: not a JSON object")
+        if ttype not in (None, "NULL", "VARCHAR"):
+            raise UserError(f"{path.name}: row {i}: {text_col!r} must be a string, not {ttype.lower()}")
+        if label_col and ltype in ("OBJECT", "ARRAY"):
+            raise UserError(f"{path.name}: row {i}: {label_col!r} must be a string, not {ltype.lower()}")
+        out.append((text, label if label_col else None))
+    return out
+
+
+def read_seed_file(
+    path: str | Path,
+    text_column: str,
+    label_column: str | None = None,
+    *,
+    allowed_labels: Collection[str] | None = None,
+    max_chars: int = MAX_TEXT_CHARS,
+    temp_dir: Path,
+) -> tuple[list[SeedRow], str]:
+    """Parse and validate a seed file; returns its rows and its SHA-256. Raises UserError naming the row."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"cannot read {p}: no such file")
+    fmt = detect_format(p)
+    digest = _scan_bytes(p, fmt)
+    con = db.connect(temp_dir, threads=1)
+    try:
+        if fmt in ("jsonl", "json"):
+            raw = _read_json(con, p, fmt, text_column, label_column)
+        else:
+            raw = _read_tabular(con, p, fmt, text_column, label_column)
+    finally:
+        con.close()
+    if not raw:
+        raise UserError(f"{p.name}: no data rows")
+    allowed = set(allowed_labels) if allowed_labels is not None else None
+    rows = []
+    for i, (text, label) in enumerate(raw, start=1):
+        if text is None or not text.strip():
+            raise UserError(f"{p.name}: row {i}: empty text in column {text_column!r}")
+        if len(text) > max_chars:
+            raise UserError(f"{p.name}: row {i}: text is {len(text)} characters, over the limit of {max_chars}")
+        if "\x00" in text:
+            raise UserError(f"{p.name}: row {i}: text contains a NUL character")
+        if label_column:
+            if label is None or not label.strip():
+                raise UserError(f"{p.name}: row {i}: empty label in column {label_column!r}")
+            if len(label) > MAX_LABEL_CHARS:
+                raise UserError(f"{p.name}: row {i}: label is longer than {MAX_LABEL_CHARS} characters")
+            if allowed is not None and label not in allowed:
+                raise UserError(f"{p.name}: row {i}: unknown label {label!r} (the task allows: {', '.join(sorted(allowed))})")
+        rows.append(SeedRow(i, text, label))
+    return rows, digest
+
+
+def import_file(
+    vault: "Vault",
+    path: str | Path,
+    *,
+    text_column: str,
+    label_column: str | None = None,
+    allowed_labels: Collection[str] | None = None,
+    seed_set: str | None = None,
+    task_id: int | None = None,
+    task_name: str | None = None,
+    max_chars: int = MAX_TEXT_CHARS,
+) -> ImportResult:
+    """Validate a whole file, then store it as one seed set in one transaction (all or nothing)."""
+    vault.require("seed.import")
+    p = Path(path)
+    rows, digest = read_seed_file(
+        p, text_column, label_column, allowed_labels=allowed_labels, max_chars=max_chars, temp_dir=layout.temp_dir(vault.home)
+    )
+    name = seed_set or p.stem
+    set_id = vault.import_seeds(
+        name,
+        [(r.text, r.label) for r in rows],
+        task_id=task_id,
+        task_name=task_name,
+        source_name=p.name,
+        source_sha256=digest,
+    )
+    return ImportResult(set_id, name, len(rows), digest)

@@ -1,0 +1,111 @@
+"""Where the vault's files live inside the installation's home directory.
+
+Kept in one place so that the canary scan, key rotation and the stray-file cleanup all agree on names.
+The database file carries its key generation in its name (``vault-<generation>.duckdb``): the key file
+names the current one, so replacing the key file is the single atomic switch of a key rotation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+KEY_FILE = "vault.keys.json"
+LOCK_FILE = "vault.lock"
+CHECKPOINT_FILE = "audit.checkpoint.json"
+TEMP_DIR = "vault-tmp"
+
+_DB_RE = re.compile(r"^vault-([0-9a-f]{16,64})\.duckdb(\.wal)?$")
+
+
+def key_file(home: Path) -> Path:
+    return home / KEY_FILE
+
+
+def lock_file(home: Path) -> Path:
+    return home / LOCK_FILE
+
+
+def checkpoint_file(home: Path) -> Path:
+    return home / CHECKPOINT_FILE
+
+
+def temp_dir(home: Path) -> Path:
+    """DuckDB's spill directory: inside home, never the system temp dir (spill files are encrypted too)."""
+    d = home / TEMP_DIR
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d
+
+
+def db_file_name(generation: str) -> str:
+    return f"vault-{generation}.duckdb"
+
+
+def ensure_home(home: Path) -> None:
+    """Create home owner-only: other local users must not even see file sizes."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def stray_db_files(home: Path, current: str | None) -> list[Path]:
+    """Database files (and WALs) of other key generations: leftovers of an interrupted rotation or init."""
+    out = []
+    if not home.is_dir():
+        return out
+    for entry in os.scandir(home):
+        m = _DB_RE.match(entry.name)
+        if m and (current is None or not entry.name.startswith(current)):
+            out.append(Path(entry.path))
+    return sorted(out)
+
+
+def remove_stray_db_files(home: Path, current: str | None) -> list[str]:
+    removed = []
+    for p in stray_db_files(home, current):
+        try:
+            p.unlink()
+            removed.append(p.name)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename durable (POSIX: the directory entry must be synced too)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write-then-rename so a crash leaves either the old or the new file, never a torn one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(path.parent)

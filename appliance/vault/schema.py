@@ -1,0 +1,146 @@
+"""The vault's tables.
+
+Everything sensitive (seed texts, task specs, generated and quarantined records, reports, export
+manifests, the audit log) lives here, inside the encrypted database. IDs are allocated by the single
+process that holds the vault lock (``max(id) + 1`` inside the transaction), which keeps the audit
+sequence gapless and survives ``COPY FROM DATABASE`` unchanged. JSON is stored as canonical text so that
+no extension is needed to read it back and hashes stay stable. Timestamps are ISO-8601 UTC text.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from appliance.errors import UserError
+
+SCHEMA_VERSION = 1
+
+TABLES = (
+    "meta",
+    "users",
+    "seed_sets",
+    "seeds",
+    "tasks",
+    "jobs",
+    "records",
+    "reports",
+    "exports",
+    "audit",
+)
+
+DDL = (
+    """CREATE TABLE meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL)""",
+    """CREATE TABLE users (
+        name VARCHAR PRIMARY KEY,
+        role VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        disabled BOOLEAN NOT NULL DEFAULT false,
+        changed_at VARCHAR)""",
+    """CREATE TABLE tasks (
+        id BIGINT PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        spec_toml VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL)""",
+    """CREATE TABLE seed_sets (
+        id BIGINT PRIMARY KEY,
+        name VARCHAR NOT NULL UNIQUE,
+        task_id BIGINT,
+        task_name VARCHAR,
+        source_name VARCHAR,
+        source_sha256 VARCHAR,
+        n_seeds BIGINT NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL)""",
+    """CREATE TABLE seeds (
+        id BIGINT PRIMARY KEY,
+        seed_set_id BIGINT NOT NULL,
+        row_no BIGINT NOT NULL,
+        text VARCHAR NOT NULL,
+        label VARCHAR,
+        sha256 VARCHAR NOT NULL)""",
+    """CREATE TABLE jobs (
+        id BIGINT PRIMARY KEY,
+        task_id BIGINT NOT NULL,
+        method VARCHAR NOT NULL,
+        config VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        summary VARCHAR,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        finished_at VARCHAR)""",
+    """CREATE TABLE records (
+        id BIGINT PRIMARY KEY,
+        job_id BIGINT NOT NULL,
+        text VARCHAR NOT NULL,
+        label VARCHAR,
+        context VARCHAR,
+        attributes VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        reasons VARCHAR NOT NULL,
+        scores VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        reviewed_by VARCHAR,
+        review_note VARCHAR)""",
+    """CREATE TABLE reports (
+        id BIGINT PRIMARY KEY,
+        job_id BIGINT,
+        kind VARCHAR NOT NULL,
+        body VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL)""",
+    """CREATE TABLE exports (
+        id BIGINT PRIMARY KEY,
+        job_id BIGINT NOT NULL,
+        status VARCHAR NOT NULL,
+        manifest VARCHAR NOT NULL,
+        requested_by VARCHAR NOT NULL,
+        requested_at VARCHAR NOT NULL,
+        decided_by VARCHAR,
+        decided_at VARCHAR,
+        decision_reason VARCHAR)""",
+    """CREATE TABLE audit (
+        seq BIGINT NOT NULL,
+        ts VARCHAR NOT NULL,
+        user_name VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        object_ids VARCHAR NOT NULL,
+        params VARCHAR NOT NULL,
+        prev_hash VARCHAR NOT NULL,
+        entry_hash VARCHAR NOT NULL,
+        signature VARCHAR NOT NULL)""",
+)
+# The audit table deliberately has no PRIMARY KEY: verification must be able to *see* a duplicated or
+# inserted sequence number rather than have the database hide the tampering behind a constraint.
+
+
+def create(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:
+    for stmt in DDL:
+        con.execute(stmt)
+    con.execute(
+        "INSERT INTO meta VALUES ('schema_version', ?), ('installation_id', ?)",
+        [str(SCHEMA_VERSION), installation_id],
+    )
+
+
+def check(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:
+    """Refuse a database of another installation or another schema version."""
+    try:
+        rows = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    except duckdb.CatalogException:
+        raise UserError("the vault database has no schema (interrupted init?)") from None
+    if rows.get("installation_id") != installation_id:
+        raise UserError("the vault database belongs to another installation than its key file")
+    if rows.get("schema_version") != str(SCHEMA_VERSION):
+        raise UserError(f"vault schema version {rows.get('schema_version')} is not supported (expected {SCHEMA_VERSION})")
+
+
+def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str = "id") -> int:
+    if table not in TABLES:
+        raise ValueError(table)
+    return int(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchone()[0])

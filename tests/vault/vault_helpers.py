@@ -1,0 +1,43 @@
+"""Shared helpers for the vault tests (users, passphrases, subprocess runners)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from appliance.vault import Vault
+from appliance.vault.keys import KdfParams
+
+REPO = Path(__file__).resolve().parents[2]
+FAST_KDF = KdfParams(memory_kib=1024, iterations=1, lanes=1)
+
+PASSPHRASES = {
+    "root": "root-passphrase-1",
+    "alice": "alice-passphrase-1",
+    "bob": "bob-passphrase-12",
+    "rita": "rita-passphrase-1",
+}
+ROLES = {"root": "admin", "alice": "author", "bob": "author", "rita": "reviewer"}
+
+
+def open_as(home: Path, user: str) -> Vault:
+    return Vault.open(home, user, PASSPHRASES[user])
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra or {})
+    return env
+
+
+def run_child(code: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=child_env(env), capture_output=True, text=True, timeout=timeout)
+
+
+def spawn_child(code: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
