@@ -71,7 +71,8 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
 
 
 def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
-    t = Table("label", "records", title=f"{task_name}: {len(r.records)} records (job {r.job_id})")
+    console.print(f"[bold]{task_name}: {len(r.records)} records (job {r.job_id})", soft_wrap=True)
+    t = Table("label", "records")
     for lab, n in sorted(r.per_label.items()):
         t.add_row(lab, str(n))
     console.print(t)
@@ -79,14 +80,28 @@ def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
         console.print(f"[cyan]{rec['label']}[/] · {rec['context']}\n    {rec['text'][:300]}")
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(r.dropped.items())) or "none"
     console.print(
-        f"wall time {r.wall_s:.1f} s · {r.tokens} tokens · {r.tokens_per_s:.0f} tokens/s · dropped: {dropped}\n"
-        f"model {r.model} (sha256 {r.model_sha256[:12]}…) · dataset stored encrypted in the vault as job {r.job_id}"
+        f"wall time {r.wall_s:.1f} s · {r.tokens} tokens · {r.tokens_per_s:.0f} tokens/s · dropped: {dropped}",
+        soft_wrap=True,
     )
+    console.print(
+        f"model {r.model} (sha256 {r.model_sha256[:12]}…) · dataset stored encrypted in the vault as job {r.job_id}",
+        soft_wrap=True,
+    )
+
+
+def _precheck(args: argparse.Namespace) -> None:
+    """Bad task spec, unknown method or unknown model: fail before asking for a passphrase or writing anything."""
+    from appliance.engine.registry import Registry
+    from appliance.generate import get_method
+
+    load_task(args.task)
+    get_method(args.method)
+    Registry(resolve_home(args.home)).verified_path(args.model)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     console = Console(stderr=False)
-    load_task(args.task)  # bad spec: fail before asking for a passphrase
+    _precheck(args)
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session:
         _run(args, session, console)
@@ -99,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     console = Console()
     home = resolve_home(args.home)
-    load_task(args.task)
+    _precheck(args)
     user = args.user or "demo"
     if not layout.key_file(home).exists():
         console.print(f"No vault in {home} yet: creating one (admin 'admin', author '{user}', same passphrase).")

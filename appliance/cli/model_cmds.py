@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from appliance.cli.common import add_home_option
 from appliance.paths import resolve_home
 from appliance.service import models as svc
@@ -32,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    t = Table("name", "arch", "params", "ctx", "kind", "quant", "license", "source")
+    rows = [("name", "arch", "params", "ctx", "kind", "quant", "license", "source")]
     for e in svc.list_models(resolve_home(args.home)):
-        t.add_row(
+        rows.append((
             e.name + (" (default)" if e.default else ""),
             e.architecture,
             f"{e.parameters / 1e6:.0f}M" if e.parameters else "?",
@@ -43,8 +40,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             e.quantization,
             e.license.split(" (")[0],
             e.source.get("distribution") or e.source.get("file", ""),
-        )
-    Console().print(t)
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     return 0
 
 

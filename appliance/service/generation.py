@@ -58,10 +58,11 @@ def run_generation(
 ) -> GenerationResult:
     session.require("job.run")
     vault = session.vault
-    task_id = vault.add_task(req.task.name, req.task.source_text)
-    t0 = time.perf_counter()
-    loaded = load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads)
     method = get_method(req.method)
+    t0 = time.perf_counter()
+    # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
+    loaded = load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads)
+    task_id = vault.add_task(req.task.name, req.task.source_text)
     for knob in ("temperature", "top_p"):
         if getattr(req, knob) is not None and hasattr(method, knob):
             setattr(method, knob, getattr(req, knob))
