@@ -20,7 +20,7 @@ $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt pyprojec
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/appliance demo
+	$(VENV)/bin/appliance demo --home $(CURDIR)/.appliance-home
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:randomly
