@@ -17,7 +17,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -226,37 +226,45 @@ class LocalModel:
         prompts: Sequence[str],
         params: SamplingParams,
         *,
-        on_token: "callable | None" = None,
+        on_token: Callable[[int], None] | None = None,
     ) -> list[Completion]:
-        """One completion per prompt, all decoded in parallel (in groups of ``max_parallel``).
+        """One completion per prompt, decoded in parallel with continuous batching.
 
-        Identical prompts are evaluated once and their KV cache copied to the other slots. Sequence ``i`` samples
-        with seed ``params.seed + i``, so results do not depend on how prompts are grouped. ``on_token(n)`` is
-        called with the number of tokens produced by each decoding step (for progress bars).
+        Up to ``max_parallel`` sequences decode together; when one finishes, its slot is cleared and the next
+        prompt takes it, so short outputs never wait for long ones. Identical prompts that start together are
+        evaluated once and their KV cache copied. Sequence ``i`` samples with seed ``params.seed + i``, so its
+        output does not depend on the batch around it. ``on_token(n)`` gets the tokens produced per step.
         """
-        results: list[Completion] = []
         with self._lock:
-            for start in range(0, len(prompts), self.max_parallel):
-                group = list(prompts[start : start + self.max_parallel])
-                results += self._generate_group(group, params, start, on_token)
-        return results
+            return self._generate(list(prompts), params, on_token)
 
     def generate_n(self, prompt: str, n: int, params: SamplingParams, **kw: object) -> list[Completion]:
-        """``n`` samples of one prompt (the prompt is evaluated once per group)."""
+        """``n`` samples of one prompt."""
         return self.generate([prompt] * n, params, **kw)  # type: ignore[arg-type]
 
     def complete(self, prompt: str, params: SamplingParams) -> Completion:
         """A single completion (the naive path, one sequence at a time)."""
         return self.generate([prompt], params)[0]
 
-    def _generate_group(
-        self, prompts: list[str], p: SamplingParams, seed_offset: int, on_token
-    ) -> list[Completion]:
-        C.llama_memory_clear(self._mem, True)
-        # distinct prompts → first slot that uses them
-        toks_of: dict[str, list[int]] = {}
+    def _prefill(self, prompts: list[tuple[int, str]], toks_of: dict[str, list[int]], slot_of: dict[int, int]) -> None:
+        """Evaluate each distinct prompt but its last token into one slot, then copy it to the slots sharing it."""
         owner: dict[str, int] = {}
-        for slot, text in enumerate(prompts):
+        for idx, text in prompts:
+            owner.setdefault(text, slot_of[idx])
+        pending = [(tok, pos, slot) for text, slot in owner.items() for pos, tok in enumerate(toks_of[text][:-1])]
+        while pending:
+            chunk, pending = pending[: self.n_batch], pending[self.n_batch :]
+            for i, (tok, pos, slot) in enumerate(chunk):
+                self._batch_set(i, tok, pos, (slot,), False)
+            self._decode(len(chunk))
+        for idx, text in prompts:
+            if owner[text] != slot_of[idx] and len(toks_of[text]) > 1:
+                C.llama_memory_seq_cp(self._mem, owner[text], slot_of[idx], -1, -1)
+
+    def _generate(self, prompts: list[str], p: SamplingParams, on_token) -> list[Completion]:
+        C.llama_memory_clear(self._mem, True)
+        toks_of: dict[str, list[int]] = {}
+        for text in prompts:
             if text not in toks_of:
                 toks = self.tokenize(text, add_special=True)
                 if len(toks) + p.max_new_tokens > self.ctx_per_seq:
@@ -264,68 +272,69 @@ class LocalModel:
                         f"prompt of {len(toks)} tokens + {p.max_new_tokens} new tokens exceeds the {self.ctx_per_seq}-token slot"
                     )
                 toks_of[text] = toks
-                owner[text] = slot
-        uniq = list(owner)
-        # Evaluate each distinct prompt except its last token; the last token goes into the first sampling
-        # batch for every slot, which also gives every slot its own first logits row.
-        pre = [(toks_of[t][:-1], owner[t]) for t in uniq]
-        pending = [(tok, pos, slot) for toks, slot in pre for pos, tok in enumerate(toks)]
-        while pending:
-            chunk, pending = pending[: self.n_batch], pending[self.n_batch :]
-            for i, (tok, pos, slot) in enumerate(chunk):
-                self._batch_set(i, tok, pos, (slot,), False)
-            self._decode(len(chunk))
-        for slot, text in enumerate(prompts):
-            if owner[text] != slot and len(toks_of[text]) > 1:
-                C.llama_memory_seq_cp(self._mem, owner[text], slot, -1, -1)
-
-        seqs = [_Seq(slot=s, prompt_len=len(toks_of[t])) for s, t in enumerate(prompts)]
-        sampler = BatchSampler(p, [p.seed + seed_offset + s for s in range(len(prompts))], self._eog_ids)
-        next_tok = {s.slot: toks_of[prompts[s.slot]][-1] for s in seqs}
-        step = 0
-        while True:
-            active = [s for s in seqs if not s.done]
-            if not active:
-                break
+        sampler = BatchSampler(p, [p.seed + i for i in range(len(prompts))], self._eog_ids)
+        queue = list(range(len(prompts)))[::-1]  # pop() takes the lowest index first
+        free = list(range(self.max_parallel))[::-1]
+        running: dict[int, _Seq] = {}  # slot -> sequence
+        index_of: dict[int, int] = {}  # slot -> prompt index
+        next_tok: dict[int, int] = {}
+        step_of: dict[int, int] = {}
+        results: list[Completion | None] = [None] * len(prompts)
+        while queue or running:
+            if queue and free:
+                new: list[tuple[int, str]] = []
+                slot_of: dict[int, int] = {}
+                while queue and free:
+                    idx, slot = queue.pop(), free.pop()
+                    text = prompts[idx]
+                    new.append((idx, text))
+                    slot_of[idx] = slot
+                    running[slot] = _Seq(slot=slot, prompt_len=len(toks_of[text]))
+                    index_of[slot], next_tok[slot], step_of[slot] = idx, toks_of[text][-1], 0
+                self._prefill(new, toks_of, slot_of)
+            active = list(running.values())
             for i, s in enumerate(active):
-                self._batch_set(i, next_tok[s.slot], s.prompt_len - 1 + step, (s.slot,), True)
+                self._batch_set(i, next_tok[s.slot], s.prompt_len - 1 + step_of[s.slot], (s.slot,), True)
             self._decode(len(active))
             logits = np.ctypeslib.as_array(C.llama_get_logits(self._ctx), shape=(len(active), self.n_vocab))
-            tokens, lps = sampler.sample(logits, [s.slot for s in active], step)
+            rows = [index_of[s.slot] for s in active]
+            tokens, lps = sampler.sample(logits, rows, [step_of[s.slot] for s in active])
             for s, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
                 s.logprob_sum += lp
+                step_of[s.slot] += 1
                 if tok in self._eog_set:
                     s.done, s.finish = True, "eos"
-                    continue
-                s.tokens.append(tok)
-                s.out += self.piece(tok)
-                next_tok[s.slot] = tok
-                if p.stop:
-                    text = s.out.decode("utf-8", errors="ignore")
-                    hits = [(k, x) for x in p.stop if (k := text.find(x)) >= 0]
-                    if hits:
-                        cut, s.stop_string = min(hits)
-                        s.done, s.finish, s.text = True, "stop", text[:cut]
-                        continue
-                if len(s.tokens) >= p.max_new_tokens:
-                    s.done, s.finish = True, "length"
+                else:
+                    s.tokens.append(tok)
+                    s.out += self.piece(tok)
+                    next_tok[s.slot] = tok
+                    if p.stop:
+                        text = s.out.decode("utf-8", errors="ignore")
+                        hits = [(k, x) for x in p.stop if (k := text.find(x)) >= 0]
+                        if hits:
+                            cut, s.stop_string = min(hits)
+                            s.done, s.finish, s.text = True, "stop", text[:cut]
+                    if not s.done and len(s.tokens) >= p.max_new_tokens:
+                        s.done, s.finish = True, "length"
+                if s.done:
+                    results[index_of[s.slot]] = self._completion(s)
+                    C.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
+                    del running[s.slot]
+                    free.append(s.slot)
             if on_token is not None:
                 on_token(len(active))
-            step += 1
-        out = []
-        for s in seqs:
-            text = s.text if s.finish == "stop" else s.out.decode("utf-8", errors="ignore")
-            n = len(s.tokens)
-            out.append(
-                Completion(
-                    text=text,
-                    n_tokens=n,
-                    finish_reason=s.finish,
-                    mean_logprob=s.logprob_sum / max(1, n + (s.finish == "eos")),
-                    stop_string=s.stop_string,
-                )
-            )
-        return out
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _completion(s: _Seq) -> Completion:
+        n = len(s.tokens)
+        return Completion(
+            text=s.text if s.finish == "stop" else s.out.decode("utf-8", errors="ignore"),
+            n_tokens=n,
+            finish_reason=s.finish,
+            mean_logprob=s.logprob_sum / max(1, n + (s.finish == "eos")),
+            stop_string=s.stop_string,
+        )
 
     # ------------------------------------------------------------------ scoring
     def loglik(self, prompt: str, continuation: str) -> float:

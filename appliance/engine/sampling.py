@@ -31,12 +31,15 @@ class BatchSampler:
         self.eog = np.asarray(list(eog_ids), dtype=np.int64)
         self.history: list[list[int]] = [[] for _ in seeds]
 
-    def sample(self, logits: np.ndarray, rows: Sequence[int], step: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pick one token for each row of ``logits`` (row i belongs to sequence ``rows[i]``).
-
-        Returns the tokens and their log-probabilities under the temperature-scaled full distribution.
+    def sample(
+        self, logits: np.ndarray, rows: Sequence[int], step: int | Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pick one token for each row of ``logits`` (row i belongs to sequence ``rows[i]``, which is at decoding
+        step ``step`` or ``step[i]``). Returns the tokens and their log-probabilities under the
+        temperature-scaled full distribution.
         """
         p = self.p
+        steps = [step] * len(rows) if isinstance(step, int) else list(step)
         x = logits.astype(np.float32, copy=True)
         if p.repeat_penalty != 1.0:
             for i, s in enumerate(rows):
@@ -44,8 +47,10 @@ class BatchSampler:
                 if prev.size:
                     v = x[i, prev]
                     x[i, prev] = np.where(v > 0, v / p.repeat_penalty, v * p.repeat_penalty)
-        if step < p.min_new_tokens and self.eog.size:
-            x[:, self.eog] = -np.inf
+        if p.min_new_tokens and self.eog.size:
+            young = [i for i, st in enumerate(steps) if st < p.min_new_tokens]
+            if young:
+                x[np.ix_(young, self.eog)] = -np.inf
         n = x.shape[0]
         if p.temperature <= 0.0:
             tokens = x.argmax(axis=1)

@@ -44,7 +44,7 @@ class ZeroGen:
     name: str = "zerogen"
     top_p: float | None = None  # None: the task spec's decoding settings, else the paper's 0.9
     temperature: float | None = None  # None: the task spec's, else the paper's 1.0
-    batch_size: int = 64
+    batch_size: int = 128
     max_rounds: int = 6
 
     def params(self, task: TaskSpec, max_new_tokens: int, seed: int) -> SamplingParams:
