@@ -85,7 +85,15 @@ def connect(temp_directory: Path, *, memory_limit: str | None = None, threads: i
     return con
 
 
-def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, key: bytes | None, *, read_only: bool = False) -> None:
+def attach(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    alias: str,
+    key: bytes | None,
+    *,
+    read_only: bool = False,
+    storage_version: str | None = None,
+) -> None:
     """ATTACH a database file, encrypted with ``key`` (None only for the benchmark's plaintext baseline)."""
     if not re.match(r"^[a-z_][a-z0-9_]*$", alias):
         raise ValueError(f"bad alias {alias!r}")
@@ -95,6 +103,10 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, key: bytes | 
         opts.append("ENCRYPTION_CIPHER 'GCM'")
     if read_only:
         opts.append("READ_ONLY")
+    if storage_version:
+        if not re.match(r"^v[0-9.]+$", storage_version):
+            raise ValueError(f"bad storage version {storage_version!r}")
+        opts.append(f"STORAGE_VERSION '{storage_version}'")
     stmt = f"ATTACH {sql_string(str(path))} AS {alias}"
     if opts:
         stmt += " (" + ", ".join(opts) + ")"

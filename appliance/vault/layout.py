@@ -38,6 +38,18 @@ def temp_dir(home: Path) -> Path:
     return d
 
 
+def clear_temp_dir(home: Path) -> None:
+    """Spill files a killed process left behind: encrypted with per-process keys that died with it, so garbage."""
+    d = home / TEMP_DIR
+    if d.is_dir():
+        for entry in os.scandir(d):
+            if entry.is_file(follow_symlinks=False):
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+
+
 def db_file_name(generation: str) -> str:
     return f"vault-{generation}.duckdb"
 

@@ -28,7 +28,7 @@ from appliance.vault.lock import VaultLock
 ALIAS = "vault"
 RECORD_STATUSES = ("accepted", "quarantined", "rejected")
 _JOB_STATUS_RE = re.compile(r"^[a-z][a-z_]{1,31}$")
-_RECORD_TYPES = {
+RECORD_TYPES = {
     "id": "BIGINT",
     "job_id": "BIGINT",
     "text": "VARCHAR",
@@ -40,7 +40,7 @@ _RECORD_TYPES = {
     "scores": "VARCHAR",
     "created_at": "VARCHAR",
 }
-_SEED_TYPES = {
+SEED_TYPES = {
     "id": "BIGINT",
     "seed_set_id": "BIGINT",
     "row_no": "BIGINT",
@@ -116,6 +116,7 @@ class Vault:
             if kpath.exists():
                 raise UserError(f"a vault already exists in {home}")
             layout.remove_stray_db_files(home, None)
+            layout.clear_temp_dir(home)
             layout.checkpoint_file(home).unlink(missing_ok=True)
             data_key, signing_key = keys.new_data_key(), keys.new_signing_key()
             kf = KeyFile.new(kpath, data_key, signing_key)
@@ -154,6 +155,7 @@ class Vault:
             kf = KeyFile.load(layout.key_file(home))
             unlocked = kf.unlock(user, passphrase)
             layout.remove_stray_db_files(home, kf.db_file)
+            layout.clear_temp_dir(home)
             if not (home / kf.db_file).exists():
                 raise UserError(f"the vault database {home / kf.db_file} is missing")
             con = cls._connect(home, kf, unlocked.data_key, memory_limit)
@@ -252,7 +254,16 @@ class Vault:
                     self._flush_deferred_audit()
                 raise
             self._depth = 0
-            self._con.execute("COMMIT")
+            try:
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._audit_dirty = False
+                try:
+                    self._con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # the failed commit already ended the transaction
+                self._flush_deferred_audit()
+                raise
             if self._audit_dirty:
                 self._audit_dirty = False
                 self._log.write_checkpoint()
@@ -449,7 +460,7 @@ class Vault:
         ('accepted' or 'quarantined', default accepted), ``reasons`` (list), ``scores`` (dict).
         """
         self.require("job.run")
-        cols: dict[str, list[Any]] = {k: [] for k in _RECORD_TYPES}
+        cols: dict[str, list[Any]] = {k: [] for k in RECORD_TYPES}
         now = now_iso()
         for i, r in enumerate(records):
             text = r.get("text")
@@ -481,7 +492,7 @@ class Vault:
             first = schema.next_id(con, "records")
             cols["id"] = list(range(first, first + n))
             cols["job_id"] = [job_id] * n
-            db.insert_columns(con, "records", cols, _RECORD_TYPES)
+            db.insert_columns(con, "records", cols, RECORD_TYPES)
         return list(range(first, first + n))
 
     def list_records(self, job_id: int, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
@@ -577,7 +588,7 @@ class Vault:
                     "label": labels,
                     "sha256": [sha256_text(t) for t in texts],
                 },
-                _SEED_TYPES,
+                SEED_TYPES,
             )
             self.audit(
                 "seed.import",

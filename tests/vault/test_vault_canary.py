@@ -150,6 +150,7 @@ with v.transaction():
     assert _scan([populated, systmp], c) == []
 
     with open_as(populated, "alice") as v:  # recovery replays the encrypted WAL: committed rows only
+        assert list(layout.temp_dir(populated).iterdir()) == []  # the dead process's spill files are gone
         job_id = v.get_job(1)["id"]
         texts = [r["text"] for r in v.list_records(job_id)]
         assert len(texts) == 2000 and all(t.startswith(c["committed"]) for t in texts)
