@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import appliance.engine  # noqa: E402,F401  (loads llama.cpp before numpy; see appliance/engine/__init__.py)
 import numpy as np  # noqa: E402
 
 from appliance.engine.interface import SamplingParams  # noqa: E402

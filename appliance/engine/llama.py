@@ -37,14 +37,12 @@ def _init_backend() -> None:
     with _backend_lock:
         if not _backend_ready:
             C.llama_backend_init()
-            # Silence llama.cpp's own stderr chatter; errors still surface as return codes we check.
-            C.llama_log_set(_null_log, ctypes.c_void_p(0))
+            # llama-cpp-python's own log callback: only llama.cpp's errors reach stderr. (A callback of our own
+            # that dropped every message crashed model loading on a CUDA build.)
+            from llama_cpp import _logger
+
+            _logger.set_verbose(False)
             _backend_ready = True
-
-
-@C.llama_log_callback
-def _null_log(level, text, user_data):  # pragma: no cover - called from C
-    return None
 
 
 def gpu_offload_supported() -> bool:
