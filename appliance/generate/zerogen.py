@@ -44,7 +44,7 @@ class ZeroGen:
     name: str = "zerogen"
     top_p: float | None = None  # None: the task spec's decoding settings, else the paper's 0.9
     temperature: float | None = None  # None: the task spec's, else the paper's 1.0
-    batch_size: int = 128
+    batch_size: int | None = None  # prompts per committed batch; None: 4 × the model's parallel slots
     max_rounds: int = 6
 
     def params(self, task: TaskSpec, max_new_tokens: int, seed: int) -> SamplingParams:
@@ -67,7 +67,7 @@ class ZeroGen:
             want = n - len(out)
             if want <= 0:
                 break
-            k = min(max(want * 2, 8), 4 * self.batch_size)
+            k = min(max(want * 2, 8), 512)
             comps = model.generate([prompt] * k, self.params(task, max_tokens, seed + 7919 * rnd))
             for c in comps:
                 progress.tokens += c.n_tokens
@@ -103,8 +103,10 @@ class ZeroGen:
             if not contexts:
                 continue
             jobs = [(ctx, lab) for ctx in contexts for lab in labels if need[lab] > 0]
-            for start in range(0, len(jobs), self.batch_size):
-                chunk = jobs[start : start + self.batch_size]
+            # Small enough that a crash loses little work, large enough to keep every slot busy.
+            size = self.batch_size or 4 * int(getattr(model, "max_parallel", 32))
+            for start in range(0, len(jobs), size):
+                chunk = jobs[start : start + size]
                 prompts = [build_prompt(model, task.label(lab).prompt.format(context=ctx)) for ctx, lab in chunk]
                 comps = model.generate(prompts, self.params(task, task.max_new_tokens, rseed + 17 + start))
                 batch: list[GeneratedRecord] = []

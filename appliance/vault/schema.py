@@ -72,7 +72,8 @@ DDL = (
         summary VARCHAR,
         created_at VARCHAR NOT NULL,
         created_by VARCHAR NOT NULL,
-        finished_at VARCHAR)""",
+        finished_at VARCHAR,
+        units_done BIGINT NOT NULL DEFAULT 0)""",
     """CREATE TABLE records (
         id BIGINT PRIMARY KEY,
         job_id BIGINT NOT NULL,

@@ -416,7 +416,7 @@ class Vault:
                 raise UserError(f"no task with id {task_id}")
             job_id = schema.next_id(con, "jobs")
             con.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, NULL)",
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, NULL, 0)",
                 [job_id, task_id, method, config_text, now_iso(), self.user],
             )
             self.audit("job.start", {"job_id": job_id, "task_id": task_id}, {"method": method, "config": config or {}})
@@ -425,12 +425,14 @@ class Vault:
     def get_job(self, job_id: int) -> dict[str, Any]:
         self.require("record.read")
         row = self._one(
-            "SELECT id, task_id, method, config, status, summary, created_at, created_by, finished_at FROM jobs WHERE id = ?",
+            "SELECT id, task_id, method, config, status, summary, created_at, created_by, finished_at, units_done "
+            "FROM jobs WHERE id = ?",
             [job_id],
         )
         if row is None:
             raise UserError(f"no job with id {job_id}")
-        d = dict(zip(("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at"), row))
+        fields = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at", "units_done")
+        d = dict(zip(fields, row))
         d["config"] = json.loads(d["config"])
         d["summary"] = json.loads(d["summary"]) if d["summary"] else None
         return d
@@ -453,11 +455,25 @@ class Vault:
             )
             self.audit("job.finish", {"job_id": job_id}, {"status": status, "records": counts, "summary": summary or {}})
 
-    def add_records(self, job_id: int, records: Sequence[dict[str, Any]]) -> list[int]:
+    def reopen_job(self, job_id: int) -> None:
+        """Mark a cancelled or failed job as running again, so ``resume`` can finish it (audited)."""
+        self.require("job.run")
+        with self.transaction() as con:
+            row = con.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
+            if row is None:
+                raise UserError(f"no job with id {job_id}")
+            if row[0] == "succeeded":
+                raise UserError(f"job {job_id} already succeeded; nothing to resume")
+            con.execute("UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = ?", [job_id])
+            self.audit("job.resume", {"job_id": job_id}, {"previous_status": row[0]})
+
+    def add_records(self, job_id: int, records: Sequence[dict[str, Any]], unit: int | None = None) -> list[int]:
         """Store generated records of a running job in one transaction; returns their ids.
 
         Each record: ``text`` (required), ``label``, ``context``, ``attributes`` (dict), ``status``
         ('accepted' or 'quarantined', default accepted), ``reasons`` (list), ``scores`` (dict).
+        ``unit`` numbers the method's batches (1, 2, …): it is stored in the same transaction as the records, so
+        after a crash a resumed job knows exactly which batches are in the vault (none lost, none twice).
         """
         self.require("job.run")
         cols: dict[str, list[Any]] = {k: [] for k in RECORD_TYPES}
@@ -487,6 +503,11 @@ class Vault:
                 raise UserError(f"no job with id {job_id}")
             if row[0] != "running":
                 raise UserError(f"job {job_id} is finished ({row[0]}); records cannot be added")
+            if unit is not None:
+                done = con.execute("SELECT units_done FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+                if unit != done + 1:
+                    raise RuntimeError(f"job {job_id}: batch {unit} out of order (batches done: {done})")
+                con.execute("UPDATE jobs SET units_done = ? WHERE id = ?", [unit, job_id])
             if n == 0:
                 return []
             first = schema.next_id(con, "records")
