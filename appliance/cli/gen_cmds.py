@@ -28,6 +28,7 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--compute-type", default=None, help="source | q8_0 | bf16 | f16 | q4_0 (default q8_0)")
+    p.add_argument("--policy", default="default", help="privacy policy: NAME in policies/ or a TOML PATH (default: default)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +53,7 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
     task = load_task(args.task)
     req = GenerationRequest(
         task=task, method=args.method, n=args.n, model=args.model, seed=args.seed, threads=args.threads,
-        temperature=args.temperature, top_p=args.top_p, compute_type=args.compute_type,
+        temperature=args.temperature, top_p=args.top_p, compute_type=args.compute_type, policy=args.policy,
     )
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -71,7 +72,8 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
 
 
 def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
-    console.print(f"[bold]{task_name}: {len(r.records)} records (job {r.job_id})", soft_wrap=True)
+    q = r.gate.get("quarantined", 0)
+    console.print(f"[bold]{task_name}: {len(r.records) + q} records (job {r.job_id})", soft_wrap=True)
     t = Table("label", "records")
     for lab, n in sorted(r.per_label.items()):
         t.add_row(lab, str(n))
@@ -79,6 +81,11 @@ def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
     for rec in r.records[:: max(1, len(r.records) // 5)][:5]:
         console.print(f"[cyan]{rec['label']}[/] · {rec['context']}\n    {rec['text'][:300]}")
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(r.dropped.items())) or "none"
+    if r.gate:
+        why = ", ".join(f"{k} {v}" for k, v in r.gate["reasons"].items()) or "none"
+        flag = " · DEGRADED: pattern-only PII scan" if r.gate["degraded"] else ""
+        console.print(f"privacy gate ({r.gate['policy']}, sha256 {r.gate['policy_sha256'][:12]}…): {q} quarantined · "
+                      f"reasons: {why}{flag}", soft_wrap=True)
     console.print(
         f"wall time {r.wall_s:.1f} s · {r.tokens} tokens · {r.tokens_per_s:.0f} tokens/s · dropped: {dropped}",
         soft_wrap=True,
@@ -93,9 +100,11 @@ def _precheck(args: argparse.Namespace) -> None:
     """Bad task spec, unknown method or unknown model: fail before asking for a passphrase or writing anything."""
     from appliance.engine.registry import Registry
     from appliance.generate import get_method
+    from appliance.guard.policy import load_policy
 
     load_task(args.task)
     get_method(args.method)
+    load_policy(args.policy)
     Registry(resolve_home(args.home)).verified_path(args.model)
 
 

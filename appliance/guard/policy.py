@@ -52,7 +52,7 @@ class Policy:
     score_threshold: float
     thresholds: dict[str, float] = field(default_factory=dict)
     max_shared_tokens: int = 8
-    near_duplicate_jaccard: float = 0.5
+    near_duplicate_jaccard: float = 0.35
     shingle_tokens: int = 2
     min_shingles: int = 5
     block_canaries: bool = True
@@ -155,7 +155,7 @@ def parse_policy(text: bytes, source: str) -> Policy:
     max_tok = _get(mem, "max_shared_tokens", "memorization", int, 8)
     if not 3 <= max_tok <= 1000:
         raise _fail("memorization.max_shared_tokens", f"must be between 3 and 1000, not {max_tok}")
-    jac = _unit(_get(mem, "near_duplicate_jaccard", "memorization", float, 0.5), "memorization.near_duplicate_jaccard", open_low=True)
+    jac = _unit(_get(mem, "near_duplicate_jaccard", "memorization", float, 0.35), "memorization.near_duplicate_jaccard", open_low=True)
     shingle = _get(mem, "shingle_tokens", "memorization", int, 2)
     if not 1 <= shingle <= 8:
         raise _fail("memorization.shingle_tokens", f"must be between 1 and 8, not {shingle}")

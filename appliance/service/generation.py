@@ -16,6 +16,8 @@ from typing import Any, Callable
 from appliance.engine.loader import load_model
 from appliance.engine.registry import sha256_file
 from appliance.generate import Progress, get_method
+from appliance.guard.gate import Gate
+from appliance.guard.policy import load_policy
 from appliance.service.session import Session
 from appliance.spec import TaskSpec
 
@@ -31,6 +33,7 @@ class GenerationRequest:
     temperature: float | None = None
     top_p: float | None = None
     compute_type: str | None = None
+    policy: str = "default"  # privacy policy every record is gated by: a name in policies/ or a path
 
 
 @dataclass
@@ -44,6 +47,7 @@ class GenerationResult:
     wall_s: float
     tokens: int
     dropped: dict[str, int] = field(default_factory=dict)
+    gate: dict[str, Any] = field(default_factory=dict)  # the privacy gate's counts per reason
 
     @property
     def tokens_per_s(self) -> float:
@@ -62,6 +66,7 @@ def run_generation(
     t0 = time.perf_counter()
     # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
     loaded = load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads)
+    policy = load_policy(req.policy)
     task_id = vault.add_task(req.task.name, req.task.source_text)
     for knob in ("temperature", "top_p"):
         if getattr(req, knob) is not None and hasattr(method, knob):
@@ -78,7 +83,9 @@ def run_generation(
         "temperature": req.temperature if req.temperature is not None else req.task.temperature,
         "top_p": req.top_p if req.top_p is not None else req.task.top_p,
         "threads": loaded.model.n_threads,
+        "policy": policy.describe(),
     }
+    gate = Gate.for_task(vault, req.task.name, policy, [task_id])  # seed index and NER model: built once
     job_id = vault.create_job(task_id, req.method, config)
     last = Progress(target=req.n)
 
@@ -94,14 +101,15 @@ def run_generation(
             for batch in method.run(loaded.model, req.task, req.n, seed=req.seed, progress=progress):
                 rows = [
                     {
-                        "text": r.text,
+                        "text": v.text,
                         "label": r.label,
                         "context": r.context,
                         "attributes": r.attributes,
-                        "status": "accepted",
+                        "status": v.status,
+                        "reasons": v.reasons,
                         "scores": {"mean_logprob": r.meta.get("mean_logprob")},
                     }
-                    for r in batch
+                    for r, v in zip(batch, gate.check([r.text for r in batch]))
                 ]
                 vault.add_records(job_id, rows)
                 records += rows
@@ -112,11 +120,12 @@ def run_generation(
     finally:
         wall = time.perf_counter() - t0
         summary = {
-            "accepted": len(records),
-            "per_label": dict(Counter(r["label"] for r in records)),
+            "accepted": sum(r["status"] == "accepted" for r in records),
+            "per_label": dict(Counter(r["label"] for r in records if r["status"] == "accepted")),
             "dropped": last.dropped,
             "tokens": last.tokens,
             "wall_s": round(wall, 2),
+            "gate": gate.summary(),
         }
         vault.finish_job(job_id, status, summary)
     return GenerationResult(
@@ -124,9 +133,10 @@ def run_generation(
         task_id=task_id,
         model=loaded.entry.name,
         model_sha256=loaded.entry.sha256,
-        records=records,
-        per_label=dict(Counter(r["label"] for r in records)),
+        records=[r for r in records if r["status"] == "accepted"],
+        per_label=dict(Counter(r["label"] for r in records if r["status"] == "accepted")),
         wall_s=wall,
         tokens=last.tokens,
         dropped=last.dropped,
+        gate=gate.summary(),
     )

@@ -1,0 +1,89 @@
+"""Privacy-gate commands: `appliance review list|release|reject` (reviewers) and `appliance canary plant` (authors).
+
+A quarantined record leaves quarantine only through a reviewer's decision with a written justification, which the
+vault stores with the record and the audit log records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.errors import UserError
+from appliance.service.session import Session
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    review = sub.add_parser("review", help="review records the privacy gate quarantined (reviewer)")
+    rsub = review.add_subparsers(dest="review_command", metavar="COMMAND")
+    rsub.required = True
+    p = rsub.add_parser("list", help="quarantined records of a job with their reason codes")
+    add_auth_options(p)
+    p.add_argument("job", type=int)
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_review_list)
+    for name, release in (("release", True), ("reject", False)):
+        p = rsub.add_parser(name, help=f"{name} a quarantined record (a justification is required)")
+        add_auth_options(p)
+        p.add_argument("record", type=int)
+        p.add_argument("--note", required=True, help="the justification, stored with the decision")
+        p.set_defaults(func=cmd_review_decide, release=release)
+
+    canary = sub.add_parser("canary", help="canaries: secret strings planted in seeds to detect leaks")
+    csub = canary.add_subparsers(dest="canary_command", metavar="COMMAND")
+    csub.required = True
+    p = csub.add_parser("plant", help="add canaries to a seed set (author)")
+    add_auth_options(p)
+    p.add_argument("--seed-set", required=True, help="seed set name")
+    p.add_argument("--n", type=int, default=3, help="number of canaries (default 3)")
+    p.set_defaults(func=cmd_canary_plant)
+
+
+def _reason_text(r: dict) -> str:
+    code = r.get("code", "?")
+    if "overlap_tokens" in r:
+        return f"{code}({r['overlap_tokens']} tokens, seed {r['seed_id']})"
+    if "jaccard" in r:
+        return f"{code}(J={r['jaccard']}, seed {r['seed_id']})"
+    if "canary_id" in r:
+        return f"{code}(canary {r['canary_id']})"
+    if "start" in r:
+        return f"{code}[{r['start']}:{r['end']}]"
+    return code
+
+
+def cmd_review_list(args: argparse.Namespace) -> int:
+    with Session.open(args.home, args.user, read_passphrase(args)) as session:
+        records = session.vault.list_records(args.job, status="quarantined")
+    if args.json:
+        print(json.dumps([{k: r[k] for k in ("id", "label", "text", "reasons")} for r in records], ensure_ascii=False))
+        return 0
+    console = Console()
+    t = Table("record", "label", "reasons", "text")
+    for r in records:
+        t.add_row(str(r["id"]), r["label"] or "", ", ".join(_reason_text(x) for x in r["reasons"]), r["text"][:120])
+    console.print(t)
+    console.print(f"{len(records)} quarantined records in job {args.job}")
+    return 0
+
+
+def cmd_review_decide(args: argparse.Namespace) -> int:
+    if not args.note.strip():
+        raise UserError("--note must give a justification")
+    with Session.open(args.home, args.user, read_passphrase(args)) as session:
+        status = session.vault.review_record(args.record, args.release, args.note.strip())
+    print(f"record {args.record}: {status}")
+    return 0
+
+
+def cmd_canary_plant(args: argparse.Namespace) -> int:
+    from appliance.guard import canaries
+
+    with Session.open(args.home, args.user, read_passphrase(args)) as session:
+        set_id, ids = canaries.plant(session.vault, args.seed_set, args.n)
+    print(f"planted {len(ids)} canaries in seed set {args.seed_set} (canary set {set_id}; canary ids {', '.join(map(str, ids))})")
+    return 0
