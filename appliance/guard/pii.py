@@ -7,8 +7,8 @@ at the snapshot bundled in its wheel, and nothing is ever downloaded. Without th
 can run (PERSON and LOCATION recall drop to zero): that is an explicit *degraded* mode which strict policies refuse
 and which every report flags.
 
-Speed: the gate scans records in batches through ``nlp.pipe`` (the dependency parser, which Presidio does not use,
-is disabled) and asks only for the entities the policy names.
+Speed: the gate scans records in batches through ``nlp.pipe`` with only the NER component running (same entities as
+the full pipeline, half the time) and asks only for the entities the policy names.
 """
 
 from __future__ import annotations
@@ -74,10 +74,30 @@ def build_nlp_engine(model: str = MODEL_NAME, *, disable_parser: bool = True):
 
     engine = NlpEngineProvider(nlp_configuration=nlp_configuration(model)).create_engine()
     if disable_parser:
+        # The small model's NER has its own embedding layer: alone it finds exactly the same entities at half the
+        # cost of the full pipeline. Presidio's context enhancer only needs lemmas of context words ("phone",
+        # "ssn", "licence"); the lower-cased token stands in for the lemma.
         nlp = engine.nlp[LANG]
-        if "parser" in nlp.pipe_names:
-            nlp.disable_pipe("parser")  # Presidio reads tokens, lemmas and entities; the parser is a third of the time
+        for name in ("parser", "tagger", "attribute_ruler", "lemmatizer", "tok2vec"):
+            if name in nlp.pipe_names:
+                nlp.disable_pipe(name)
+        if "appliance_lower_lemma" not in nlp.pipe_names:
+            _register_lower_lemma()
+            nlp.add_pipe("appliance_lower_lemma", last=True)
     return engine
+
+
+def _register_lower_lemma() -> None:
+    from spacy.language import Language
+
+    if "appliance_lower_lemma" in Language.factories:
+        return
+
+    @Language.component("appliance_lower_lemma")
+    def lower_lemma(doc):  # noqa: ANN001, ANN202 (spaCy's component signature)
+        for tok in doc:
+            tok.lemma_ = tok.lower_
+        return doc
 
 
 def build_analyzer(*, degraded: bool = False, vanilla: bool = False, disable_parser: bool = True):

@@ -1,0 +1,106 @@
+"""Privacy-gate speed: gate throughput against Presidio's per-sentence ``analyze`` loop (same run, same records),
+and the memorization check's time at 10k × 10k and 100k × 100k records (seeds × generated), which must grow about
+linearly (index build plus one lookup per token; no pairwise comparison).
+
+Records are clinical sentences cut from ../shared/data/mtsamples/test.csv (public transcription samples); the
+memorization corpora are synthetic word sequences drawn from that text's vocabulary (so they are distinct).
+
+    python bench/gate.py [--quick] [--records N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+csv.field_size_limit(1 << 24)
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples" / "test.csv"
+
+
+def sentences(n: int) -> list[str]:
+    out: list[str] = []
+    with DATA.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            for s in re.split(r"(?<=[.;])\s+|,(?=[A-Z0-9])", row["text"]):
+                s = " ".join(s.split())
+                if 8 <= len(s.split()) <= 60:
+                    out.append(s)
+                    if len(out) >= n:
+                        return out
+    return out
+
+
+def synthetic(n: int, vocab: list[str], rng: random.Random) -> list[str]:
+    return [" ".join(rng.choices(vocab, k=rng.randint(20, 40))) for _ in range(n)]
+
+
+def bench_memorization(n: int, vocab: list[str]) -> dict:
+    from appliance.guard.memorization import MemorizationIndex
+
+    rng = random.Random(n)
+    seeds, outs = synthetic(n, vocab, rng), synthetic(n, vocab, rng)
+    t0 = time.perf_counter()
+    ix = MemorizationIndex(enumerate(seeds), ngram=8, shingle=2, jaccard=0.35)
+    t1 = time.perf_counter()
+    flagged = sum(1 for t in outs if any(ix.check(t)))
+    t2 = time.perf_counter()
+    return {"seeds": n, "records": n, "index_s": round(t1 - t0, 2), "check_s": round(t2 - t1, 2),
+            "total_s": round(t2 - t0, 2), "flagged": flagged}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes for development (1k×1k, 10k×10k; 300 records)")
+    ap.add_argument("--records", type=int, default=None, help="records for the throughput comparison (default 1000)")
+    ap.add_argument("--json", default=None, metavar="PATH")
+    args = ap.parse_args()
+    from appliance.guard.gate import Gate
+    from appliance.guard.policy import load_policy
+
+    n = args.records or (300 if args.quick else 1000)
+    texts = sentences(n)
+    policy = load_policy("default")
+    t0 = time.perf_counter()
+    gate = Gate(policy, enumerate(texts[:50]))
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), 64):
+        gate.check(texts[i:i + 64])
+    gate_s = time.perf_counter() - t0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pii import vanilla_analyzer  # Presidio's default configuration on the same model
+
+    van = vanilla_analyzer()
+    t0 = time.perf_counter()
+    for t in texts:
+        van.analyze(t, "en")
+    van_s = time.perf_counter() - t0
+    thr = {"gate_records_per_s": round(len(texts) / gate_s, 1), "presidio_loop_records_per_s": round(len(texts) / van_s, 1),
+           "ratio": round(van_s / gate_s, 2), "records": len(texts), "gate_build_s": round(load_s, 2)}
+    print(f"throughput on {len(texts)} clinical sentences: gate {thr['gate_records_per_s']} rec/s (PII + memorization + "
+          f"canaries, batched) vs Presidio per-sentence analyze {thr['presidio_loop_records_per_s']} rec/s: ×{thr['ratio']}")
+    vocab = sorted({w for t in sentences(5000) for w in re.findall(r"\w+", t.lower())})
+    sizes = (1_000, 10_000) if args.quick else (10_000, 100_000)
+    mem = []
+    for size in sizes:
+        r = bench_memorization(size, vocab)
+        mem.append(r)
+        print(f"memorization {size:>7} seeds × {size:>7} records: index {r['index_s']} s, check {r['check_s']} s, "
+              f"total {r['total_s']} s ({r['total_s'] / size * 1e6:.0f} µs/record), flagged {r['flagged']}")
+    print(f"growth ×{mem[1]['total_s'] / mem[0]['total_s']:.1f} for ×{sizes[1] // sizes[0]} records (linear: ×{sizes[1] // sizes[0]})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"throughput": thr, "memorization": mem}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
