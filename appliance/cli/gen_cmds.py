@@ -29,6 +29,12 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--compute-type", default=None, help="source | q8_0 | bf16 | f16 | q4_0 (default q8_0)")
     p.add_argument("--policy", default="default", help="privacy policy: NAME in policies/ or a TOML PATH (default: default)")
+    p.add_argument("--seed-set", default=None, help="seed set in the vault for fewgen and augpe (authors only)")
+    p.add_argument("--rounds", type=int, default=None, help="progen / augpe: generation rounds")
+    p.add_argument("--epsilon-budget", type=float, default=None, help="augpe: refuse to start when ε exceeds it (default 8)")
+    p.add_argument("--noise-multiplier", type=float, default=None, help="augpe: Gaussian noise σ on the votes (default 2)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="one sequence at a time on one thread: the same seed gives byte-identical records")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=200, help="number of records (default 200)")
     _gen_options(p)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("resume", help="finish a generation job that was killed, cancelled or failed")
+    add_auth_options(p)
+    p.add_argument("job", type=int)
+    p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("demo", help="the main job: 200 labelled clinical notes with the embedded model")
     add_auth_options(p)
@@ -54,20 +65,28 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
     req = GenerationRequest(
         task=task, method=args.method, n=args.n, model=args.model, seed=args.seed, threads=args.threads,
         temperature=args.temperature, top_p=args.top_p, compute_type=args.compute_type, policy=args.policy,
+        deterministic=args.deterministic, seed_set=args.seed_set,
+        method_options={k: v for k, v in (("rounds", args.rounds), ("epsilon_budget", args.epsilon_budget),
+                                          ("noise_multiplier", args.noise_multiplier)) if v is not None},
     )
+    return _with_progress(console, f"{task.name} · {args.method}", args.n, task.name,
+                          lambda cb: run_generation(session, resolve_home(args.home), req, cb))
+
+
+def _with_progress(console: Console, title: str, total: int, task_name: str, work) -> GenerationResult:
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[tps]:>6.0f} tok/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
         console=console, transient=False,
     ) as bar:
         t0 = time.perf_counter()
-        tid = bar.add_task(f"{task.name} · {args.method}", total=args.n, tps=0.0)
+        tid = bar.add_task(title, total=total, tps=0.0)
 
         def on_progress(p) -> None:
             bar.update(tid, completed=p.accepted, tps=p.tokens / max(1e-9, time.perf_counter() - t0))
 
-        result = run_generation(session, resolve_home(args.home), req, on_progress)
-    _summary(console, task.name, result)
+        result = work(on_progress)
+    _summary(console, task_name, result)
     return result
 
 
@@ -86,6 +105,9 @@ def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
         flag = " · DEGRADED: pattern-only PII scan" if r.gate["degraded"] else ""
         console.print(f"privacy gate ({r.gate['policy']}, sha256 {r.gate['policy_sha256'][:12]}…): {q} quarantined · "
                       f"reasons: {why}{flag}", soft_wrap=True)
+    if r.replayed_batches:
+        console.print(f"resumed: {r.replayed_batches} batches were already in the vault and were not stored again",
+                      soft_wrap=True)
     console.print(
         f"wall time {r.wall_s:.1f} s · {r.tokens} tokens · {r.tokens_per_s:.0f} tokens/s · dropped: {dropped}",
         soft_wrap=True,
@@ -114,6 +136,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session:
         _run(args, session, console)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from appliance.service.generation import resume_job
+
+    console = Console()
+    passphrase = read_passphrase(args)
+    with Session.open(args.home, args.user, passphrase) as session:
+        job = session.vault.get_job(args.job)
+        task_name = session.vault.get_task(job["task_id"])["name"]
+        n = job["config"]["request"]["n"]
+        _with_progress(console, f"{task_name} · {job['method']} (resume job {args.job})", n, task_name,
+                       lambda cb: resume_job(session, resolve_home(args.home), args.job, cb))
     return 0
 
 

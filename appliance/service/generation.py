@@ -1,25 +1,29 @@
-"""Generation jobs: task spec + method + verified model → records in the vault.
+"""Generation jobs: task spec + method + verified model → records in the vault, resumable after a crash.
 
-The job (with everything needed to reproduce it: model and compute-copy hashes, method, decoding settings, seed,
-task hash) is stored before generation starts; records are committed batch by batch as the method yields them; the
-job is closed with its summary, or marked failed/cancelled when something stops it.
+A job is stored with everything needed to reproduce it (model and compute-copy hashes, method, decoding settings,
+seed, parallelism, task hash) before generation starts. The method yields its records in numbered batches; each
+batch is committed in one transaction together with its number. ``resume_job`` re-runs the method with the same
+configuration, skips (without storing) the batches already in the vault, and commits the rest: no record is lost
+and none is stored twice. The cost of a resume is the time of the batches it replays.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from appliance.engine.loader import load_model
 from appliance.engine.registry import sha256_file
+from appliance.errors import UserError
 from appliance.generate import Progress, get_method
 from appliance.guard.gate import Gate
 from appliance.guard.policy import load_policy
+from appliance.service.methods import build_method
 from appliance.service.session import Session
-from appliance.spec import TaskSpec
+from appliance.spec import TaskSpec, parse_task
 
 
 @dataclass
@@ -34,6 +38,16 @@ class GenerationRequest:
     top_p: float | None = None
     compute_type: str | None = None
     policy: str = "default"  # privacy policy every record is gated by: a name in policies/ or a path
+    deterministic: bool = False  # one sequence at a time, one thread: byte-identical output across runs
+    max_parallel: int = 32
+    seed_set: str | None = None  # seeds for fewgen/augpe, read through the vault (authors only); only the name is stored
+    method_options: dict[str, Any] = field(default_factory=dict)  # e.g. rounds, epsilon_budget, noise_multiplier
+
+    def settings(self) -> dict[str, Any]:
+        """The request without the task, as stored in the job's configuration."""
+        d = asdict(self)
+        d.pop("task")
+        return d
 
 
 @dataclass
@@ -48,45 +62,92 @@ class GenerationResult:
     tokens: int
     dropped: dict[str, int] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)  # the privacy gate's counts per reason
+    replayed_batches: int = 0
 
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.wall_s if self.wall_s > 0 else 0.0
 
 
+ProgressFn = Callable[[Progress], None]
+
+
 def run_generation(
-    session: Session,
-    home: Path,
-    req: GenerationRequest,
-    on_progress: Callable[[Progress], None] | None = None,
+    session: Session, home: Path, req: GenerationRequest, on_progress: ProgressFn | None = None
 ) -> GenerationResult:
+    """Start a new job and run it to the end."""
     session.require("job.run")
-    vault = session.vault
-    method = get_method(req.method)
+    _, method_report = build_method(session, req.method, req.task, req.method_options, req.seed_set)  # refusals write nothing
     t0 = time.perf_counter()
     # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
-    loaded = load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads)
+    loaded = _load(home, req)
+    req.threads = loaded.model.n_threads  # stored, so a resumed job replays with the same threads
+    vault = session.vault
     policy = load_policy(req.policy)
     task_id = vault.add_task(req.task.name, req.task.source_text)
-    for knob in ("temperature", "top_p"):
-        if getattr(req, knob) is not None and hasattr(method, knob):
-            setattr(method, knob, getattr(req, knob))
     config = {
-        "n": req.n,
-        "seed": req.seed,
+        "request": req.settings(),
         "model": loaded.entry.name,
         "model_sha256": loaded.entry.sha256,
         "model_license": loaded.entry.license,
         "compute_type": loaded.compute_type,
-        "compute_sha256": loaded.entry.sha256 if loaded.compute_path == loaded.source_path else sha256_file(loaded.compute_path),
+        "compute_sha256": loaded.entry.sha256
+        if loaded.compute_path == loaded.source_path
+        else sha256_file(loaded.compute_path),
         "task_sha256": req.task.sha256,
         "temperature": req.temperature if req.temperature is not None else req.task.temperature,
         "top_p": req.top_p if req.top_p is not None else req.task.top_p,
         "threads": loaded.model.n_threads,
         "policy": policy.describe(),
+        "method_report": method_report,
     }
-    gate = Gate.for_task(vault, req.task.name, policy, [task_id])  # seed index and NER model: built once
     job_id = vault.create_job(task_id, req.method, config)
+    return _execute(session, job_id, task_id, req, loaded, 0, t0, on_progress)
+
+
+def resume_job(session: Session, home: Path, job_id: int, on_progress: ProgressFn | None = None) -> GenerationResult:
+    """Finish a job that was killed, cancelled or failed, with its stored configuration."""
+    session.require("job.run")
+    vault = session.vault
+    job = vault.get_job(job_id)
+    if job["status"] == "succeeded":
+        raise UserError(f"job {job_id} already succeeded; nothing to resume")
+    task_row = vault.get_task(job["task_id"])
+    settings = dict(job["config"]["request"])
+    req = GenerationRequest(task=parse_task(task_row["spec_toml"], origin=f"task {job['task_id']}"), **settings)
+    t0 = time.perf_counter()
+    loaded = _load(home, req)
+    if loaded.entry.sha256 != job["config"]["model_sha256"]:
+        raise UserError(f"job {job_id} was made with model sha256 {job['config']['model_sha256'][:12]}…, which is not installed")
+    if job["status"] != "running":
+        vault.reopen_job(job_id)
+    else:
+        vault.audit("job.resume", {"job_id": job_id}, {"previous_status": "running (interrupted)"})
+    return _execute(session, job_id, job["task_id"], req, loaded, int(job["units_done"]), t0, on_progress)
+
+
+def _load(home: Path, req: GenerationRequest):
+    if req.deterministic:
+        return load_model(home, req.model, compute_type=req.compute_type, n_threads=1, max_parallel=1)
+    return load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel)
+
+
+def _execute(
+    session: Session,
+    job_id: int,
+    task_id: int,
+    req: GenerationRequest,
+    loaded,
+    units_done: int,
+    t0: float,
+    on_progress: ProgressFn | None,
+) -> GenerationResult:
+    vault = session.vault
+    method, _ = build_method(session, req.method, req.task, req.method_options, req.seed_set)
+    for knob in ("temperature", "top_p"):
+        if getattr(req, knob) is not None and hasattr(method, knob):
+            setattr(method, knob, getattr(req, knob))
+    gate = Gate.for_task(vault, req.task.name, load_policy(req.policy), [task_id])  # built once per run
     last = Progress(target=req.n)
 
     def progress(p: Progress) -> None:
@@ -94,11 +155,13 @@ def run_generation(
         if on_progress:
             on_progress(p)
 
-    records: list[dict[str, Any]] = []
     status = "failed"
+    unit = 0
     try:
         with loaded.model:
-            for batch in method.run(loaded.model, req.task, req.n, seed=req.seed, progress=progress):
+            for unit, batch in enumerate(method.run(loaded.model, req.task, req.n, seed=req.seed, progress=progress), 1):
+                if unit <= units_done:
+                    continue  # already in the vault: replayed only to restore the method's state
                 rows = [
                     {
                         "text": v.text,
@@ -111,14 +174,14 @@ def run_generation(
                     }
                     for r, v in zip(batch, gate.check([r.text for r in batch]))
                 ]
-                vault.add_records(job_id, rows)
-                records += rows
+                vault.add_records(job_id, rows, unit=unit)
         status = "succeeded"
     except KeyboardInterrupt:
         status = "cancelled"
         raise
     finally:
         wall = time.perf_counter() - t0
+        records = vault.list_records(job_id)
         summary = {
             "accepted": sum(r["status"] == "accepted" for r in records),
             "per_label": dict(Counter(r["label"] for r in records if r["status"] == "accepted")),
@@ -126,17 +189,21 @@ def run_generation(
             "tokens": last.tokens,
             "wall_s": round(wall, 2),
             "gate": gate.summary(),
+            "batches": unit,
+            "replayed_batches": min(unit, units_done),
         }
         vault.finish_job(job_id, status, summary)
+    accepted = [r for r in records if r["status"] == "accepted"]
     return GenerationResult(
         job_id=job_id,
         task_id=task_id,
         model=loaded.entry.name,
         model_sha256=loaded.entry.sha256,
-        records=[r for r in records if r["status"] == "accepted"],
-        per_label=dict(Counter(r["label"] for r in records if r["status"] == "accepted")),
+        records=accepted,
+        per_label=dict(Counter(r["label"] for r in accepted)),
         wall_s=wall,
         tokens=last.tokens,
         dropped=last.dropped,
         gate=gate.summary(),
+        replayed_batches=min(unit, units_done),
     )
