@@ -136,6 +136,9 @@ def _curve(curve: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
             ax.axhline(100 * r["accuracy"], linestyle="--", linewidth=1, color="gray" if r["task_model"] == "prompting" else "black",
                        label=r["task_model"])
     ax.set_xscale("log")
+    ticks = sorted({r["n_train"] for r in curve})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("synthetic training records")
     ax.set_ylabel("accuracy on real data (%)")
     ax.set_title("accuracy vs. synthetic data size")

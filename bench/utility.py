@@ -1,0 +1,135 @@
+"""Utility of synthetic data: task models trained only on generated records, scored on real labelled data, next
+to PROMPTING of the same GGUF and a gold-trained TF-IDF + LR reference. One model, one run, one table.
+
+    APPLIANCE_THREADS=1 python bench/utility.py [--n 200] [--methods zerogen,...] [--datasets sst2,trec,mtsamples]
+                                                [--eval-limit 300] [--task-models ...] [--json PATH]
+
+Every method gets the same budget (``--n`` records requested) from the embedded default model. Datasets
+(../shared/data, see its README and each SOURCE.md; TSV files have no quoting):
+  sst2       tasks/sst2_sentiment.toml → sst2/dev.tsv and rt_polarity/test.tsv; gold: TF-IDF + LR on sst2/train.tsv
+             (on rt_polarity/test the gold row is inflated: 761 of its 1,066 sentences are in SST-2 train)
+  trec       tasks/trec_question.toml → trec/test.tsv (coarse labels); no gold (no train split shipped)
+  mtsamples  tasks/medical_specialty.toml → mtsamples/test.csv (six specialties); no gold
+``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text).
+Rows written with --json: {dataset, generator, method, task_model, n_train, accuracy, macro_f1}; PROMPTING rows
+have method "prompting", the gold reference method "gold". FewGen and Aug-PE read the shipped fictional seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import appliance.engine  # noqa: E402,F401  (loads llama.cpp before numpy)
+
+from appliance.engine.loader import load_model  # noqa: E402
+from appliance.generate import METHODS, get_method  # noqa: E402
+from appliance.generate.common import read_seed_file  # noqa: E402
+from appliance.quality import TASK_MODELS, prompting  # noqa: E402
+from appliance.quality.evaluate import evaluate_on_real, scores  # noqa: E402
+from appliance.quality.realdata import read_real  # noqa: E402
+from appliance.quality.taskmodels import TfidfLR  # noqa: E402
+from appliance.spec import load_task  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+DATASETS = {
+    "sst2": {
+        "task": "sst2_sentiment",
+        "evals": [("sst2-dev", "sst2/dev.tsv", "sentence", "label"), ("rt-test", "rt_polarity/test.tsv", "text", "label")],
+        "gold": ("sst2/train.tsv", "sentence", "label"),
+    },
+    "trec": {"task": "trec_question", "evals": [("trec-test", "trec/test.tsv", "text", "label")], "gold": None},
+    "mtsamples": {"task": "medical_specialty", "evals": [("mtsamples-test", "mtsamples/test.csv", "text", "label")], "gold": None},
+}
+
+
+def generate(model, task, method_name: str, n: int, seed: int) -> tuple[list, float]:
+    seeds_file = ROOT / "tasks" / "seeds" / f"{task.name}.jsonl"
+    opts = {"seeds": read_seed_file(seeds_file)} if method_name in ("fewgen", "augpe") and seeds_file.exists() else {}
+    method = get_method(method_name, opts)
+    t0 = time.perf_counter()
+    recs = [r for batch in method.run(model, task, n, seed=seed) for r in batch]
+    return recs, time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="records requested per method (the equal budget)")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--eval-limit", type=int, default=300, help="seeded sample of each eval file (0: all rows)")
+    ap.add_argument("--task-models", default=",".join(TASK_MODELS))
+    ap.add_argument("--no-prompting", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    from appliance.quality.embed import get_embedder
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="bench-utility-"))
+    loaded = load_model(home, None, max_parallel=32, ctx_per_seq=512)
+    model, generator = loaded.model, loaded.entry.name
+    task_models = [m for m in args.task_models.split(",") if m]
+    embedder = get_embedder() if any(m.startswith("mlp") for m in task_models) else None
+    rows: list[dict] = []
+    gen_info: list[dict] = []
+    limit = args.eval_limit or None
+    for ds in args.datasets.split(","):
+        cfg = DATASETS[ds]
+        task = load_task(ROOT / "tasks" / f"{cfg['task']}.toml")
+        evals = [(name, read_real(DATA / path, tc, lc, task_name=task.name, label_ids=task.label_ids, limit=limit))
+                 for name, path, tc, lc in cfg["evals"]]
+        gold_clf = gold = None
+        if cfg["gold"]:
+            gpath, gtc, glc = cfg["gold"]
+            gold = read_real(DATA / gpath, gtc, glc, task_name=task.name, label_ids=task.label_ids)
+            gold_clf = TfidfLR().fit(gold.texts, gold.labels)
+        for name, real in evals:
+            print(f"[{ds}] {name}: {len(real.texts)} rows", file=sys.stderr, flush=True)
+            if gold_clf is not None:
+                pred = gold_clf.predict(real.texts)
+                rows.append({"dataset": name, "generator": "-", "method": "gold", "task_model": "tfidf_lr",
+                             "n_train": len(gold.texts), **scores(real.labels, pred, task.label_ids)})
+            if not args.no_prompting:
+                t0 = time.perf_counter()
+                res = prompting.run_prompting(model, task, real.texts)
+                for tm, p in (("prompting", res.predictions), ("prompting_calibrated", res.calibrated_predictions)):
+                    rows.append({"dataset": name, "generator": generator, "method": "prompting", "task_model": tm,
+                                 "n_train": 0, **scores(real.labels, p, task.label_ids)})
+                print(f"[{ds}] PROMPTING on {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        for method_name in args.methods.split(","):
+            recs, wall = generate(model, task, method_name, args.n, args.seed)
+            recs = [r for r in recs if r.label in task.label_ids]
+            gen_info.append({"dataset": ds, "method": method_name, "records": len(recs), "wall_s": round(wall, 1)})
+            print(f"[{ds}] {method_name}: {len(recs)} records in {wall:.0f} s", file=sys.stderr, flush=True)
+            if len({r.label for r in recs}) < 2:
+                continue
+            for name, real in evals:
+                ev = evaluate_on_real(task, [r.text for r in recs], [r.label for r in recs], real.texts, real.labels,
+                                      embedder=embedder, task_models=task_models, sizes=(1.0,), seed=args.seed)
+                for r in ev["rows"]:
+                    rows.append({"dataset": name, "generator": generator, "method": method_name,
+                                 "task_model": r["task_model"], "n_train": r["n_train"], "accuracy": r["accuracy"],
+                                 "macro_f1": r["macro_f1"]})
+    model.close()
+    print(f"\nUtility: accuracy / macro-F1 (%) on real data · generator {generator} · budget {args.n} records per "
+          f"method · eval sample {args.eval_limit or 'all'} rows per file")
+    print(f"{'dataset':<15} {'method':<11} {'task model':<21} {'n_train':>7} {'acc':>6} {'F1':>6}")
+    for r in rows:
+        print(f"{r['dataset']:<15} {r['method']:<11} {r['task_model']:<21} {r['n_train']:>7} "
+              f"{100 * r['accuracy']:>6.1f} {100 * r['macro_f1']:>6.1f}")
+    print("generation:", ", ".join(f"{g['dataset']}/{g['method']} {g['records']} records {g['wall_s']} s" for g in gen_info))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
