@@ -68,7 +68,7 @@ def test_gate_quarantines_with_reasons_and_counts(home: Path, scanner) -> None:
     mem = next(x for x in v_[1].reasons if x["code"] == "MEMORIZED_SPAN")
     assert mem["overlap_tokens"] == 10 and mem["seed_id"] and texts[1][mem["start"]:mem["end"]].startswith("right knee")
     assert "NEAR_DUPLICATE" in codes[2]
-    assert {"PII_PERSON", "PII_MEDICAL_RECORD_NUMBER"} <= set(codes[3])
+    assert "PII_MEDICAL_RECORD_NUMBER" in codes[3]  # the default policy redacts names and blocks record numbers
     assert [v.status for v in v_] == ["quarantined"] * 4 + ["accepted", "accepted"]
     flat = json.dumps([v.reasons for v in v_])
     assert "twisting" not in flat and "photophobia" not in flat and secret not in flat  # ids and offsets, never seed text
