@@ -1,0 +1,43 @@
+"""The methods' CLI options end to end: seeds come from the vault through its roles; Aug-PE refuses over budget."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import TASKS
+
+
+def run(*args: str, home: Path, pw: Path, user: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "APPLIANCE_HOME": str(home), "APPLIANCE_THREADS": "1"}
+    extra = ["--passphrase-file", str(pw)] + (["--user", user] if user else [])
+    return subprocess.run([sys.executable, "-m", "appliance", *args, *extra], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_seed_set_options_and_privacy_refusal(tmp_path: Path, passphrase_file: Path) -> None:
+    from appliance.generate.common import read_seed_file
+    from appliance.service.session import Session
+
+    home, pw, task = tmp_path / "home", passphrase_file, str(TASKS / "sst2_sentiment.toml")
+    secret = pw.read_text().strip()
+    with Session.init(home, "admin", secret) as admin:
+        admin.vault.add_user("ana", "author", secret)
+        admin.vault.add_user("rev", "reviewer", secret)
+    with Session.open(home, "ana", secret) as ana:
+        ana.vault.import_seeds("sst", read_seed_file(TASKS / "seeds" / "sst2_sentiment.jsonl"))
+    gen = ("generate", "--task", task, "--method", "augpe", "--seed-set", "sst", "--n", "4")
+    # ε for σ = 0.5 over 5 rounds is far above 1: refused with exit 2, one line, no job
+    r = run(*gen, "--noise-multiplier", "0.5", "--rounds", "5", "--epsilon-budget", "1", home=home, pw=pw, user="ana")
+    assert r.returncode == 2 and "exceeds the privacy budget" in r.stderr, r.stderr
+    # a reviewer never reads raw seeds, not even through a generation job
+    r = run(*gen, home=home, pw=pw, user="rev")
+    assert r.returncode == 2 and "permission denied" in r.stderr, r.stderr
+    # an option the method does not take is an error, not silently ignored
+    r = run("generate", "--task", task, "--method", "zerogen", "--rounds", "3", home=home, pw=pw, user="ana")
+    assert r.returncode == 2 and "no option rounds" in r.stderr, r.stderr
+    from appliance.vault.store import Vault
+
+    with Vault.open(home, "ana", secret) as v:
+        assert v._all("SELECT count(*) FROM jobs")[0][0] == 0
