@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from appliance.guard import canaries as canary_mod
 from appliance.guard.memorization import MemorizationIndex
@@ -33,6 +33,20 @@ def _redact(text: str, findings: Sequence[Finding]) -> str:
 
     results = [RecognizerResult(f.entity, f.start, f.end, f.score) for f in findings]
     return AnonymizerEngine().anonymize(text, results, {"DEFAULT": OperatorConfig("replace")}).text
+
+
+def seed_redactor(policy: Policy, scanner: PiiScanner | None = None) -> Callable[[str], str]:
+    """A function that replaces every entity the policy knows (blocked or redacted) with its type, for seed records
+    that go into prompts when the policy does not allow raw seeds there."""
+    scanner = scanner or PiiScanner(
+        policy.entities, policy.thresholds, policy.score_threshold, allow_degraded=policy.allow_degraded
+    )
+
+    def redact(text: str) -> str:
+        findings = scanner.scan([text])[0]
+        return _redact(text, findings) if findings else text
+
+    return redact
 
 
 class Gate:

@@ -77,13 +77,15 @@ def run_generation(
 ) -> GenerationResult:
     """Start a new job and run it to the end."""
     session.require("job.run")
-    _, method_report = build_method(session, req.method, req.task, req.method_options, req.seed_set)  # refusals write nothing
+    policy = load_policy(req.policy)
+    _, method_report = build_method(  # refusals (e.g. over the ε budget) write nothing
+        session, req.method, req.task, req.method_options, req.seed_set, policy
+    )
     t0 = time.perf_counter()
     # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
     loaded = _load(home, req)
     req.threads = loaded.model.n_threads  # stored, so a resumed job replays with the same threads
     vault = session.vault
-    policy = load_policy(req.policy)
     task_id = vault.add_task(req.task.name, req.task.source_text)
     config = {
         "request": req.settings(),
@@ -143,11 +145,12 @@ def _execute(
     on_progress: ProgressFn | None,
 ) -> GenerationResult:
     vault = session.vault
-    method, _ = build_method(session, req.method, req.task, req.method_options, req.seed_set)
+    policy = load_policy(req.policy)
+    method, _ = build_method(session, req.method, req.task, req.method_options, req.seed_set, policy)
     for knob in ("temperature", "top_p"):
         if getattr(req, knob) is not None and hasattr(method, knob):
             setattr(method, knob, getattr(req, knob))
-    gate = Gate.for_task(vault, req.task.name, load_policy(req.policy), [task_id])  # built once per run
+    gate = Gate.for_task(vault, req.task.name, policy, [task_id])  # built once per run
     last = Progress(target=req.n)
 
     def progress(p: Progress) -> None:
