@@ -175,8 +175,8 @@ def cmd_vault_status(args: argparse.Namespace) -> int:
     print(f"home          {st['home']}")
     print(f"database      {st['database']} ({st['database_bytes']:,} bytes)")
     print(f"encryption    {'AES-256-' + str(st['cipher']) if st['encrypted'] else 'NONE'}; key generation {st['key_generation']}")
-    print(f"users         " + ", ".join(f"{n} {r}" for r, n in sorted(st["users_by_role"].items())))
-    print(f"contents      " + ", ".join(f"{n} {t}" for t, n in st["counts"].items()))
+    print("users         " + ", ".join(f"{n} {r}" for r, n in sorted(st["users_by_role"].items())))
+    print("contents      " + ", ".join(f"{n} {t}" for t, n in st["counts"].items()))
     print(f"you           {st['user']} ({st['role']})")
     return 0
 

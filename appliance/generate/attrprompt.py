@@ -18,8 +18,7 @@ from typing import Iterator
 from appliance.engine.interface import TextModel
 from appliance.errors import UserError
 from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import clean_output, split_need, prompts_per_batch
-from appliance.generate.postprocess import dedupe
+from appliance.generate.common import clean_output, emit, keep, prompts_per_batch, split_need
 from appliance.generate.records import GeneratedRecord
 from appliance.generate.zerogen import ZeroGen, build_prompt
 from appliance.spec import TaskSpec
@@ -76,13 +75,5 @@ class AttrPrompt(ZeroGen):
                         text=text, label=lab, context=ctx, attributes=dict(at), method=self.name,
                         meta={"n_tokens": c.n_tokens, "mean_logprob": round(c.mean_logprob, 4)},
                     )
-                    if not dedupe([rec], seen):
-                        prog.drop("duplicate")
-                        continue
-                    need[lab] -= 1
-                    batch.append(rec)
-                prog.accepted += len(batch)
-                if progress:
-                    progress(prog)
-                if batch:
-                    yield batch
+                    keep(rec, need, seen, prog, batch)
+                yield from emit(batch, prog, progress)

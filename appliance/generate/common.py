@@ -6,10 +6,12 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from appliance.errors import UserError
-from appliance.generate.postprocess import cut_output, keep_text
+from appliance.generate.base import Progress, ProgressFn
+from appliance.generate.postprocess import cut_output, dedupe, keep_text
+from appliance.generate.records import GeneratedRecord
 from appliance.spec import TaskSpec
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -97,3 +99,22 @@ def distinct_n(texts: Iterable[str], n: int = 2) -> float:
 def prompts_per_batch(method: object, model: object) -> int:
     """The method's ``batch_size``, or (None) 4 × the model's parallel slots, as ZeroGen chooses."""
     return getattr(method, "batch_size", None) or 4 * int(getattr(model, "max_parallel", 32))
+
+
+def keep(rec: GeneratedRecord, need: dict[str, int], seen: set[tuple[str, str, str]], prog: Progress,
+         batch: list[GeneratedRecord]) -> None:
+    """Add a record to the batch and count it against its label, unless it repeats a kept (context, text, label)."""
+    if not dedupe([rec], seen):
+        prog.drop("duplicate")
+        return
+    need[rec.label] -= 1
+    batch.append(rec)
+
+
+def emit(batch: list[GeneratedRecord], prog: Progress, progress: ProgressFn | None) -> Iterator[list[GeneratedRecord]]:
+    """Report progress for a finished batch and yield it (when it holds anything) for the job to commit."""
+    prog.accepted += len(batch)
+    if progress:
+        progress(prog)
+    if batch:
+        yield batch

@@ -21,8 +21,7 @@ from typing import Any, Callable, Iterator
 
 from appliance.engine.interface import SamplingParams, TextModel
 from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import clean_output, copies_any, seeds_by_label, split_need
-from appliance.generate.postprocess import dedupe
+from appliance.generate.common import clean_output, copies_any, emit, keep, seeds_by_label, split_need
 from appliance.generate.records import GeneratedRecord
 from appliance.spec import TaskSpec
 
@@ -106,13 +105,5 @@ class FewGen:
                             "demo_ids": [i for i, _ in demos],
                         },
                     )
-                    if not dedupe([rec], seen):
-                        prog.drop("duplicate")
-                        continue
-                    need[lab] -= 1
-                    batch.append(rec)
-                prog.accepted += len(batch)
-                if progress:
-                    progress(prog)
-                if batch:
-                    yield batch
+                    keep(rec, need, seen, prog, batch)
+                yield from emit(batch, prog, progress)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from appliance.engine.loader import load_model
 from appliance.engine.registry import sha256_file
 from appliance.errors import UserError
-from appliance.generate import Progress, get_method
+from appliance.generate import Progress
 from appliance.guard.gate import Gate
 from appliance.guard.policy import load_policy
 from appliance.service.methods import build_method
