@@ -9,6 +9,8 @@ and none is stored twice. The cost of a resume is the time of the batches it rep
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -128,6 +130,13 @@ def resume_job(session: Session, home: Path, job_id: int, on_progress: ProgressF
     return _execute(session, job_id, job["task_id"], req, loaded, int(job["units_done"]), t0, on_progress)
 
 
+def _fault_injection(unit: int) -> None:
+    """Test-only fault: ``APPLIANCE_FAULT_KILL_AFTER_BATCH=N`` makes this process SIGKILL itself right after batch N
+    is committed, so the resume tests hit an exact point instead of racing a timer. Unset in normal use."""
+    if os.environ.get("APPLIANCE_FAULT_KILL_AFTER_BATCH") == str(unit):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _load(home: Path, req: GenerationRequest):
     if req.deterministic:
         return load_model(home, req.model, compute_type=req.compute_type, n_threads=1, max_parallel=1)
@@ -178,6 +187,7 @@ def _execute(
                     for r, v in zip(batch, gate.check([r.text for r in batch]))
                 ]
                 vault.add_records(job_id, rows, unit=unit)
+                _fault_injection(unit)
         status = "succeeded"
     except KeyboardInterrupt:
         status = "cancelled"
