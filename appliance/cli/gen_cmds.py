@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from rich.console import Console
@@ -13,9 +14,11 @@ from rich.table import Table
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.errors import UserError
 from appliance.paths import resolve_home
-from appliance.service.generation import GenerationRequest, GenerationResult, run_generation
 from appliance.service.session import Session
 from appliance.spec import load_task
+
+if TYPE_CHECKING:
+    from appliance.service.generation import GenerationResult
 
 DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "medical_specialty.toml"
 
@@ -59,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace, session: Session, console: Console) -> GenerationResult:
+    # Imported here: the generation stack (gate, Presidio, datasketch) is slow to import and most commands need none of it.
+    from appliance.service.generation import GenerationRequest, run_generation
+
     if args.n < 1 or args.n > 1_000_000:
         raise UserError(f"--n must be between 1 and 1000000, not {args.n}")
     task = load_task(args.task)
@@ -92,7 +98,7 @@ def _with_progress(console: Console, title: str, total: int, task_name: str, wor
 
 def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
     q = r.gate.get("quarantined", 0)
-    console.print(f"[bold]{task_name}: {len(r.records) + q} records (job {r.job_id})", soft_wrap=True)
+    console.print(f"[bold]{task_name}: {len(r.records)} records accepted, {q} quarantined (job {r.job_id})", soft_wrap=True)
     t = Table("label", "records")
     for lab, n in sorted(r.per_label.items()):
         t.add_row(lab, str(n))

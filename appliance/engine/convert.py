@@ -28,18 +28,18 @@ COMPUTE_TYPES = {
 DEFAULT_COMPUTE_TYPE = "q8_0"
 
 
-def compute_copy(entry: ModelEntry, verified_source: Path, cache_dir: Path, compute_type: str) -> Path:
-    """The path of the model to load for ``compute_type``: the verified source itself, or a verified derived copy."""
+def compute_copy(entry: ModelEntry, verified_source: Path, cache_dir: Path, compute_type: str) -> tuple[Path, str]:
+    """The model to load for ``compute_type`` and its sha256: the verified source itself, or a verified derived copy."""
     if compute_type not in COMPUTE_TYPES:
         raise UserError(f"unknown compute type: {compute_type} (known: {', '.join(COMPUTE_TYPES)})")
     if compute_type == "source" or entry.quantization.lower() == compute_type:
-        return verified_source
+        return verified_source, entry.sha256
     target = cache_dir / f"{entry.sha256[:16]}-{compute_type}.gguf"
     sidecar = target.with_suffix(".json")
     if target.exists() and sidecar.exists():
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
         if meta.get("source_sha256") == entry.sha256 and sha256_file(target) == meta.get("sha256"):
-            return target
+            return target, meta["sha256"]
     tmp = target.with_suffix(".partial")
     params = C.llama_model_quantize_default_params()
     params.ftype = COMPUTE_TYPES[compute_type]
@@ -57,4 +57,4 @@ def compute_copy(entry: ModelEntry, verified_source: Path, cache_dir: Path, comp
     sidecar.write_text(
         json.dumps({"source_sha256": entry.sha256, "compute_type": compute_type, "sha256": digest}), encoding="utf-8"
     )
-    return target
+    return target, digest

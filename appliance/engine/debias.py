@@ -47,19 +47,6 @@ def self_debias(p: np.ndarray, q: np.ndarray, decay: float = DEFAULT_DECAY, epsi
     return out / out.sum(axis=-1, keepdims=True)
 
 
-def _check_prompts(model: LocalModel, prompts: Sequence[str], max_new: int) -> dict[str, list[int]]:
-    toks_of: dict[str, list[int]] = {}
-    for text in prompts:
-        if text not in toks_of:
-            toks = model.tokenize(text, add_special=True)
-            if len(toks) + max_new > model.ctx_per_seq:
-                raise UserError(
-                    f"prompt of {len(toks)} tokens + {max_new} new tokens exceeds the {model.ctx_per_seq}-token slot"
-                )
-            toks_of[text] = toks
-    return toks_of
-
-
 def next_token_probs(model: LocalModel, prompts: Sequence[str]) -> np.ndarray:
     """The next-token distribution after each prompt (rows of an (n, V) array), all in one batched decode."""
     prompts = list(prompts)
@@ -67,7 +54,7 @@ def next_token_probs(model: LocalModel, prompts: Sequence[str]) -> np.ndarray:
         raise UserError(f"at most {model.max_parallel} prompts at once")
     with model._lock:
         C.llama_memory_clear(model._mem, True)
-        toks_of = _check_prompts(model, prompts, 0)
+        toks_of = model._tokenize_prompts(prompts, 0)
         slot_of = {i: i for i in range(len(prompts))}
         model._prefill(list(enumerate(prompts)), toks_of, slot_of)
         for i, text in enumerate(prompts):
@@ -101,7 +88,7 @@ def generate_debiased(
         raise UserError(f"{size} parallel sequences per text exceed the model's {model.max_parallel} slots")
     results: list[Completion] = []
     with model._lock:
-        toks_of = _check_prompts(model, [t for g in groups for t in g], params.max_new_tokens)
+        toks_of = model._tokenize_prompts([t for g in groups for t in g], params.max_new_tokens)
         sampler = BatchSampler(params, [params.seed + i for i in range(len(groups))], model._eog_ids)
         for start in range(0, len(groups), per_wave):
             wave = list(range(start, min(len(groups), start + per_wave)))
@@ -141,23 +128,12 @@ def _wave(model, groups, wave, toks_of, sampler, p: SamplingParams, decay, epsil
             s = seqs[g]
             s.logprob_sum += lp
             step[g] += 1
-            if tok in model._eog_set:
-                s.done, s.finish = True, "eos"
-            else:
-                s.tokens.append(tok)
-                s.out += model.piece(tok)
-                for sl in slots[g]:
-                    nxt[sl], pos[sl] = tok, pos[sl] + 1
-                if p.stop:
-                    text = s.out.decode("utf-8", errors="ignore")
-                    hits = [(k, x) for x in p.stop if (k := text.find(x)) >= 0]
-                    if hits:
-                        cut, s.stop_string = min(hits)
-                        s.done, s.finish, s.text = True, "stop", text[:cut]
-                if not s.done and len(s.tokens) >= p.max_new_tokens:
-                    s.done, s.finish = True, "length"
+            eog = tok in model._eog_set
+            s.accept(tok, b"" if eog else model.piece(tok), eog, p)
+            for sl in slots[g]:  # every sequence of the group continues with the same token
+                nxt[sl], pos[sl] = tok, pos[sl] + 1
             if s.done:
-                done[g] = LocalModel._completion(s)
+                done[g] = s.completion()
                 for sl in slots[g]:
                     C.llama_memory_seq_rm(model._mem, sl, -1, -1)
         if on_token is not None:

@@ -3,8 +3,8 @@
 Why low level: the high-level ``Llama`` object decodes one sequence at a time. Data generation wants many samples
 from the same or similar prompts, so this class keeps one llama.cpp context with many sequence slots, evaluates
 each distinct prompt once, copies its KV cache to every sequence that shares it (``llama_memory_seq_cp``) and then
-decodes all sequences together, one token each per ``llama_decode`` call. Sampling runs in C
-(``llama_sampler`` chains, one per sequence), so Python only moves token ids.
+decodes all sequences together, one token each per ``llama_decode`` call, refilling a slot as soon as its sequence
+ends (continuous batching). Sampling is exact nucleus sampling vectorized over the batch (``engine.sampling``).
 
 Everything here takes and returns plain data (strings, numbers, dataclasses), so a pool of workers in other
 processes or machines can serve the same interface (see ``engine.interface``).
@@ -45,6 +45,12 @@ def _init_backend() -> None:
             _backend_ready = True
 
 
+def log_softmax_at(row: np.ndarray, token: int) -> float:
+    """log p(token) under the softmax of one row of logits."""
+    m = float(row.max())
+    return float(row[token]) - m - math.log(float(np.exp(row - m).sum()))
+
+
 def gpu_offload_supported() -> bool:
     """True when this llama.cpp build can offload layers to a GPU (a CUDA/Metal/Vulkan build)."""
     return bool(C.llama_supports_gpu_offload())
@@ -63,6 +69,33 @@ class _Seq:
     finish: str = "length"
     text: str = ""
     stop_string: str | None = None
+
+    def accept(self, token: int, piece: bytes, end_of_generation: bool, p: SamplingParams) -> None:
+        """Append a sampled token and decide whether the sequence is done (end of generation, stop string, limit)."""
+        if end_of_generation:
+            self.done, self.finish = True, "eos"
+            return
+        self.tokens.append(token)
+        self.out += piece
+        if p.stop:
+            text = self.out.decode("utf-8", errors="ignore")
+            hits = [(k, x) for x in p.stop if (k := text.find(x)) >= 0]
+            if hits:
+                cut, self.stop_string = min(hits)
+                self.done, self.finish, self.text = True, "stop", text[:cut]
+                return
+        if len(self.tokens) >= p.max_new_tokens:
+            self.done, self.finish = True, "length"
+
+    def completion(self) -> Completion:
+        n = len(self.tokens)
+        return Completion(
+            text=self.text if self.finish == "stop" else self.out.decode("utf-8", errors="ignore"),
+            n_tokens=n,
+            finish_reason=self.finish,
+            mean_logprob=self.logprob_sum / max(1, n + (self.finish == "eos")),
+            stop_string=self.stop_string,
+        )
 
 
 class LocalModel:
@@ -203,6 +236,10 @@ class LocalModel:
         return buf.raw[:size].decode("utf-8") + assistant_prefix
 
     # ------------------------------------------------------------------ batch plumbing
+    def logits_row(self, i: int) -> np.ndarray:
+        """The logits of output row ``i`` of the last decode (a view into llama.cpp's buffer)."""
+        return np.ctypeslib.as_array(C.llama_get_logits_ith(self._ctx, i), shape=(self.n_vocab,))
+
     def _batch_set(self, i: int, token: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
         b = self._batch
         b.token[i] = token
@@ -244,32 +281,44 @@ class LocalModel:
         """A single completion (the naive path, one sequence at a time)."""
         return self.generate([prompt], params)[0]
 
-    def _prefill(self, prompts: list[tuple[int, str]], toks_of: dict[str, list[int]], slot_of: dict[int, int]) -> None:
-        """Evaluate each distinct prompt but its last token into one slot, then copy it to the slots sharing it."""
-        owner: dict[str, int] = {}
-        for idx, text in prompts:
-            owner.setdefault(text, slot_of[idx])
-        pending = [(tok, pos, slot) for text, slot in owner.items() for pos, tok in enumerate(toks_of[text][:-1])]
+    def _prefill_slots(self, prompt_of: dict[int, list[int]], copies: Sequence[tuple[int, int]] = ()) -> None:
+        """Evaluate each slot's prompt tokens but the last (no logits), in as few decodes as fit a batch, then copy
+        the cache of slot ``src`` to slot ``dst`` for each ``(src, dst)`` in ``copies``. The last token is left for
+        the caller's first logits-producing step."""
+        pending = [(tok, pos, slot) for slot, toks in prompt_of.items() for pos, tok in enumerate(toks[:-1])]
         while pending:
             chunk, pending = pending[: self.n_batch], pending[self.n_batch :]
             for i, (tok, pos, slot) in enumerate(chunk):
                 self._batch_set(i, tok, pos, (slot,), False)
             self._decode(len(chunk))
-        for idx, text in prompts:
-            if owner[text] != slot_of[idx] and len(toks_of[text]) > 1:
-                C.llama_memory_seq_cp(self._mem, owner[text], slot_of[idx], -1, -1)
+        for src, dst in copies:
+            if len(prompt_of[src]) > 1:
+                C.llama_memory_seq_cp(self._mem, src, dst, -1, -1)
 
-    def _generate(self, prompts: list[str], p: SamplingParams, on_token) -> list[Completion]:
-        C.llama_memory_clear(self._mem, True)
+    def _prefill(self, prompts: list[tuple[int, str]], toks_of: dict[str, list[int]], slot_of: dict[int, int]) -> None:
+        """Evaluate each distinct prompt once, into the first slot that uses it, and copy it to the others."""
+        owner: dict[str, int] = {}
+        for idx, text in prompts:
+            owner.setdefault(text, slot_of[idx])
+        copies = [(owner[text], slot_of[idx]) for idx, text in prompts if owner[text] != slot_of[idx]]
+        self._prefill_slots({slot: toks_of[text] for text, slot in owner.items()}, copies)
+
+    def _tokenize_prompts(self, prompts: Sequence[str], max_new_tokens: int) -> dict[str, list[int]]:
+        """Tokens of each distinct prompt; a prompt that leaves no room for ``max_new_tokens`` in its slot is refused."""
         toks_of: dict[str, list[int]] = {}
         for text in prompts:
             if text not in toks_of:
                 toks = self.tokenize(text, add_special=True)
-                if len(toks) + p.max_new_tokens > self.ctx_per_seq:
+                if len(toks) + max_new_tokens > self.ctx_per_seq:
                     raise UserError(
-                        f"prompt of {len(toks)} tokens + {p.max_new_tokens} new tokens exceeds the {self.ctx_per_seq}-token slot"
+                        f"prompt of {len(toks)} tokens + {max_new_tokens} new tokens exceeds the {self.ctx_per_seq}-token slot"
                     )
                 toks_of[text] = toks
+        return toks_of
+
+    def _generate(self, prompts: list[str], p: SamplingParams, on_token) -> list[Completion]:
+        C.llama_memory_clear(self._mem, True)
+        toks_of = self._tokenize_prompts(prompts, p.max_new_tokens)
         sampler = BatchSampler(p, [p.seed + i for i in range(len(prompts))], self._eog_ids)
         queue = list(range(len(prompts)))[::-1]  # pop() takes the lowest index first
         free = list(range(self.max_parallel))[::-1]
@@ -300,39 +349,17 @@ class LocalModel:
             for s, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
                 s.logprob_sum += lp
                 step_of[s.slot] += 1
-                if tok in self._eog_set:
-                    s.done, s.finish = True, "eos"
-                else:
-                    s.tokens.append(tok)
-                    s.out += self.piece(tok)
-                    next_tok[s.slot] = tok
-                    if p.stop:
-                        text = s.out.decode("utf-8", errors="ignore")
-                        hits = [(k, x) for x in p.stop if (k := text.find(x)) >= 0]
-                        if hits:
-                            cut, s.stop_string = min(hits)
-                            s.done, s.finish, s.text = True, "stop", text[:cut]
-                    if not s.done and len(s.tokens) >= p.max_new_tokens:
-                        s.done, s.finish = True, "length"
+                eog = tok in self._eog_set
+                s.accept(tok, b"" if eog else self.piece(tok), eog, p)
+                next_tok[s.slot] = tok
                 if s.done:
-                    results[index_of[s.slot]] = self._completion(s)
+                    results[index_of[s.slot]] = s.completion()
                     C.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
                     del running[s.slot]
                     free.append(s.slot)
             if on_token is not None:
                 on_token(len(active))
         return results  # type: ignore[return-value]
-
-    @staticmethod
-    def _completion(s: _Seq) -> Completion:
-        n = len(s.tokens)
-        return Completion(
-            text=s.text if s.finish == "stop" else s.out.decode("utf-8", errors="ignore"),
-            n_tokens=n,
-            finish_reason=s.finish,
-            mean_logprob=s.logprob_sum / max(1, n + (s.finish == "eos")),
-            stop_string=s.stop_string,
-        )
 
     # ------------------------------------------------------------------ scoring
     def loglik(self, prompt: str, continuation: str) -> float:
@@ -346,7 +373,7 @@ class LocalModel:
         if not ctoks:
             return 0.0, []
         toks = ptoks + ctoks
-        if len(toks) > self.ctx_per_seq * self.max_parallel or len(toks) > self.n_batch:
+        if len(toks) > min(self.ctx_per_seq, self.n_batch):  # one sequence lives in one slot
             raise UserError(f"text too long to score: {len(toks)} tokens")
         with self._lock:
             C.llama_memory_clear(self._mem, True)
@@ -354,9 +381,5 @@ class LocalModel:
             for i, t in enumerate(toks[:-1]):
                 self._batch_set(i, t, i, (0,), i >= first)
             self._decode(len(toks) - 1)
-            lps = []
-            for j, t in enumerate(ctoks):
-                row = np.ctypeslib.as_array(C.llama_get_logits_ith(self._ctx, first + j), shape=(self.n_vocab,))
-                m = float(row.max())
-                lps.append(float(row[t]) - m - math.log(float(np.exp(row - m).sum())))
+            lps = [log_softmax_at(self.logits_row(first + j), t) for j, t in enumerate(ctoks)]
         return float(sum(lps)), lps

@@ -17,6 +17,7 @@ class LoadedModel:
     entry: ModelEntry
     source_path: Path
     compute_path: Path
+    compute_sha256: str
     compute_type: str
     model: LocalModel
 
@@ -43,7 +44,7 @@ def load_model(
     registry = Registry(home)
     entry, source = registry.verified_path(name)
     ctype = compute_type or os.environ.get("APPLIANCE_COMPUTE_TYPE") or DEFAULT_COMPUTE_TYPE
-    path = compute_copy(entry, source, model_cache_dir(home), ctype)
+    path, digest = compute_copy(entry, source, model_cache_dir(home), ctype)
     model = LocalModel(
         path,
         instruct=entry.instruct,
@@ -53,4 +54,4 @@ def load_model(
         ctx_per_seq=ctx_per_seq,
         lora_path=lora_path,
     )
-    return LoadedModel(entry=entry, source_path=source, compute_path=path, compute_type=ctype, model=model)
+    return LoadedModel(entry=entry, source_path=source, compute_path=path, compute_sha256=digest, compute_type=ctype, model=model)

@@ -1,7 +1,7 @@
 """The model registry: which GGUF files may be loaded, where they come from, and their pinned sha256.
 
-The shipped registry (``models/registry.toml`` in the source tree, packaged as ``appliance/engine/registry.toml``
-is not needed: we look it up next to the package) lists the embedded defaults. Models a user brings are added to a
+The shipped registry (``models/registry.toml`` at the top of the source tree, beside the package) lists the
+embedded defaults. Models a user brings are added to a
 per-installation registry (``<home>/models.toml``) with the hash taken when they were added. Every load verifies
 the file's sha256 first: a file whose hash does not match is refused.
 """

@@ -9,13 +9,13 @@ ending in an opening quote. Outputs go through ``postprocess`` (cut, drop, dedup
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterator
 
 from appliance.engine.interface import SamplingParams, TextModel
 from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.postprocess import cut_output, dedupe, keep_text
+from appliance.generate.common import emit, keep, prompts_per_batch, split_need
+from appliance.generate.postprocess import cut_output, keep_text
 from appliance.generate.records import GeneratedRecord
 from appliance.spec import TaskSpec
 
@@ -87,11 +87,7 @@ class ZeroGen:
         self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
     ) -> Iterator[list[GeneratedRecord]]:
         labels = task.label_ids
-        per_label = math.ceil(n / len(labels))
-        need = {lab: per_label for lab in labels}
-        # The last labels give up one record each so the total is exactly n.
-        for lab in labels[::-1][: per_label * len(labels) - n]:
-            need[lab] -= 1
+        need = split_need(labels, n)
         prog = Progress(target=n)
         seen: set[tuple[str, str, str]] = set()
         for rnd in range(self.max_rounds):
@@ -104,7 +100,7 @@ class ZeroGen:
                 continue
             jobs = [(ctx, lab) for ctx in contexts for lab in labels if need[lab] > 0]
             # Small enough that a crash loses little work, large enough to keep every slot busy.
-            size = self.batch_size or 4 * int(getattr(model, "max_parallel", 32))
+            size = prompts_per_batch(self, model)
             for start in range(0, len(jobs), size):
                 chunk = jobs[start : start + size]
                 prompts = [build_prompt(model, task.label(lab).prompt.format(context=ctx)) for ctx, lab in chunk]
@@ -125,14 +121,5 @@ class ZeroGen:
                         method=self.name,
                         meta={"n_tokens": c.n_tokens, "mean_logprob": round(c.mean_logprob, 4), "finish": c.finish_reason},
                     )
-                    kept = dedupe([rec], seen)
-                    if not kept:
-                        prog.drop("duplicate")
-                        continue
-                    need[lab] -= 1
-                    batch += kept
-                prog.accepted += len(batch)
-                if progress:
-                    progress(prog)
-                if batch:
-                    yield batch
+                    keep(rec, need, seen, prog, batch)
+                yield from emit(batch, prog, progress)

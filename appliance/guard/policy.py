@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import UserError
+from appliance.tomlfields import Fields
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 
@@ -76,25 +77,8 @@ class Policy:
         return {"name": self.name, "sha256": self.sha256, "source": self.source}
 
 
-def _fail(field_name: str, problem: str) -> UserError:
-    return UserError(f"invalid policy: {field_name}: {problem}")
-
-
-def _get(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
-    name = f"{where}.{key}" if where else key
-    if key not in table:
-        if default is ...:
-            raise _fail(name, "missing")
-        return default
-    value = table[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(value, bool) and kind is not bool:
-        raise _fail(name, f"must be {getattr(kind, '__name__', kind)}, not a boolean")
-    if not isinstance(value, kind):
-        want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise _fail(name, f"must be {want}, not {type(value).__name__}")
-    return value
+_F = Fields("policy")
+_fail, _get = _F.fail, _F.get
 
 
 def _unit(value: float, name: str, *, open_low: bool = False) -> float:
@@ -133,9 +117,7 @@ def parse_policy(text: bytes, source: str) -> Policy:
         table = doc if not where else doc.get(where, {})
         if not isinstance(table, dict):
             raise _fail(where, "must be a table")
-        for key in table:
-            if key not in allowed:
-                raise _fail(f"{where}.{key}" if where else key, "unknown key")
+        _F.no_unknown(table, allowed, where)
     pol = doc.get("policy", {})
     name = _get(pol, "name", "policy", str)
     if not name.strip():

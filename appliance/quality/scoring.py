@@ -9,19 +9,13 @@ one sequence slot, copies its KV cache to one slot per continuation, and scores 
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 
 import llama_cpp as C
 
-from appliance.engine.llama import LocalModel
-
-
-def _logsoftmax_at(row: np.ndarray, tok: int) -> float:
-    m = float(row.max())
-    return float(row[tok]) - m - math.log(float(np.exp(row - m).sum()))
+from appliance.engine.llama import LocalModel, log_softmax_at
 
 
 def score_continuations(
@@ -63,18 +57,9 @@ def score_continuations(
 def _score_group(model: LocalModel, ptoks: list[list[int]], ctoks: list[list[int]]) -> np.ndarray:
     k = len(ctoks)
     C.llama_memory_clear(model._mem, True)
-    # 1. every prompt but its last token into its owner slot (g * k), in chunks of n_batch
-    pending = [(tok, pos, g * k) for g, toks in enumerate(ptoks) for pos, tok in enumerate(toks[:-1])]
-    while pending:
-        chunk, pending = pending[: model.n_batch], pending[model.n_batch :]
-        for i, (tok, pos, slot) in enumerate(chunk):
-            model._batch_set(i, tok, pos, (slot,), False)
-        model._decode(len(chunk))
-    # 2. share each prompt's cache with the slots of its other continuations
-    for g, toks in enumerate(ptoks):
-        if len(toks) > 1:
-            for j in range(1, k):
-                C.llama_memory_seq_cp(model._mem, g * k, g * k + j, -1, -1)
+    # 1-2. every prompt but its last token into its owner slot (g * k), shared with its other continuations' slots
+    model._prefill_slots({g * k: toks for g, toks in enumerate(ptoks)},
+                         [(g * k, g * k + j) for g in range(len(ptoks)) for j in range(1, k)])
     # 3. the last prompt token plus each continuation but its last token, logits everywhere
     rows: list[tuple[int, int, int]] = []  # (batch row, group, continuation) in order
     entries = []
@@ -90,7 +75,6 @@ def _score_group(model: LocalModel, ptoks: list[list[int]], ctoks: list[list[int
     model._decode(len(entries))
     for first, g, j in rows:
         for off, tok in enumerate(ctoks[j]):
-            row = np.ctypeslib.as_array(C.llama_get_logits_ith(model._ctx, first + off), shape=(model.n_vocab,))
-            res[g, j] += _logsoftmax_at(row, tok)
+            res[g, j] += log_softmax_at(model.logits_row(first + off), tok)
     C.llama_memory_clear(model._mem, True)
     return res

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from appliance.engine.loader import load_model
-from appliance.engine.registry import sha256_file
 from appliance.errors import UserError
-from appliance.generate import Progress
+from appliance.generate import Method, Progress
 from appliance.guard.gate import Gate
-from appliance.guard.policy import load_policy
+from appliance.guard.policy import Policy, load_policy
 from appliance.service.methods import build_method
 from appliance.service.session import Session
 from appliance.spec import TaskSpec, parse_task
@@ -80,7 +79,7 @@ def run_generation(
     """Start a new job and run it to the end."""
     session.require("job.run")
     policy = load_policy(req.policy)
-    _, method_report = build_method(  # refusals (e.g. over the ε budget) write nothing
+    method, method_report = build_method(  # refusals (e.g. over the ε budget) write nothing
         session, req.method, req.task, req.method_options, req.seed_set, policy
     )
     t0 = time.perf_counter()
@@ -95,9 +94,7 @@ def run_generation(
         "model_sha256": loaded.entry.sha256,
         "model_license": loaded.entry.license,
         "compute_type": loaded.compute_type,
-        "compute_sha256": loaded.entry.sha256
-        if loaded.compute_path == loaded.source_path
-        else sha256_file(loaded.compute_path),
+        "compute_sha256": loaded.compute_sha256,
         "task_sha256": req.task.sha256,
         "temperature": req.temperature if req.temperature is not None else req.task.temperature,
         "top_p": req.top_p if req.top_p is not None else req.task.top_p,
@@ -106,7 +103,7 @@ def run_generation(
         "method_report": method_report,
     }
     job_id = vault.create_job(task_id, req.method, config)
-    return _execute(session, job_id, task_id, req, loaded, 0, t0, on_progress)
+    return _execute(session, job_id, task_id, req, loaded, method, policy, 0, t0, on_progress)
 
 
 def resume_job(session: Session, home: Path, job_id: int, on_progress: ProgressFn | None = None) -> GenerationResult:
@@ -123,11 +120,16 @@ def resume_job(session: Session, home: Path, job_id: int, on_progress: ProgressF
     loaded = _load(home, req)
     if loaded.entry.sha256 != job["config"]["model_sha256"]:
         raise UserError(f"job {job_id} was made with model sha256 {job['config']['model_sha256'][:12]}…, which is not installed")
+    policy = load_policy(req.policy)
+    if policy.sha256 != job["config"]["policy"]["sha256"]:
+        raise UserError(f"job {job_id} was gated under policy {req.policy} with sha256 "
+                        f"{job['config']['policy']['sha256'][:12]}…; that policy file has changed since")
+    method, _ = build_method(session, req.method, req.task, req.method_options, req.seed_set, policy)
     if job["status"] != "running":
         vault.reopen_job(job_id)
     else:
         vault.audit("job.resume", {"job_id": job_id}, {"previous_status": "running (interrupted)"})
-    return _execute(session, job_id, job["task_id"], req, loaded, int(job["units_done"]), t0, on_progress)
+    return _execute(session, job_id, job["task_id"], req, loaded, method, policy, int(job["units_done"]), t0, on_progress)
 
 
 def _fault_injection(unit: int) -> None:
@@ -149,13 +151,13 @@ def _execute(
     task_id: int,
     req: GenerationRequest,
     loaded,
+    method: Method,
+    policy: Policy,
     units_done: int,
     t0: float,
     on_progress: ProgressFn | None,
 ) -> GenerationResult:
     vault = session.vault
-    policy = load_policy(req.policy)
-    method, _ = build_method(session, req.method, req.task, req.method_options, req.seed_set, policy)
     for knob in ("temperature", "top_p"):
         if getattr(req, knob) is not None and hasattr(method, knob):
             setattr(method, knob, getattr(req, knob))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import UserError
+from appliance.tomlfields import Fields
 
 _TOP_KEYS = {"task", "context", "labels", "attributes", "stop", "decoding"}
 _DECODING_KEYS = {"temperature", "top_p"}
@@ -73,32 +74,8 @@ class TaskSpec:
         raise KeyError(label_id)
 
 
-def _fail(where: str, problem: str) -> UserError:
-    return UserError(f"invalid task spec: {where}: {problem}")
-
-
-def _require(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
-    if key not in table:
-        raise _fail(f"{where}.{key}" if where else key, "missing field")
-    value = table[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise _fail(f"{where}.{key}" if where else key, f"must be a {name}")
-    if isinstance(value, str) and not value.strip():
-        raise _fail(f"{where}.{key}" if where else key, "must not be empty")
-    return value
-
-
-def _optional(table: dict[str, Any], key: str, where: str, kind: type, default: Any) -> Any:
-    if key not in table:
-        return default
-    return _require(table, key, where, kind)
-
-
-def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise _fail(f"{where}.{key}" if where else key, "unknown key")
+_F = Fields("task spec", nonempty_strings=True)
+_fail = _F.fail
 
 
 def _strings(value: Any, where: str, allow_empty: bool = False) -> tuple[str, ...]:
@@ -115,25 +92,25 @@ def parse_task(text: str, origin: str = "<string>") -> TaskSpec:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"invalid task spec {origin}: not valid TOML: {e}") from None
-    _no_unknown(doc, _TOP_KEYS, "")
+    _F.no_unknown(doc, _TOP_KEYS, "")
 
-    task = _require(doc, "task", "", dict)
-    _no_unknown(task, _TASK_KEYS, "task")
-    name = _require(task, "name", "task", str)
-    domain = _require(task, "domain", "task", str)
-    description = _optional(task, "description", "task", str, "")
-    min_words = _optional(task, "min_words", "task", int, 5)
-    max_words = _optional(task, "max_words", "task", int, 120)
+    task = _F.get(doc, "task", "", dict)
+    _F.no_unknown(task, _TASK_KEYS, "task")
+    name = _F.get(task, "name", "task", str)
+    domain = _F.get(task, "domain", "task", str)
+    description = _F.get(task, "description", "task", str, "")
+    min_words = _F.get(task, "min_words", "task", int, 5)
+    max_words = _F.get(task, "max_words", "task", int, 120)
     if min_words < 1 or max_words < min_words:
         raise _fail("task.max_words", "must be ≥ task.min_words ≥ 1")
 
-    ctx = _require(doc, "context", "", dict)
-    _no_unknown(ctx, _CONTEXT_KEYS, "context")
-    context_prompt = _require(ctx, "prompt", "context", str)
-    context_max_words = _optional(ctx, "max_words", "context", int, 16)
+    ctx = _F.get(doc, "context", "", dict)
+    _F.no_unknown(ctx, _CONTEXT_KEYS, "context")
+    context_prompt = _F.get(ctx, "prompt", "context", str)
+    context_max_words = _F.get(ctx, "max_words", "context", int, 16)
     context_examples = _strings(ctx.get("examples", []), "context.examples", allow_empty=True)
 
-    raw_labels = _require(doc, "labels", "", list)
+    raw_labels = _F.get(doc, "labels", "", list)
     if len(raw_labels) < 2:
         raise _fail("labels", "need at least two labels")
     labels: list[Label] = []
@@ -142,20 +119,20 @@ def parse_task(text: str, origin: str = "<string>") -> TaskSpec:
         where = f"labels[{i}]"
         if not isinstance(lab, dict):
             raise _fail(where, "must be a table")
-        _no_unknown(lab, _LABEL_KEYS, where)
-        lid = _require(lab, "id", where, str)
+        _F.no_unknown(lab, _LABEL_KEYS, where)
+        lid = _F.get(lab, "id", where, str)
         where = f"labels.{lid}"
         if lid in seen:
             raise _fail(where, "duplicate label id")
         seen.add(lid)
-        verbal = _require(lab, "verbalizers", where, list)
+        verbal = _F.get(lab, "verbalizers", where, list)
         if not verbal or not all(isinstance(v, str) and v.strip() for v in verbal):
             raise _fail(f"{where}.verbalizers", "empty verbalizer")
-        prompt = _require(lab, "prompt", where, str)
+        prompt = _F.get(lab, "prompt", where, str)
         if "{context}" not in prompt:
             raise _fail(f"{where}.prompt", "must contain {context}")
         labels.append(
-            Label(id=lid, description=_optional(lab, "description", where, str, lid), verbalizers=tuple(verbal), prompt=prompt)
+            Label(id=lid, description=_F.get(lab, "description", where, str, lid), verbalizers=tuple(verbal), prompt=prompt)
         )
 
     attributes: list[Attribute] = []
@@ -163,8 +140,8 @@ def parse_task(text: str, origin: str = "<string>") -> TaskSpec:
         where = f"attributes.{aname}"
         if not isinstance(attr, dict):
             raise _fail(where, "must be a table with 'values'")
-        _no_unknown(attr, _ATTR_KEYS, where)
-        values = _strings(_require(attr, "values", where, list), f"{where}.values")
+        _F.no_unknown(attr, _ATTR_KEYS, where)
+        values = _strings(_F.get(attr, "values", where, list), f"{where}.values")
         per_label: dict[str, tuple[str, ...]] = {}
         for lid, vals in (attr.get("per_label") or {}).items():
             if lid not in seen:
@@ -175,18 +152,18 @@ def parse_task(text: str, origin: str = "<string>") -> TaskSpec:
     stop = doc.get("stop", {})
     if not isinstance(stop, dict):
         raise _fail("stop", "must be a table")
-    _no_unknown(stop, _STOP_KEYS, "stop")
+    _F.no_unknown(stop, _STOP_KEYS, "stop")
     stop_strings = _strings(stop.get("strings", []), "stop.strings", allow_empty=True)
-    max_new_tokens = _optional(stop, "max_new_tokens", "stop", int, 96)
+    max_new_tokens = _F.get(stop, "max_new_tokens", "stop", int, 96)
     if max_new_tokens < 1:
         raise _fail("stop.max_new_tokens", "must be ≥ 1")
 
     dec = doc.get("decoding", {})
     if not isinstance(dec, dict):
         raise _fail("decoding", "must be a table")
-    _no_unknown(dec, _DECODING_KEYS, "decoding")
-    temperature = float(_optional(dec, "temperature", "decoding", (int, float), 1.0))
-    top_p = float(_optional(dec, "top_p", "decoding", (int, float), 0.9))
+    _F.no_unknown(dec, _DECODING_KEYS, "decoding")
+    temperature = float(_F.get(dec, "temperature", "decoding", float, 1.0))
+    top_p = float(_F.get(dec, "top_p", "decoding", float, 0.9))
     if not 0.0 <= temperature <= 5.0:
         raise _fail("decoding.temperature", "must be between 0 and 5")
     if not 0.0 < top_p <= 1.0:

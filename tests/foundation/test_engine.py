@@ -63,3 +63,10 @@ def test_same_seed_same_output_regardless_of_batch(smol) -> None:
     alone = smol.generate([prompt], p)[0].text
     in_batch = smol.generate([prompt, smol.format_prompt("Other prompt.")], p)[0].text
     assert alone == in_batch
+
+
+def test_text_longer_than_a_slot_is_a_user_error(smol) -> None:
+    from appliance.errors import UserError
+
+    with pytest.raises(UserError, match="too long to score"):
+        smol.loglik("Rate this:", " word" * (smol.ctx_per_seq + 10))

@@ -113,3 +113,18 @@ def test_kill_9_at_timed_points_then_resume(reference, tmp_path: Path, passphras
         else:
             assert r.returncode == 0, r.stderr
         assert _records(home) == records
+
+
+def test_resume_refuses_when_the_policy_changed(tmp_path: Path, passphrase_file: Path) -> None:
+    """Records of one job are all gated under one policy: a policy file edited since the job began stops resume."""
+    home = tmp_path / "h"
+    _new_vault(home, passphrase_file)
+    policy = tmp_path / "mine.toml"
+    policy.write_text((TASKS.parent / "policies" / "default.toml").read_text())
+    env = {**_env(home), "APPLIANCE_FAULT_KILL_AFTER_BATCH": "1"}
+    proc = subprocess.run([sys.executable, "-m", "appliance", *GEN, "--policy", str(policy),
+                           "--passphrase-file", str(passphrase_file)], env=env, capture_output=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL
+    policy.write_text(policy.read_text().replace("max_shared_tokens = 8", "max_shared_tokens = 6"))
+    r = _cli(["resume", "1", "--user", "demo"], home, passphrase_file)
+    assert r.returncode == 2 and "has changed" in r.stderr
