@@ -15,12 +15,13 @@ from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.errors import UserError
 from appliance.paths import resolve_home
 from appliance.service.session import Session
+from appliance.shipped import shipped_path
 from appliance.spec import load_task
 
 if TYPE_CHECKING:
     from appliance.service.generation import GenerationResult
 
-DEMO_TASK = Path(__file__).resolve().parents[2] / "tasks" / "medical_specialty.toml"
+DEMO_TASK = shipped_path("tasks", "medical_specialty.toml")
 
 
 def _gen_options(p: argparse.ArgumentParser) -> None:

@@ -20,8 +20,9 @@ import tomli_w
 
 from appliance.errors import UserError
 from appliance.paths import model_cache_dir
+from appliance.shipped import shipped_path
 
-SHIPPED_REGISTRY = Path(__file__).resolve().parents[2] / "models" / "registry.toml"
+SHIPPED_REGISTRY = shipped_path("models", "registry.toml")
 _FIELDS = {
     "name", "default", "filename", "source", "sha256", "license", "architecture", "parameters",
     "context_length", "instruct", "quantization",

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import UserError
+from appliance.shipped import shipped_path
 from appliance.tomlfields import Fields
 
-POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
+POLICY_DIR = shipped_path("policies")
 
 # Entities the analyzer (Presidio's recognizers plus ours) can emit; a policy naming anything else is a typo.
 KNOWN_ENTITIES = frozenset({
