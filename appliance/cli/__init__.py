@@ -15,12 +15,12 @@ from appliance.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from appliance.cli import gen_cmds, model_cmds, quality_cmds, review_cmds, vault_cmds
+    from appliance.cli import export_cmds, gen_cmds, model_cmds, quality_cmds, review_cmds, tui_cmds, vault_cmds
 
     parser = argparse.ArgumentParser(prog="appliance", description="Offline synthetic-data appliance.")
     parser.add_argument("--version", action="version", version=f"appliance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (model_cmds, gen_cmds, vault_cmds, review_cmds, quality_cmds):
+    for module in (model_cmds, gen_cmds, vault_cmds, review_cmds, quality_cmds, tui_cmds, export_cmds):
         module.register(sub)
     return parser
 
@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
+        if args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
+            from appliance.tui import run_tui  # a person at a terminal: open the interface; scripts still get help
+
+            return run_tui()
         parser.print_help()
         return 0
     try:

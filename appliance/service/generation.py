@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -71,12 +72,26 @@ class GenerationResult:
 
 
 ProgressFn = Callable[[Progress], None]
+BatchFn = Callable[[int, list[dict[str, Any]]], None]  # (job id, the batch's stored rows with their ids)
+
+
+class JobCancelled(KeyboardInterrupt):
+    """Raised inside a job when its ``cancel`` event is set: the job is closed as 'cancelled' with every committed
+    batch kept, so ``resume_job`` can finish it. A KeyboardInterrupt, so a cancel and Ctrl-C take the same path."""
 
 
 def run_generation(
-    session: Session, home: Path, req: GenerationRequest, on_progress: ProgressFn | None = None
+    session: Session,
+    home: Path,
+    req: GenerationRequest,
+    on_progress: ProgressFn | None = None,
+    *,
+    on_batch: BatchFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> GenerationResult:
-    """Start a new job and run it to the end."""
+    """Start a new job and run it to the end (or until ``cancel`` is set: see ``JobCancelled``).
+
+    ``on_batch`` sees each batch right after it is committed, so a user interface can show records as they arrive."""
     session.require("job.run")
     policy = load_policy(req.policy)
     method, method_report = build_method(  # refusals (e.g. over the ε budget) write nothing
@@ -103,10 +118,18 @@ def run_generation(
         "method_report": method_report,
     }
     job_id = vault.create_job(task_id, req.method, config)
-    return _execute(session, job_id, task_id, req, loaded, method, policy, 0, t0, on_progress)
+    return _execute(session, job_id, task_id, req, loaded, method, policy, 0, t0, on_progress, on_batch, cancel)
 
 
-def resume_job(session: Session, home: Path, job_id: int, on_progress: ProgressFn | None = None) -> GenerationResult:
+def resume_job(
+    session: Session,
+    home: Path,
+    job_id: int,
+    on_progress: ProgressFn | None = None,
+    *,
+    on_batch: BatchFn | None = None,
+    cancel: threading.Event | None = None,
+) -> GenerationResult:
     """Finish a job that was killed, cancelled or failed, with its stored configuration."""
     session.require("job.run")
     vault = session.vault
@@ -129,7 +152,8 @@ def resume_job(session: Session, home: Path, job_id: int, on_progress: ProgressF
         vault.reopen_job(job_id)
     else:
         vault.audit("job.resume", {"job_id": job_id}, {"previous_status": "running (interrupted)"})
-    return _execute(session, job_id, job["task_id"], req, loaded, method, policy, int(job["units_done"]), t0, on_progress)
+    return _execute(session, job_id, job["task_id"], req, loaded, method, policy, int(job["units_done"]), t0, on_progress,
+                    on_batch, cancel)
 
 
 def _fault_injection(unit: int) -> None:
@@ -156,6 +180,8 @@ def _execute(
     units_done: int,
     t0: float,
     on_progress: ProgressFn | None,
+    on_batch: BatchFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> GenerationResult:
     vault = session.vault
     for knob in ("temperature", "top_p"):
@@ -168,6 +194,8 @@ def _execute(
         last.accepted, last.tokens, last.dropped = p.accepted, p.tokens, dict(p.dropped)
         if on_progress:
             on_progress(p)
+        if cancel is not None and cancel.is_set():
+            raise JobCancelled(f"job {job_id} cancelled")
 
     status = "failed"
     unit = 0
@@ -188,8 +216,10 @@ def _execute(
                     }
                     for r, v in zip(batch, gate.check([r.text for r in batch]))
                 ]
-                vault.add_records(job_id, rows, unit=unit)
+                ids = vault.add_records(job_id, rows, unit=unit)
                 _fault_injection(unit)
+                if on_batch:
+                    on_batch(job_id, [{"id": i, **row} for i, row in zip(ids, rows)])
         status = "succeeded"
     except KeyboardInterrupt:
         status = "cancelled"

@@ -124,3 +124,25 @@ def report_job(
     body["report_id"] = session.vault.add_report(job_id, rpt.REPORT_KIND, body)
     body["html_report_id"] = session.vault.add_report(job_id, rpt.HTML_KIND, {"html": html, "report_id": body["report_id"]})
     return body, html
+
+
+def latest_report(session: Session, job_id: int, kind: str = rpt.REPORT_KIND) -> dict[str, Any] | None:
+    """The newest stored report of a kind for a job (its body), or None when there is none yet."""
+    reports = session.vault.list_reports(job_id, kind)
+    return session.vault.get_report(reports[-1]["id"])["body"] if reports else None
+
+
+def save_html_report(session: Session, job_id: int, path: str | Path) -> Path:
+    """Write the job's latest stored HTML report to ``path`` (temp file, then rename: nothing half-written)."""
+    body = latest_report(session, job_id, rpt.HTML_KIND)
+    if body is None:
+        raise UserError(f"job {job_id} has no HTML report yet (compute the report first)")
+    target = Path(path).expanduser()
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(body["html"], encoding="utf-8")
+        tmp.replace(target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {target}: {e.strerror}") from None
+    return target

@@ -226,6 +226,17 @@ class Vault:
     def db_path(self) -> Path:
         return self.home / self._kf.db_file
 
+    @property
+    def signing_public_key(self) -> bytes:
+        """The installation's Ed25519 public key (raw 32 bytes): verifies audit checkpoints and export manifests."""
+        return self._kf.signing_public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` (an export manifest) with the installation's Ed25519 key; the key never leaves the vault."""
+        if self._closed:
+            raise UserError("the vault is closed")
+        return self._sk.sign(data)
+
     # ------------------------------------------------------------------ transactions, audit, access
 
     @contextmanager
@@ -436,6 +447,15 @@ class Vault:
         d["config"] = json.loads(d["config"])
         d["summary"] = json.loads(d["summary"]) if d["summary"] else None
         return d
+
+    def list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Jobs, newest first, without their configuration (the home screen and job pickers list them)."""
+        self.require("record.read")
+        sql = "SELECT id, task_id, method, status, created_at, created_by, finished_at, units_done FROM jobs ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        fields = ("id", "task_id", "method", "status", "created_at", "created_by", "finished_at", "units_done")
+        return [dict(zip(fields, r)) for r in self._all(sql)]
 
     def finish_job(self, job_id: int, status: str, summary: dict[str, Any]) -> None:
         """Close a job with a final status (e.g. 'succeeded', 'failed') and its summary (gate verdicts, counts)."""
@@ -690,6 +710,13 @@ class Vault:
         d = dict(zip(fields, row))
         d["manifest"] = json.loads(d["manifest"])
         return d
+
+    def list_exports(self) -> list[dict[str, Any]]:
+        """Export requests, newest first, without manifests: for authors (to follow theirs) and reviewers (to decide)."""
+        if not (self.can("export.request") or self.can("export.decide")):
+            self.require("export.decide")
+        fields = ("id", "job_id", "status", "requested_by", "requested_at", "decided_by", "decided_at", "decision_reason")
+        return [dict(zip(fields, r)) for r in self._all(f"SELECT {', '.join(fields)} FROM exports ORDER BY id DESC")]
 
     def check_export_decision(self, export_id: int) -> dict[str, Any]:
         """May the current user approve or deny this export? Audits and raises UserError if not."""

@@ -1,0 +1,28 @@
+"""What a generation request can name: methods, registered models and shipped policies (for pickers in the TUI and
+for listings in the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.guard.policy import POLICY_DIR
+from appliance.service.models import list_models
+
+
+def method_names() -> list[str]:
+    from appliance.generate import METHODS
+
+    return list(METHODS)
+
+
+def model_names(home: Path) -> list[str]:
+    return [m.name for m in list_models(home)]
+
+
+def policy_names() -> list[str]:
+    return sorted(p.stem for p in POLICY_DIR.glob("*.toml"))
+
+
+def resumable_jobs(session) -> list[dict]:
+    """Jobs that did not succeed (killed, cancelled or failed): what ``resume_job`` can finish."""
+    return [j for j in session.vault.list_jobs() if j["status"] != "succeeded"]

@@ -1,0 +1,82 @@
+"""Seed files before import: a preview (columns and first rows) for choosing the text and label columns, and a full
+check that names the first bad row. Both read the file with the importer's own DuckDB readers in a private in-memory
+database whose spill files are encrypted inside the home, so nothing is written anywhere; the user already has the
+file. Importing itself is ``Session.import_seed_file``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Collection
+
+import duckdb
+
+from appliance.errors import UserError
+from appliance.service.session import Session
+from appliance.vault import db, importer, layout
+
+
+@dataclass(frozen=True)
+class SeedPreview:
+    path: Path
+    format: str
+    columns: list[str]
+    rows: list[list[str | None]]  # the first rows, one value per column (text, shortened for display by the caller)
+
+
+def preview_seed_file(session: Session, path: str | Path, n: int = 8) -> SeedPreview:
+    """The file's columns and its first ``n`` rows (authors only: it shows raw seed text)."""
+    session.require("seed.import")
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"cannot read {p}: no such file")
+    fmt = importer.detect_format(p)
+    con = db.connect(layout.temp_dir(session.vault.home), threads=1)
+    try:
+        if fmt in ("jsonl", "json"):
+            json_format = "newline_delimited" if fmt == "jsonl" else "auto"
+            objs = con.execute(
+                f"SELECT j FROM read_json_objects(?, format = '{json_format}', ignore_errors = true) AS t(j) LIMIT {int(n)}",
+                [str(p)],
+            ).fetchall()
+            import json
+
+            parsed = [json.loads(o[0]) if o[0] else None for o in objs]
+            columns: list[str] = []
+            for d in parsed:
+                for k in d or {}:
+                    if k not in columns:
+                        columns.append(k)
+            rows = [[None if d is None or d.get(c) is None else str(d.get(c)) for c in columns] for d in parsed]
+        else:
+            source = f"read_csv(?, {importer._csv_options(fmt)})" if fmt in ("csv", "tsv") else "read_parquet(?)"
+            rel = con.execute(f"SELECT * FROM {source} LIMIT {int(n)}", [str(p)])
+            columns = [d[0] for d in rel.description]
+            rows = [[None if v is None else str(v) for v in r] for r in rel.fetchall()]
+    except duckdb.Error as e:
+        raise UserError(f"{p.name}: cannot be read as {fmt.upper()}: {str(e).splitlines()[0]}") from None
+    finally:
+        con.close()
+    return SeedPreview(p, fmt, columns, rows)
+
+
+def check_seed_file(
+    session: Session,
+    path: str | Path,
+    text_column: str,
+    label_column: str | None = None,
+    allowed_labels: Collection[str] | None = None,
+) -> int:
+    """Validate the whole file as an import would (nothing is stored); the number of rows, or UserError naming the
+    first bad row."""
+    session.require("seed.import")
+    rows, _ = importer.read_seed_file(
+        Path(path).expanduser(), text_column, label_column, allowed_labels=allowed_labels,
+        temp_dir=layout.temp_dir(session.vault.home),
+    )
+    return len(rows)
+
+
+def list_seed_sets(session: Session) -> list[dict]:
+    """The vault's seed sets (authors only), oldest first."""
+    return session.vault.list_seed_sets()

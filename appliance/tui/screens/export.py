@@ -1,0 +1,115 @@
+"""Export: an author requests an export of a job; a reviewer (never the requester) approves or denies it with a
+reason; approved exports are written by the export service."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Select, Static
+
+from appliance.tui.screens.base import AppScreen
+
+FORMATS = ("jsonl", "csv", "parquet")
+NOT_AVAILABLE = ("writing approved exports is not available in the TUI yet (the export service is being built); "
+                 "the approval is recorded in the vault")
+
+
+class ExportScreen(AppScreen):
+    NAME = "export"
+    TITLE = "Export"
+    BINDINGS = [Binding("ctrl+n", "request", "Request"), Binding("ctrl+a", "approve", "Approve"),
+                Binding("ctrl+d", "deny", "Deny"), Binding("ctrl+w", "write", "Write")]
+
+    def body(self) -> ComposeResult:
+        with Vertical(id="export"):
+            with Horizontal(classes="row", id="request-row"):
+                yield Select([], id="export-job", prompt="job to export")
+                yield Select([(f, f) for f in FORMATS], id="export-format", value="jsonl", allow_blank=False)
+                yield Input(placeholder="purpose", id="export-purpose")
+                yield Button("Request", id="request", variant="primary")
+            yield DataTable(id="exports", cursor_type="row")
+            yield Static("", id="export-detail")
+            with Horizontal(classes="row", id="decide-row"):
+                yield Input(placeholder="reason for the decision", id="export-reason")
+                yield Button("Approve", id="approve", variant="success")
+                yield Button("Deny", id="deny", variant="error")
+            with Horizontal(classes="row", id="write-row"):
+                yield Input(placeholder="write to… (folder)", id="export-to")
+                yield Button("Write", id="write")
+
+    def on_mount(self) -> None:
+        self.query_one("#exports", DataTable).add_columns("export", "job", "status", "requested by", "at", "decided by",
+                                                          "reason")
+        self.query_one("#request-row").display = self.session.can("export.request")
+        self.query_one("#decide-row").display = self.session.can("export.decide")
+        self.query_one("#write-row").display = self.session.can("export.request")
+
+    def on_screen_resume(self) -> None:
+        if self.session.can("export.request"):
+            jobs = [j for j in self.guard(self.session.vault.list_jobs) or [] if j["status"] == "succeeded"]
+            self.query_one("#export-job", Select).set_options([(f"job {j['id']} · {j['method']}", j["id"]) for j in jobs])
+        self.reload()
+
+    def reload(self) -> None:
+        table = self.query_one("#exports", DataTable)
+        table.clear()
+        for e in self.guard(self.session.vault.list_exports) or []:
+            table.add_row(str(e["id"]), str(e["job_id"]), e["status"], e["requested_by"], e["requested_at"][:16],
+                          e["decided_by"] or "–", (e["decision_reason"] or "")[:30], key=str(e["id"]))
+
+    def _selected(self) -> int | None:
+        table = self.query_one("#exports", DataTable)
+        if not table.row_count:
+            self.notify("no export selected", severity="warning")
+            return None
+        return int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None:
+            return
+        e = self.guard(self.session.vault.get_export, int(event.row_key.value))
+        if e:
+            self.query_one("#export-detail", Static).update(
+                f"export {e['id']} of job {e['job_id']}: {e['status']} · manifest {e['manifest']}")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"request": self.action_request, "approve": self.action_approve, "deny": self.action_deny,
+                   "write": self.action_write}
+        if event.button.id in actions:
+            actions[event.button.id]()
+
+    def action_request(self) -> None:
+        job = self.query_one("#export-job", Select).value
+        if job is Select.NULL:
+            self.notify("choose a job to export", severity="warning")
+            return
+        manifest = {"format": self.query_one("#export-format", Select).value,
+                    "purpose": self.query_one("#export-purpose", Input).value.strip()}
+        export_id = self.guard(self.session.vault.request_export, int(job), manifest)
+        if export_id is not None:
+            self.notify(f"export {export_id} requested; a reviewer must approve it")
+            self.reload()
+
+    def _decide(self, approve: bool) -> None:
+        export_id = self._selected()
+        if export_id is None:
+            return
+        reason = self.query_one("#export-reason", Input).value.strip()
+        if not reason:
+            self.notify("give a reason for the decision", severity="warning")
+            return
+        status = self.guard(self.session.vault.decide_export, export_id, approve, reason)
+        if status is not None:
+            self.notify(f"export {export_id}: {status}")
+            self.query_one("#export-reason", Input).value = ""
+            self.reload()
+
+    def action_approve(self) -> None:
+        self._decide(True)
+
+    def action_deny(self) -> None:
+        self._decide(False)
+
+    def action_write(self) -> None:
+        self.notify(NOT_AVAILABLE, severity="warning", timeout=10)

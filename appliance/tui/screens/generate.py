@@ -1,0 +1,232 @@
+"""Generate (authors): pick task, method, model, size, policy (and a seed set for the methods that use one), start;
+live progress with ETA, tokens/s, accepted and quarantined counts, and accepted records streaming into a table.
+
+The job runs in a thread worker (the service layer is synchronous). Cancel asks it to stop after the current batch:
+the job is closed as 'cancelled' with every committed batch kept, and Resume finishes it later, as after a crash."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
+from textual.worker import Worker
+
+from appliance.errors import UserError
+from appliance.service import catalog
+from appliance.service import tasks as task_service
+from appliance.tui.components.records_table import RecordsTable
+from appliance.tui.screens.base import AppScreen, report_error
+
+
+class GenerateScreen(AppScreen):
+    NAME = "generate"
+    TITLE = "Generate"
+    BINDINGS = [
+        Binding("ctrl+g", "start", "Start"),
+        Binding("ctrl+x", "cancel_job", "Cancel job"),
+        Binding("ctrl+r", "resume", "Resume job"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel_event: threading.Event | None = None
+        self.worker: Worker | None = None
+        self.job_id: int | None = None
+        self.target = 0
+        self.quarantined = 0
+        self.t0 = 0.0
+
+    @property
+    def job_running(self) -> bool:
+        return self.worker is not None and not self.worker.is_finished
+
+    def body(self) -> ComposeResult:
+        with Vertical(id="generate"):
+            with Horizontal(classes="row"):
+                yield Select([], id="gen-task", prompt="task")
+                yield Select([(m, m) for m in catalog.method_names()], id="gen-method", value="zerogen",
+                             allow_blank=False)
+            with Horizontal(classes="row"):
+                yield Select([(m, m) for m in catalog.model_names(self.home)], id="gen-model", prompt="default model")
+                yield Select([(p, p) for p in catalog.policy_names()], id="gen-policy", value="default",
+                             allow_blank=False)
+            with Horizontal(classes="row"):
+                yield Label("records", classes="field")
+                yield Input("200", id="gen-n", type="integer", classes="short")
+                yield Select([], id="gen-seed-set", prompt="no seed set")
+            with Horizontal(classes="row"):
+                yield Button("Start", id="start", variant="primary")
+                yield Button("Cancel", id="cancel", variant="error", disabled=True)
+                yield Select([], id="gen-resume", prompt="job to resume")
+                yield Button("Resume", id="resume")
+            yield ProgressBar(id="gen-progress", show_eta=True)
+            yield Static("No job running.", id="gen-stats")
+            yield RecordsTable(id="gen-records")
+
+    def on_screen_resume(self) -> None:
+        if self.job_running:
+            return
+        self.query_one("#gen-task", Select).set_options(self.guard(task_service.task_choices, self.session) or [])
+        if self.session.can("seed.read"):
+            sets = self.guard(self.session.vault.list_seed_sets) or []
+            self.query_one("#gen-seed-set", Select).set_options([(s["name"], s["name"]) for s in sets])
+        self._refresh_resumable()
+
+    def _refresh_resumable(self) -> None:
+        jobs = self.guard(catalog.resumable_jobs, self.session) or []
+        self.query_one("#gen-resume", Select).set_options(
+            [(f"job {j['id']} · {j['method']} · {j['status']}", j["id"]) for j in jobs])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        action = {"start": self.action_start, "cancel": self.action_cancel_job, "resume": self.action_resume}
+        if event.button.id in action:
+            action[event.button.id]()
+
+    # ------------------------------------------------------------------ starting
+
+    def _value(self, wid: str) -> Any:
+        v = self.query_one(wid, Select).value
+        return None if v is Select.NULL else v
+
+    def action_start(self) -> None:
+        if self.job_running:
+            self.notify("a job is already running", severity="warning")
+            return
+        task_ref = self._value("#gen-task")
+        if task_ref is None:
+            self.notify("choose a task first", severity="warning")
+            return
+        try:
+            n = int(self.query_one("#gen-n", Input).value or "0")
+        except ValueError:
+            n = 0
+        if not 1 <= n <= 1_000_000:
+            self.notify("records must be a number between 1 and 1000000", severity="error")
+            return
+        session, home = self.session, self.home
+        method, model = self._value("#gen-method"), self._value("#gen-model")
+        policy, seed_set = self._value("#gen-policy"), self._value("#gen-seed-set")
+
+        def runner(on_progress, on_batch, cancel):
+            from appliance.service.generation import GenerationRequest, run_generation
+
+            spec = task_service.resolve_task(session, str(task_ref))
+            req = GenerationRequest(task=spec, method=str(method), n=n, model=model, policy=str(policy),
+                                    seed_set=seed_set)
+            return run_generation(session, home, req, on_progress, on_batch=on_batch, cancel=cancel)
+
+        self._launch(runner, n, f"{method} · {n} records")
+
+    def action_resume(self) -> None:
+        if self.job_running:
+            self.notify("a job is already running", severity="warning")
+            return
+        job_id = self._value("#gen-resume")
+        if job_id is None:
+            self.notify("choose a job to resume", severity="warning")
+            return
+        job = self.guard(self.session.vault.get_job, int(job_id))
+        if job is None:
+            return
+        session, home = self.session, self.home
+
+        def runner(on_progress, on_batch, cancel):
+            from appliance.service.generation import resume_job
+
+            return resume_job(session, home, int(job_id), on_progress, on_batch=on_batch, cancel=cancel)
+
+        self.job_id = int(job_id)
+        self._launch(runner, int(job["config"]["request"]["n"]), f"resume job {job_id}")
+
+    def _launch(self, runner: Callable, n: int, title: str) -> None:
+        self.target, self.quarantined, self.t0 = n, 0, time.perf_counter()
+        self.cancel_event = threading.Event()
+        self.query_one("#gen-records", RecordsTable).clear()
+        self.query_one("#gen-progress", ProgressBar).update(total=n, progress=0)
+        self.query_one("#gen-stats", Static).update(f"{title}: loading the model…")
+        self._buttons(running=True)
+        app, cancel = self.app, self.cancel_event
+
+        def on_progress(p) -> None:
+            app.call_from_thread(self._progress, p.accepted, p.tokens)
+
+        def on_batch(job_id: int, rows: list[dict]) -> None:
+            app.call_from_thread(self._batch, job_id, rows)
+
+        def work() -> None:
+            from appliance.service.generation import JobCancelled
+
+            try:
+                result = runner(on_progress, on_batch, cancel)
+            except JobCancelled:
+                outcome: tuple = ("cancelled", None)
+            except BaseException as e:  # noqa: BLE001 - shown as a notification
+                outcome = ("failed", e)
+            else:
+                outcome = ("succeeded", result)
+            try:
+                app.call_from_thread(self._ended, *outcome)
+            except RuntimeError:
+                pass  # the app is closing: the job's state is in the vault
+
+        self.worker = self.run_worker(work, thread=True, group="job", exit_on_error=False)
+
+    # ------------------------------------------------------------------ while it runs (interface thread)
+
+    def _progress(self, accepted: int, tokens: int) -> None:
+        elapsed = max(1e-6, time.perf_counter() - self.t0)
+        self.query_one("#gen-progress", ProgressBar).update(progress=min(accepted, self.target))
+        rate = accepted / elapsed
+        eta = f"{(self.target - accepted) / rate:.0f} s" if rate > 0 and accepted < self.target else "–"
+        job = f"job {self.job_id} · " if self.job_id else ""
+        self.query_one("#gen-stats", Static).update(
+            f"{job}accepted {accepted}/{self.target} · quarantined {self.quarantined} · "
+            f"{tokens / elapsed:.0f} tokens/s · ETA {eta}")
+
+    def _batch(self, job_id: int, rows: list[dict]) -> None:
+        self.job_id = job_id
+        self.quarantined += sum(r["status"] == "quarantined" for r in rows)
+        self.query_one("#gen-records", RecordsTable).add_records(r for r in rows if r["status"] == "accepted")
+
+    def _ended(self, outcome: str, value: Any) -> None:
+        self._buttons(running=False)
+        stats = self.query_one("#gen-stats", Static)
+        if outcome == "succeeded":
+            r = value
+            self.job_id = r.job_id
+            stats.update(f"job {r.job_id} done: {len(r.records)} accepted, {r.gate.get('quarantined', 0)} quarantined · "
+                         f"{r.wall_s:.1f} s · {r.tokens_per_s:.0f} tokens/s")
+            self.notify(f"job {r.job_id}: {len(r.records)} records accepted")
+        elif outcome == "cancelled":
+            stats.update(f"job {self.job_id or ''} cancelled: committed batches are kept; Resume finishes it")
+            self.notify(f"job {self.job_id or ''} cancelled; it can be resumed", severity="warning")
+        else:
+            stats.update(f"job stopped: {value}")
+            report_error(self.app, value if isinstance(value, BaseException) else UserError(str(value)))
+        self._refresh_resumable()
+
+    def _buttons(self, running: bool) -> None:
+        self.query_one("#start", Button).disabled = running
+        self.query_one("#resume", Button).disabled = running
+        self.query_one("#cancel", Button).disabled = not running
+
+    # ------------------------------------------------------------------ stopping
+
+    def action_cancel_job(self) -> None:
+        if not self.job_running or self.cancel_event is None:
+            self.notify("no job is running", severity="warning")
+            return
+        self.cancel_event.set()
+        self.query_one("#gen-stats", Static).update("cancelling after the current batch…")
+
+    async def stop_job(self) -> None:
+        """Cancel and wait for the worker (used when quitting or signing out)."""
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+        if self.worker is not None:
+            await self.worker.wait()

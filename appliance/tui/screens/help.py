@@ -1,0 +1,39 @@
+"""Help: the keys, what each screen is for, and which roles see it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# Help
+
+**Keys**: F1 help · Ctrl+P command palette (every action) · F10 sign out · Ctrl+Q quit ·
+F2 Home · F3 Seeds · F4 Tasks · F5 Generate · F6 Review · F7 Quality · F8 Audit · F9 Export.
+The footer shows the current screen's keys. Tab moves between fields.
+
+| screen | for | roles |
+|---|---|---|
+| Home | vault state, models, recent jobs and exports | all |
+| Seeds | preview, check and import a seed file | author |
+| Tasks | write a task spec; load a shipped example | author |
+| Generate | run, cancel and resume generation jobs | author |
+| Review | quarantined records; release or reject with a justification | reviewer (others read) |
+| Quality | a job's quality report and accuracy-vs-size curve | author, reviewer |
+| Audit | the signed log: filter, verify, export | reviewer, admin |
+| Export | request (author); approve or deny (another user, reviewer) | author, reviewer |
+
+Quitting during a job stops it after its current batch; it stays resumable (Generate → Resume, or
+`appliance resume JOB`). Press Escape to close this help.
+"""
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape", "dismiss", "Close"), Binding("f1", "dismiss", "Close", show=False)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)

@@ -1,0 +1,122 @@
+"""Tasks (authors): a form for a task spec (labels, verbalizers, prompts, attributes) checked as you type by the
+same parser that reads task files; load a shipped example to start from; save it into the vault."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
+
+from appliance.errors import UserError
+from appliance.service import tasks as task_service
+from appliance.spec import TaskSpec
+from appliance.tui.screens.base import AppScreen
+
+FIELDS = (("name", "task name, e.g. discharge_notes"), ("domain", "domain, e.g. clinical"),
+          ("description", "what the records are"), ("context-prompt", "context prompt (stage 1)"))
+
+
+class TasksScreen(AppScreen):
+    NAME = "tasks"
+    TITLE = "Tasks"
+    BINDINGS = [Binding("ctrl+s", "save", "Save task"), Binding("ctrl+e", "load_example", "Load example")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.form = task_service.TaskForm()
+        self.spec: TaskSpec | None = None
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="tasks"):
+            with Horizontal(classes="row"):
+                yield Select([(s, s) for s in task_service.shipped_tasks()], id="example", prompt="shipped example")
+                yield Button("Load", id="load")
+                yield Button("Save", id="save", variant="primary")
+            for fid, placeholder in FIELDS:
+                yield Input(placeholder=placeholder, id=fid, classes="task-field")
+            yield Label("Context examples (one per line)")
+            yield TextArea(id="examples", classes="task-text")
+            yield Label("Labels: id | description | verbalizers, comma-separated | prompt with {context}")
+            yield TextArea(id="labels", classes="task-text")
+            yield Label("Attributes: name: value, value")
+            yield TextArea(id="attributes", classes="task-text")
+            yield Static("", id="task-status")
+            yield Static("Tasks in the vault", classes="section")
+            yield DataTable(id="task-list", cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.query_one("#task-list", DataTable).add_columns("id", "name", "sha256", "by", "added")
+        self.validate()
+
+    def on_screen_resume(self) -> None:
+        table = self.query_one("#task-list", DataTable)
+        table.clear()
+        for t in self.guard(self.session.vault.list_tasks) or []:
+            table.add_row(str(t["id"]), t["name"], t["sha256"][:12], t["created_by"], t["created_at"][:16])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "load":
+            self.action_load_example()
+        elif event.button.id == "save":
+            self.action_save()
+
+    def action_load_example(self) -> None:
+        name = self.query_one("#example", Select).value
+        if name is Select.NULL:
+            self.notify("choose a shipped example first", severity="warning")
+            return
+        spec = self.guard(task_service.load_example, str(name))
+        if spec is not None:
+            self.fill(task_service.form_from_spec(spec))
+
+    def fill(self, form: task_service.TaskForm) -> None:
+        """Show a form's values in the widgets (their change events then re-validate)."""
+        self.form = form
+        values = {"name": form.name, "domain": form.domain, "description": form.description,
+                  "context-prompt": form.context_prompt}
+        for fid, value in values.items():
+            self.query_one(f"#{fid}", Input).value = value
+        self.query_one("#examples", TextArea).text = "\n".join(form.context_examples)
+        self.query_one("#labels", TextArea).text = task_service.labels_to_lines(form.labels)
+        self.query_one("#attributes", TextArea).text = task_service.attributes_to_lines(form.attributes)
+        self.validate()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if "task-field" in event.input.classes:
+            self.validate()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Read the widgets into the form and check it; the status line names the first problem."""
+        status = self.query_one("#task-status", Static)
+        f = self.form
+        f.name = self.query_one("#name", Input).value
+        f.domain = self.query_one("#domain", Input).value
+        f.description = self.query_one("#description", Input).value
+        f.context_prompt = self.query_one("#context-prompt", Input).value
+        f.context_examples = self.query_one("#examples", TextArea).text.splitlines()
+        try:
+            f.labels = task_service.labels_from_lines(self.query_one("#labels", TextArea).text)
+            f.attributes = task_service.attributes_from_lines(self.query_one("#attributes", TextArea).text)
+            self.spec = task_service.validate_form(f)
+        except UserError as e:
+            self.spec = None
+            status.set_class(True, "error")
+            status.update(f"✗ {e}")
+            return
+        status.set_class(False, "error")
+        status.update(f"✓ valid: {self.spec.name}, {len(self.spec.labels)} labels "
+                      f"({', '.join(self.spec.label_ids)})")
+
+    def action_save(self) -> None:
+        self.validate()
+        if self.spec is None:
+            self.notify("the task has a problem (see the line under the form)", severity="error")
+            return
+        task_id = self.guard(task_service.save_task, self.session, self.spec)
+        if task_id is not None:
+            self.notify(f"task {self.spec.name} saved as vault task {task_id}")
+            self.on_screen_resume()

@@ -1,0 +1,83 @@
+"""Fixtures for the TUI tests: a fast KDF (tests only), a vault with users of every role, and a driver that runs an
+app under Textual's Pilot (``App.run_test``) from a synchronous test (no pytest-asyncio here)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import pytest
+
+from appliance.vault import Vault, keys
+from tests.vault.vault_helpers import FAST_KDF, PASSPHRASES, ROLES
+
+
+@pytest.fixture(autouse=True)
+def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
+    monkeypatch.setattr(keys, "FAILURE_DELAY_BASE_S", 0.01)
+    monkeypatch.setattr(keys, "FAILURE_DELAY_MAX_S", 0.05)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A vault with an admin (root), two authors (alice, bob) and a reviewer (rita)."""
+    home = tmp_path / "home"
+    with Vault.create(home, "root", PASSPHRASES["root"], kdf_params=FAST_KDF) as v:
+        for name in ("alice", "bob", "rita"):
+            v.add_user(name, ROLES[name], PASSPHRASES[name])
+    return home
+
+
+class Driver:
+    """The app and its pilot, with the notifications it showed and a few steps every test needs."""
+
+    def __init__(self, app, pilot) -> None:
+        self.app, self.pilot = app, pilot
+        self.notes: list[tuple[str, str]] = []
+        original = app.notify
+
+        def notify(message, *a, **kw):
+            self.notes.append((str(message), kw.get("severity", "information")))
+            return original(message, *a, **kw)
+
+        app.notify = notify
+
+    async def settle(self) -> None:
+        """Let workers finish and the interface process what they posted."""
+        for _ in range(3):
+            await self.app.workers.wait_for_complete()
+            await self.pilot.pause()
+
+    def q(self, selector: str, kind=None):
+        return self.app.screen.query_one(selector, kind) if kind else self.app.screen.query_one(selector)
+
+    async def sign_in(self, user: str, passphrase: str | None = None) -> None:
+        self.q("#user").value = user
+        self.q("#passphrase").value = passphrase or PASSPHRASES[user]
+        await self.pilot.click("#unlock")
+        await self.settle()
+
+    async def sign_out(self) -> None:
+        await self.pilot.press("f10")
+        await self.settle()
+
+    async def go(self, key: str) -> None:
+        await self.pilot.press(key)
+        await self.settle()
+
+    def errors(self) -> list[str]:
+        return [m for m, sev in self.notes if sev == "error"]
+
+
+def drive(home: Path, scenario: Callable[[Driver], Awaitable[None]], size=(100, 40)) -> None:
+    from appliance.tui.app import ApplianceApp
+
+    async def main() -> None:
+        app = ApplianceApp(home=home)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await scenario(Driver(app, pilot))
+
+    asyncio.run(main())

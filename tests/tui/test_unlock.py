@@ -1,0 +1,54 @@
+"""Sign-in: a wrong passphrase gives one clear message and stays on the sign-in screen; the right one opens Home;
+the role decides which screens exist; an empty home creates a vault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static
+
+from tests.tui.conftest import drive
+
+
+def test_wrong_then_right_passphrase(home: Path) -> None:
+    async def scenario(d) -> None:
+        await d.sign_in("alice", "not-the-passphrase")
+        assert type(d.app.screen).__name__ == "UnlockScreen"
+        assert str(d.q("#unlock-error", Static).render()) == "Wrong passphrase for user alice"
+        assert d.q("#passphrase").value == ""  # cleared for the next try
+        await d.sign_in("alice")
+        assert type(d.app.screen).__name__ == "HomeScreen"
+        assert "encrypted (AES-256-GCM)" in str(d.q("#vault-status", Static).render())
+        assert d.app.session.role == "author"
+
+    drive(home, scenario)
+
+
+def test_role_decides_screens(home: Path) -> None:
+    async def scenario(d) -> None:
+        await d.sign_in("rita")  # reviewer: review, quality, audit, export; no seeds, tasks or generate
+        assert [p.name for p in d.app.allowed_places()] == ["home", "review", "quality", "audit", "export"]
+        await d.go("f5")
+        assert type(d.app.screen).__name__ == "HomeScreen"
+        assert any("not available to the reviewer role" in m for m, _ in d.notes)
+        await d.go("f8")
+        assert type(d.app.screen).__name__ == "AuditScreen"
+        await d.sign_out()
+        await d.sign_in("alice")
+        assert [p.name for p in d.app.allowed_places()] == ["home", "seeds", "tasks", "generate", "review", "quality",
+                                                            "export"]
+
+    drive(home, scenario)
+
+
+def test_new_vault_from_empty_home(tmp_path: Path) -> None:
+    async def scenario(d) -> None:
+        d.q("#user").value = "admin"
+        d.q("#passphrase").value = "first-admin-passphrase"
+        d.q("#passphrase2").value = "first-admin-passphrase"
+        await d.pilot.click("#unlock")
+        await d.settle()
+        assert type(d.app.screen).__name__ == "HomeScreen"
+        assert d.app.session.role == "admin"
+
+    drive(tmp_path / "empty", scenario)
