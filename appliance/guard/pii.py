@@ -32,6 +32,8 @@ NER_MAPPING = {
 }
 NER_IGNORE = ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"]
 
+NER_RECOGNIZER = "SpacyRecognizer"  # the name Presidio gives the recognizer that reports the NER model's entities
+
 log = logging.getLogger(__name__)
 
 
@@ -140,6 +142,31 @@ class Finding:
     recognizer: str
 
 
+def _resolve(findings: list[Finding]) -> list[Finding]:
+    """Drop findings that a more specific one explains, so a reviewer sees one reason per identifier.
+
+    - Presidio's URL recognizer also fires on the domain inside an e-mail address: the e-mail is the finding.
+    - The NER model calls many digit runs dates: a DATE_TIME from NER that overlaps a pattern finding of another
+      type (a phone number, a card, a postcode, an age) is that finding, not a date.
+    - NER tags pieces of an address as people, organisations or places ("Rua Igreja", "Thornton St"): inside a
+      street address the address is the finding.
+    """
+    emails = [(f.start, f.end) for f in findings if f.entity == "EMAIL_ADDRESS"]
+    patterns = [f for f in findings if f.recognizer != NER_RECOGNIZER and f.entity != "DATE_TIME"]
+    addresses = [(f.start, f.end) for f in findings if f.entity == "STREET_ADDRESS"]
+    out = []
+    for f in findings:
+        if f.entity == "URL" and any(s <= f.start < e for s, e in emails):
+            continue
+        if f.recognizer == NER_RECOGNIZER:
+            if f.entity == "DATE_TIME" and any(p.start < f.end and f.start < p.end for p in patterns):
+                continue
+            if f.entity in ("PERSON", "ORGANIZATION", "NRP", "LOCATION") and any(s <= f.start and f.end <= e for s, e in addresses):
+                continue
+        out.append(f)
+    return out
+
+
 class PiiScanner:
     """Scans batches of texts for the given entities with per-entity thresholds.
 
@@ -179,10 +206,7 @@ class PiiScanner:
             if self._keep(r):
                 name = (r.recognition_metadata or {}).get("recognizer_name", "")
                 out.append(Finding(r.entity_type, int(r.start), int(r.end), round(float(r.score), 3), name))
-        # Presidio's URL recognizer also fires on the domain inside an e-mail address: the e-mail is the finding.
-        emails = [(f.start, f.end) for f in out if f.entity == "EMAIL_ADDRESS"]
-        out = [f for f in out if f.entity != "URL" or not any(s <= f.start < e for s, e in emails)]
-        return sorted(out, key=lambda f: (f.start, f.end, f.entity))
+        return sorted(_resolve(out), key=lambda f: (f.start, f.end, f.entity))
 
     def scan(self, texts: Sequence[str]) -> list[list[Finding]]:
         """Findings per text, in order. Empty texts are skipped without running the pipeline."""
