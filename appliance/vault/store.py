@@ -226,6 +226,17 @@ class Vault:
     def db_path(self) -> Path:
         return self.home / self._kf.db_file
 
+    @property
+    def signing_public_key(self) -> bytes:
+        """The installation's Ed25519 public key (raw 32 bytes): verifies audit checkpoints and export manifests."""
+        return self._kf.signing_public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` (an export manifest) with the installation's Ed25519 key; the key never leaves the vault."""
+        if self._closed:
+            raise UserError("the vault is closed")
+        return self._sk.sign(data)
+
     # ------------------------------------------------------------------ transactions, audit, access
 
     @contextmanager
