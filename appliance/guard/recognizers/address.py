@@ -89,14 +89,14 @@ _CORES: list[tuple[str, re.Pattern[str]]] = [
         rf"{_NUM}{_SP}(?:{_W}{_SP}){{1,3}}{_NUM}\b{_MEASURE}(?=[ \t]*(?:[,\n]|$|(?:Apt|Suite|Unit|Flat|Ste)\b))", re.IGNORECASE)),
     ("PO box", re.compile(r"\b(?:P\.?[ \t]?O\.?[ \t]+Box|Post[ \t]+Office[ \t]+Box)[ \t]+\d{1,6}\b", re.IGNORECASE)),
     ("military", re.compile(
-        r"\b(?:(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}|(?:USNS|USNV|USS|USCGC)[ \t]+[A-Z][a-zA-Z]+(?:[ \t][A-Z][a-zA-Z]+)?)"
+        rf"\b(?:(?:PSC|CMR|Unit)[ \t]+\d{{3,5}},?[ \t]+Box[ \t]+\d{{1,5}}|(?:USNS|USNV|USS|USCGC)[ \t]+{_W}(?:[ \t]{_W})?)"
         r"(?:[ \t]*\n?[ \t]*(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5})?")),
     ("corner of A and B", re.compile(
         r"(?i:\b(?:corner|intersection|junction)[ \t]+of[ \t]+)(?P<v>[^\n?!;]{2,60}?[ \t]+(?:and|&)[ \t]+[^\n?!;,]{2,40}?)"
         r"(?=[ \t]*(?:[?!;,]|\.(?:\s|$)|$))")),
 ]
 
-_SEP = re.compile(r"[ \t]*,[ \t]*(?:\n[ \t>?*|#-]*)?|[ \t]*\n[ \t>?*|#-]*|[ \t]+")
+_SEP = re.compile(r"[ \t]*,[ \t]*(?:\n[ \t>?*|#-]*)?|[ \t]*\n[ \t>?*|#-]*(?:,[ \t]*)?|[ \t]+")
 _UNIT = re.compile(
     r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room|Rm|Floor|Fl|Bldg|Building|Box|No|#)\.?[ \t]*#?[ \t]*[A-Z0-9][A-Z0-9-]*\b",
     re.IGNORECASE)
@@ -110,7 +110,7 @@ _PLACE = re.compile(rf"{_PW}(?!\w)(?:[ \t]+\(?{_PW}\)?(?!\w)){{0,4}}")
 _STATE = re.compile(r"[A-Z]{2,3}\b\.?")
 _END_OF_PLACE = re.compile(r"[ \t]*(?:[,\n?!;:]|\.(?:\s|$)|$|\d)")
 # Lower-case words that may sit inside a place name ("Chiclana de la Frontera", "Stratford upon Avon").
-_CONNECTORS = frozenset("de la las los del da do dos das di du des le les u v am an der den im sur upon on y e en of the i".split())
+_CONNECTORS = frozenset("de la las los del da do dos das di du des le les u v na nad pod am an der den im sur upon on y e en of the i".split())
 _PLACE_STOP = frozenset(
     "and or but for with to from in at is was are were he she they we you i it this that who which my our your his her "
     "their last next yesterday today tomorrow please thanks".split())
@@ -190,11 +190,13 @@ class StreetAddressRecognizer(RegexRecognizer):
                 words = m.group().split()
                 while words and not _place_ok(words, lowercase_text):
                     words.pop()  # "Boston Last week" → "Boston"
+                if words and same_line and not _END_OF_PLACE.match(text, pos + _span_of_words(text[pos:m.end()], len(words))):
+                    # on the street's own line only an upper-case town ("12 Oak St Apt 4 LEEDS Tuesday") is safe
+                    while words and not words[-1].isupper():
+                        words.pop()
                 if words:
-                    stop = pos + _span_of_words(text[pos:m.end()], len(words))
-                    if not same_line or text[pos:stop].isupper() or _END_OF_PLACE.match(text, stop):
-                        end = stop
-                        continue
+                    end = pos + _span_of_words(text[pos:m.end()], len(words))
+                    continue
             m = _STATE.match(text, pos)
             if m and same_line:
                 end = m.end()
