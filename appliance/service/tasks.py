@@ -11,9 +11,10 @@ import tomli_w
 
 from appliance.errors import UserError
 from appliance.service.session import Session
+from appliance.shipped import shipped_path
 from appliance.spec import TaskSpec, load_task, parse_task
 
-TASK_DIR = Path(__file__).resolve().parents[2] / "tasks"
+TASK_DIR = shipped_path("tasks")
 
 
 @dataclass

@@ -56,12 +56,17 @@ class Driver:
     async def sign_in(self, user: str, passphrase: str | None = None) -> None:
         self.q("#user").value = user
         self.q("#passphrase").value = passphrase or PASSPHRASES[user]
-        await self.pilot.click("#unlock")
+        await self.click("#unlock")
         await self.settle()
 
     async def sign_out(self) -> None:
         await self.pilot.press("f10")
         await self.settle()
+
+    async def click(self, selector: str) -> None:
+        """Press a button (as a click would, without aiming at the screen: a notification toast may cover it)."""
+        self.q(selector).press()
+        await self.pilot.pause()
 
     async def go(self, key: str) -> None:
         await self.pilot.press(key)

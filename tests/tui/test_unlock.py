@@ -46,7 +46,7 @@ def test_new_vault_from_empty_home(tmp_path: Path) -> None:
         d.q("#user").value = "admin"
         d.q("#passphrase").value = "first-admin-passphrase"
         d.q("#passphrase2").value = "first-admin-passphrase"
-        await d.pilot.click("#unlock")
+        await d.click("#unlock")
         await d.settle()
         assert type(d.app.screen).__name__ == "HomeScreen"
         assert d.app.session.role == "admin"
