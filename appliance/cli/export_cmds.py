@@ -24,11 +24,22 @@ from appliance.paths import resolve_home
 from appliance.service.session import Session
 
 
+class _JobNames(dict):
+    """The sub-command table, which also accepts a job id (argparse checks choices before it calls the action)."""
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (isinstance(key, str) and key.isdigit())
+
+
 class _JobOrCommand(argparse._SubParsersAction):
-    """`appliance export JOB ...` is the one-shot path: a first word that is no sub-command means `run`."""
+    """`appliance export JOB ...` is the one-shot path: a first word that is a job id means `run JOB`."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 (argparse's signature)
+        super().__init__(*args, **kwargs)
+        self._name_parser_map = self.choices = _JobNames()
 
     def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001 (argparse's signature)
-        if values and values[0] not in self._name_parser_map:
+        if values and not dict.__contains__(self._name_parser_map, values[0]):
             values = ["run", *values]
         super().__call__(parser, namespace, values, option_string)
 
