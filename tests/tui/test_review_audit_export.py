@@ -85,14 +85,14 @@ def test_audit_verify_and_export_jsonl(home: Path, tmp_path: Path) -> None:
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
 
 
-def test_export_requested_by_author_approved_by_reviewer(home: Path) -> None:
+def test_export_requested_by_author_approved_by_reviewer_written(home: Path, tmp_path: Path) -> None:
     job_id = _job_with_quarantine(home)
+    out = tmp_path / "export-out"
 
     async def scenario(d) -> None:
         await d.sign_in("alice")
         await d.go("f9")
         d.q("#export-job", Select).value = job_id
-        d.q("#export-purpose", Input).value = "train the triage classifier"
         await d.click("#request")
         await d.pilot.pause()
         assert d.q("#exports").row_count == 1
@@ -104,9 +104,18 @@ def test_export_requested_by_author_approved_by_reviewer(home: Path) -> None:
         await d.click("#approve")
         await d.pilot.pause()
         assert any("export 1: approved" in m for m, _ in d.notes)
+        await d.sign_out()
+
+        await d.sign_in("alice")
+        await d.go("f9")
+        d.q("#export-to", Input).value = str(out)
+        await d.click("#write")
+        await d.settle()
+        assert any("export 1: 1 records written to" in m for m, _ in d.notes), d.notes
 
     drive(home, scenario)
     with Vault.open(home, "rita", PASSPHRASES["rita"]) as v:
         e = v.get_export(1)
     assert (e["status"], e["requested_by"], e["decided_by"]) == ("approved", "alice", "rita")
-    assert e["manifest"] == {"format": "jsonl", "purpose": "train the triage classifier"}
+    assert e["manifest"]["records"] == 1
+    assert out.is_dir() and any(out.iterdir())

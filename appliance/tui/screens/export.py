@@ -1,5 +1,6 @@
 """Export: an author requests an export of a job; a reviewer (never the requester) approves or denies it with a
-reason; approved exports are written by the export service."""
+reason; the author then writes the approved export (``appliance.service.export``: a final gate pass under the
+export policy, a signed manifest, a data card) into a new folder."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from appliance.service import export as export_service
 from appliance.tui.screens.base import AppScreen
 
-FORMATS = ("jsonl", "csv", "parquet")
-NOT_AVAILABLE = ("writing approved exports is not available in the TUI yet (the export service is being built); "
-                 "the approval is recorded in the vault")
+FORMATS = ("jsonl", "csv", "parquet", "hf")
 
 
 class ExportScreen(AppScreen):
@@ -25,8 +25,7 @@ class ExportScreen(AppScreen):
         with Vertical(id="export"):
             with Horizontal(classes="row", id="request-row"):
                 yield Select([], id="export-job", prompt="job to export")
-                yield Select([(f, f) for f in FORMATS], id="export-format", value="jsonl", allow_blank=False)
-                yield Input(placeholder="purpose", id="export-purpose")
+                yield Select([], id="export-policy", prompt="the job's own policy")
                 yield Button("Request", id="request", variant="primary")
             yield DataTable(id="exports", cursor_type="row")
             yield Static("", id="export-detail")
@@ -35,12 +34,16 @@ class ExportScreen(AppScreen):
                 yield Button("Approve", id="approve", variant="success")
                 yield Button("Deny", id="deny", variant="error")
             with Horizontal(classes="row", id="write-row"):
-                yield Input(placeholder="write to… (folder)", id="export-to")
+                yield Select([(f, f) for f in FORMATS], id="export-format", value="jsonl", allow_blank=False)
+                yield Input(placeholder="write to… (a new folder)", id="export-to")
                 yield Button("Write", id="write")
 
     def on_mount(self) -> None:
-        self.query_one("#exports", DataTable).add_columns("export", "job", "status", "requested by", "at", "decided by",
-                                                          "reason")
+        self.query_one("#exports", DataTable).add_columns("export", "job", "status", "records", "policy", "requested by",
+                                                          "decided by", "reason")
+        from appliance.service import catalog
+
+        self.query_one("#export-policy", Select).set_options([(p, p) for p in catalog.policy_names()])
         self.query_one("#request-row").display = self.session.can("export.request")
         self.query_one("#decide-row").display = self.session.can("export.decide")
         self.query_one("#write-row").display = self.session.can("export.request")
@@ -54,9 +57,9 @@ class ExportScreen(AppScreen):
     def reload(self) -> None:
         table = self.query_one("#exports", DataTable)
         table.clear()
-        for e in self.guard(self.session.vault.list_exports) or []:
-            table.add_row(str(e["id"]), str(e["job_id"]), e["status"], e["requested_by"], e["requested_at"][:16],
-                          e["decided_by"] or "–", (e["decision_reason"] or "")[:30], key=str(e["id"]))
+        for e in self.guard(export_service.list_exports, self.session) or []:
+            table.add_row(str(e["id"]), str(e["job_id"]), e["status"], str(e.get("records") or "–"), e.get("policy") or "–",
+                          e["requested_by"], e["decided_by"] or "–", (e["decision_reason"] or "")[:30], key=str(e["id"]))
 
     def _selected(self) -> int | None:
         table = self.query_one("#exports", DataTable)
@@ -84,22 +87,20 @@ class ExportScreen(AppScreen):
         if job is Select.NULL:
             self.notify("choose a job to export", severity="warning")
             return
-        manifest = {"format": self.query_one("#export-format", Select).value,
-                    "purpose": self.query_one("#export-purpose", Input).value.strip()}
-        export_id = self.guard(self.session.vault.request_export, int(job), manifest)
-        if export_id is not None:
-            self.notify(f"export {export_id} requested; a reviewer must approve it")
+        policy = self.query_one("#export-policy", Select).value
+        req = self.guard(export_service.request_export, self.session, int(job),
+                         None if policy is Select.NULL else str(policy))
+        if req is not None:
+            need = "a reviewer must approve it" if req["policy"].get("requires_approval") else "no approval needed"
+            self.notify(f"export {req['export_id']} requested ({req['records']} records); {need}")
             self.reload()
 
     def _decide(self, approve: bool) -> None:
         export_id = self._selected()
         if export_id is None:
             return
-        reason = self.query_one("#export-reason", Input).value.strip()
-        if not reason:
-            self.notify("give a reason for the decision", severity="warning")
-            return
-        status = self.guard(self.session.vault.decide_export, export_id, approve, reason)
+        reason = self.query_one("#export-reason", Input).value
+        status = self.guard(export_service.decide_export, self.session, export_id, approve, reason)
         if status is not None:
             self.notify(f"export {export_id}: {status}")
             self.query_one("#export-reason", Input).value = ""
@@ -112,4 +113,16 @@ class ExportScreen(AppScreen):
         self._decide(False)
 
     def action_write(self) -> None:
-        self.notify(NOT_AVAILABLE, severity="warning", timeout=10)
+        export_id = self._selected()
+        to = self.query_one("#export-to", Input).value.strip()
+        if export_id is None or not to:
+            self.notify("select an approved export and type a new folder to write it to", severity="warning")
+            return
+        fmt = str(self.query_one("#export-format", Select).value)
+        self.notify(f"writing export {export_id}…")
+        self.background(export_service.write_export, self.session, export_id, fmt, to, done=self._written)
+
+    def _written(self, r) -> None:
+        left = f", {r.left_out} left out by the final gate" if r.left_out else ""
+        self.notify(f"export {r.export_id}: {r.records} records written to {r.path}{left}", timeout=10)
+        self.reload()
