@@ -60,6 +60,8 @@ _TYPE_GLUED = (
     "katu tie kuja polku tori väylä kaari rinne tee tänav utca út tér iela gatvė"
 ).split()
 
+_TYPE_GLUED_TUPLE = tuple(_TYPE_GLUED)
+_TYPE_GLUED_SET = frozenset(_TYPE_GLUED)
 _NUM = r"\d{1,5}[A-Za-z]?"
 _W = r"[^\W\d_][\w'’.-]*"  # a word that starts with a letter (any script)
 _SP = r"[ \t]+"
@@ -75,16 +77,16 @@ def _alt(words: list[str]) -> str:
 
 _CORES: list[tuple[str, re.Pattern[str]]] = [
     ("number + name + street type", re.compile(
-        rf"(?:{_NUM}{_SP}){{1,2}}(?:(?:[NSEW]\.?|North|South|East|West){_SP})?(?:{_W}{_SP}){{0,3}}{_W}{_SP}"
-        rf"{_alt(_SUFFIX_AFTER)}\b\.?(?:{_SP}(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?", re.IGNORECASE)),
+        rf"(?:{_NUM}{_SP}){{1,2}}(?P<n>(?:(?:[NSEW]\.?|North|South|East|West){_SP})?(?:{_W}{_SP}){{0,3}}{_W}){_SP}"
+        rf"(?P<t>{_alt(_SUFFIX_AFTER)})\b\.?(?:{_SP}(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?", re.IGNORECASE)),
     ("street type + name + number", re.compile(
-        rf"(?:{_NUM}{_SP}){{0,2}}{_alt(_TYPE_BEFORE)}\.?{_SP}(?:{_W}{_SP}){{0,4}}{_NUM}\b\.?{_MEASURE}", re.IGNORECASE)),
+        rf"(?:{_NUM}{_SP}){{0,2}}\b{_alt(_TYPE_BEFORE)}\.?{_SP}(?:{_W}{_SP}){{0,4}}{_NUM}\b\.?{_MEASURE}", re.IGNORECASE)),
     ("number + street type + name", re.compile(
-        rf"(?:{_NUM}{_SP}){{1,2}}{_alt(_TYPE_BEFORE)}\.?{_SP}(?:{_W}[ \t]?){{1,5}}", re.IGNORECASE)),
+        rf"(?:{_NUM}{_SP}){{1,2}}\b{_alt(_TYPE_BEFORE)}\.?{_SP}(?:{_W}[ \t]?){{1,5}}", re.IGNORECASE)),
+    # The type (glued, "Lindenstraße 4", or a word of its own, "Karl Johans gate 7") is checked in ``_core_ok``: an
+    # alternation of endings tried at every letter is slow.
     ("name with glued street type + number", re.compile(
-        rf"(?:{_NUM}{_SP}){{0,2}}(?:{_W}{_SP}){{0,2}}[^\W\d_]+{_alt(_TYPE_GLUED)}\.?{_SP}{_NUM}\b\.?{_MEASURE}", re.IGNORECASE)),
-    ("name + street type word + number", re.compile(
-        rf"(?:{_NUM}{_SP}){{0,2}}(?:{_W}{_SP}){{1,2}}{_alt(_TYPE_GLUED)}\.?{_SP}{_NUM}\b\.?{_MEASURE}", re.IGNORECASE)),
+        rf"(?:{_NUM}{_SP}){{0,2}}(?:{_W}{_SP}){{0,2}}(?P<s>[^\W\d_]{{2,}})\.?{_SP}{_NUM}\b\.?{_MEASURE}")),
     ("number + name + number", re.compile(
         rf"{_NUM}{_SP}(?:{_W}{_SP}){{1,3}}{_NUM}\b{_MEASURE}(?=[ \t]*(?:[,\n]|$|(?:Apt|Suite|Unit|Flat|Ste)\b))", re.IGNORECASE)),
     ("PO box", re.compile(r"\b(?:P\.?[ \t]?O\.?[ \t]+Box|Post[ \t]+Office[ \t]+Box)[ \t]+\d{1,6}\b", re.IGNORECASE)),
@@ -137,8 +139,11 @@ class StreetAddressRecognizer(RegexRecognizer):
         if "STREET_ADDRESS" not in entities:
             return []
         spans: list[tuple[int, int, str]] = []
+        lowercase_text = not any(c.isupper() for c in text)
         for name, rx in _CORES:
             for m in rx.finditer(text):
+                if not _core_ok(m, lowercase_text):
+                    continue
                 start, end = m.span("v") if "v" in rx.groupindex else m.span()
                 start = self._trim_start(text, start, end)
                 if start is None:
@@ -203,6 +208,23 @@ class StreetAddressRecognizer(RegexRecognizer):
                 continue
             break
         return end
+
+
+def _core_ok(m: re.Match[str], lowercase_text: bool) -> bool:
+    """Checks a regular expression cannot make cheaply: in ordinary mixed-case text an English street is written with
+    capitals ("12 Oak Lane", not "0 Vicryl suture on a CT"); a glued type ends the street's name ("Lindenstraße")."""
+    groups = m.re.groupindex
+    if "s" in groups:
+        street = m.group("s")
+        if street.lower() in _TYPE_GLUED_SET:  # the type as a word of its own: a name must come before it
+            before = m.string[m.start():m.start("s")].split()
+            return bool(before) and not before[-1][0].isdigit() and (lowercase_text or _cap(before[-1]))
+        return street.lower().endswith(_TYPE_GLUED_TUPLE) and (lowercase_text or _cap(street))
+    if lowercase_text:
+        return True
+    if "t" in groups:
+        return _cap(m.group("t")) and all(_cap(w) for w in m.group("n").split())
+    return True
 
 
 def _span_of_words(s: str, n: int) -> int:
