@@ -9,6 +9,7 @@ from pathlib import Path
 from appliance.engine.convert import DEFAULT_COMPUTE_TYPE, compute_copy
 from appliance.engine.llama import LocalModel, gpu_offload_supported
 from appliance.engine.registry import ModelEntry, Registry
+from appliance.errors import UserError
 from appliance.paths import model_cache_dir
 
 
@@ -22,11 +23,24 @@ class LoadedModel:
     model: LocalModel
 
 
+GPU_LAYERS_ENV = ("APPLIANCE_N_GPU_LAYERS", "APPLIANCE_GPU_LAYERS")  # the second: the name used before, still read
+
+
 def default_gpu_layers() -> int:
-    """All layers on a GPU build (-1), none on a CPU build; $APPLIANCE_GPU_LAYERS overrides."""
-    env = os.environ.get("APPLIANCE_GPU_LAYERS")
-    if env is not None and env.lstrip("-").isdigit():
-        return int(env)
+    """Layers to offload: all (-1) when this llama.cpp build can offload to a GPU, none (0) on a CPU build.
+
+    ``$APPLIANCE_N_GPU_LAYERS`` (or ``--n-gpu-layers``) overrides, e.g. a number of layers when the model does not fit
+    in GPU memory. Asking for layers on a CPU build is harmless: llama.cpp keeps them on the CPU."""
+    for name in GPU_LAYERS_ENV:
+        env = os.environ.get(name, "").strip()
+        if env:
+            try:
+                value = int(env)
+            except ValueError:
+                raise UserError(f"${name} must be an integer (-1 = all layers, 0 = CPU only), not {env!r}") from None
+            if value < -1:
+                raise UserError(f"${name} must be -1 (all layers), 0 or a number of layers, not {value}")
+            return value
     return -1 if gpu_offload_supported() else 0
 
 
@@ -41,6 +55,8 @@ def load_model(
     ctx_per_seq: int = 512,
     lora_path: Path | None = None,
 ) -> LoadedModel:
+    if n_gpu_layers is not None and n_gpu_layers < -1:
+        raise UserError(f"n_gpu_layers must be -1 (all layers), 0 or a number of layers, not {n_gpu_layers}")
     registry = Registry(home)
     entry, source = registry.verified_path(name)
     ctype = compute_type or os.environ.get("APPLIANCE_COMPUTE_TYPE") or DEFAULT_COMPUTE_TYPE

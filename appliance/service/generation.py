@@ -42,6 +42,7 @@ class GenerationRequest:
     policy: str = "default"  # privacy policy every record is gated by: a name in policies/ or a path
     deterministic: bool = False  # one sequence at a time, one thread: byte-identical output across runs
     max_parallel: int = 32
+    n_gpu_layers: int | None = None  # layers offloaded to a GPU; None: all on a GPU build, none on a CPU build
     seed_set: str | None = None  # seeds for fewgen/augpe, read through the vault (authors only); only the name is stored
     method_options: dict[str, Any] = field(default_factory=dict)  # e.g. rounds, epsilon_budget, noise_multiplier
 
@@ -165,8 +166,10 @@ def _fault_injection(unit: int) -> None:
 
 def _load(home: Path, req: GenerationRequest):
     if req.deterministic:
-        return load_model(home, req.model, compute_type=req.compute_type, n_threads=1, max_parallel=1)
-    return load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel)
+        return load_model(home, req.model, compute_type=req.compute_type, n_threads=1, max_parallel=1,
+                          n_gpu_layers=req.n_gpu_layers)
+    return load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel,
+                      n_gpu_layers=req.n_gpu_layers)
 
 
 def _execute(
