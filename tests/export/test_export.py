@@ -241,8 +241,16 @@ def test_one_shot_uses_an_existing_approval_and_refuses_a_non_empty_target(job_h
     with session(home, "alice") as s:
         with pytest.raises(UserError, match="not empty"):
             export.export_job(s, job_id, "jsonl", busy)
+        s.vault.add_report(job_id, "quality", {
+            "metrics": {"n_records": 5, "diversity": {"distinct_2": 0.81, "self_bleu": [0.1, 0.2]}, "perplexities": [3.0, 4.0]},
+            "evaluation": {"rows": [{"task_model": "tfidf_lr", "method": "zerogen", "n_train": 5, "accuracy": 0.6, "macro_f1": 0.5}]},
+        })
         r = export.export_job(s, job_id, "jsonl", tmp_path / "empty-ok")
-    assert r.export_id is not None and export.verify(tmp_path / "empty-ok").files_checked == 2
+    v = export.verify(tmp_path / "empty-ok")
+    assert r.export_id is not None and v.files_checked == 2
+    q = v.manifest["quality"]  # the scalar metrics of the latest quality report; per-record lists stay in the vault
+    assert q["summary"] == {"n_records": 5, "diversity.distinct_2": 0.81} and q["evaluation"][0]["accuracy"] == 0.6
+    assert "tfidf_lr" in (tmp_path / "empty-ok" / "DATA_CARD.md").read_text()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging left behind
 
 
