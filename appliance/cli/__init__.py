@@ -15,12 +15,12 @@ from appliance.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from appliance.cli import doctor_cmds, export_cmds, gen_cmds, model_cmds, quality_cmds, review_cmds, tui_cmds, vault_cmds
+    from appliance.cli import adapt_cmds, doctor_cmds, export_cmds, gen_cmds, model_cmds, quality_cmds, review_cmds, tui_cmds, vault_cmds
 
     parser = argparse.ArgumentParser(prog="appliance", description="Offline synthetic-data appliance.")
     parser.add_argument("--version", action="version", version=f"appliance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (model_cmds, gen_cmds, vault_cmds, review_cmds, quality_cmds, tui_cmds, export_cmds, doctor_cmds):
+    for module in (model_cmds, gen_cmds, vault_cmds, review_cmds, quality_cmds, tui_cmds, export_cmds, doctor_cmds, adapt_cmds):
         module.register(sub)
     return parser
 

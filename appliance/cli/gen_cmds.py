@@ -29,6 +29,7 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="registered model name (default: the embedded default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the free cores)")
+    p.add_argument("--adapter", default=None, help="a DP LoRA adapter from the vault (see `appliance adapters list`)")
     p.add_argument("--n-gpu-layers", type=int, default=None,
                    help="layers to offload to the GPU (-1 all; default: all on a GPU build of llama.cpp, else 0)")
     p.add_argument("--temperature", type=float, default=None)
@@ -75,6 +76,7 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
         task=task, method=args.method, n=args.n, model=args.model, seed=args.seed, threads=args.threads,
         temperature=args.temperature, top_p=args.top_p, compute_type=args.compute_type, policy=args.policy,
         deterministic=args.deterministic, seed_set=args.seed_set, n_gpu_layers=args.n_gpu_layers,
+        adapter=args.adapter,
         method_options={k: v for k, v in (("rounds", args.rounds), ("epsilon_budget", args.epsilon_budget),
                                           ("noise_multiplier", args.noise_multiplier)) if v is not None},
     )

@@ -366,6 +366,18 @@ class LocalModel:
         """Sum of log p(continuation tokens | prompt, earlier continuation tokens)."""
         return self.loglik_tokens(prompt, continuation)[0]
 
+    def next_token_logits(self, text: str) -> np.ndarray:
+        """The raw next-token logits after ``text`` (a copy). Used to check an adapter against its PyTorch twin."""
+        toks = self.tokenize(text, add_special=False)
+        if not toks or len(toks) > min(self.ctx_per_seq, self.n_batch):
+            raise UserError(f"text must be 1..{min(self.ctx_per_seq, self.n_batch)} tokens, not {len(toks)}")
+        with self._lock:
+            C.llama_memory_clear(self._mem, True)
+            for i, t in enumerate(toks):
+                self._batch_set(i, t, i, (0,), i == len(toks) - 1)
+            self._decode(len(toks))
+            return self.logits_row(len(toks) - 1).copy()
+
     def loglik_tokens(self, prompt: str, continuation: str) -> tuple[float, list[float]]:
         """The total and per-token log-likelihood of ``continuation`` after ``prompt``."""
         ptoks = self.tokenize(prompt, add_special=True)

@@ -43,6 +43,7 @@ class GenerationRequest:
     deterministic: bool = False  # one sequence at a time, one thread: byte-identical output across runs
     max_parallel: int = 32
     n_gpu_layers: int | None = None  # layers offloaded to a GPU; None: all on a GPU build, none on a CPU build
+    adapter: str | None = None  # a DP LoRA adapter from the vault (`appliance adapters list`), applied by llama.cpp
     seed_set: str | None = None  # seeds for fewgen/augpe, read through the vault (authors only); only the name is stored
     method_options: dict[str, Any] = field(default_factory=dict)  # e.g. rounds, epsilon_budget, noise_multiplier
 
@@ -100,7 +101,7 @@ def run_generation(
     )
     t0 = time.perf_counter()
     # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
-    loaded = _load(home, req)
+    loaded, adapter = _load(home, req, session)
     req.threads = loaded.model.n_threads  # stored, so a resumed job replays with the same threads
     vault = session.vault
     task_id = vault.add_task(req.task.name, req.task.source_text)
@@ -117,8 +118,11 @@ def run_generation(
         "threads": loaded.model.n_threads,
         "policy": policy.describe(),
         "method_report": method_report,
+        "adapter": adapter,
     }
-    job_id = vault.create_job(task_id, req.method, config)
+    with vault.transaction():  # a job that spends ε on its seeds exists only with its ledger entry
+        job_id = vault.create_job(task_id, req.method, config)
+        _charge_ledger(session, req, policy, method_report, job_id)
     return _execute(session, job_id, task_id, req, loaded, method, policy, 0, t0, on_progress, on_batch, cancel)
 
 
@@ -141,7 +145,9 @@ def resume_job(
     settings = dict(job["config"]["request"])
     req = GenerationRequest(task=parse_task(task_row["spec_toml"], origin=f"task {job['task_id']}"), **settings)
     t0 = time.perf_counter()
-    loaded = _load(home, req)
+    loaded, adapter = _load(home, req, session)
+    if adapter and adapter["sha256"] != (job["config"].get("adapter") or {}).get("sha256"):
+        raise UserError(f"job {job_id} was made with another adapter than the one now named {req.adapter!r}")
     if loaded.entry.sha256 != job["config"]["model_sha256"]:
         raise UserError(f"job {job_id} was made with model sha256 {job['config']['model_sha256'][:12]}…, which is not installed")
     policy = load_policy(req.policy)
@@ -164,12 +170,34 @@ def _fault_injection(unit: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _load(home: Path, req: GenerationRequest):
+def _load(home: Path, req: GenerationRequest, session: Session):
+    """The model (with the request's adapter, if any) and the adapter's summary for the job's configuration."""
     if req.deterministic:
-        return load_model(home, req.model, compute_type=req.compute_type, n_threads=1, max_parallel=1,
-                          n_gpu_layers=req.n_gpu_layers)
-    return load_model(home, req.model, compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel,
-                      n_gpu_layers=req.n_gpu_layers)
+        kw = dict(compute_type=req.compute_type, n_threads=1, max_parallel=1, n_gpu_layers=req.n_gpu_layers)
+    else:
+        kw = dict(compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel,
+                  n_gpu_layers=req.n_gpu_layers)
+    if not req.adapter:
+        return load_model(home, req.model, **kw), None
+    from appliance.engine.registry import Registry
+    from appliance.service.adapters import adapter_file
+
+    entry = Registry(home).get(req.model)
+    with adapter_file(session, req.adapter, entry) as (path, meta):
+        loaded = load_model(home, req.model, lora_path=path, **kw)  # llama.cpp reads the adapter whole, here
+    privacy = meta["manifest"]["privacy"]
+    return loaded, {"name": meta["name"], "sha256": meta["sha256"], "seed_set": meta["manifest"]["seed_set"],
+                    "epsilon": privacy["epsilon"], "delta": privacy["delta"], "accountant": privacy["accountant"]}
+
+
+def _charge_ledger(session: Session, req: GenerationRequest, policy: Policy, method_report: Any, job_id: int) -> None:
+    """Methods that read private seeds under DP (Private Evolution) charge their ε to the seed set's ledger."""
+    if not (req.seed_set and isinstance(method_report, dict) and "epsilon" in method_report):
+        return
+    from appliance.service.adapters import budget_of
+
+    session.vault.charge_privacy(req.seed_set, req.method, f"job {job_id}", float(method_report["epsilon"]),
+                                 float(method_report["delta"]), budget_of(policy))
 
 
 def _execute(

@@ -32,6 +32,9 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "report.read": ("read reports", frozenset({AUTHOR, REVIEWER})),
     "export.request": ("request exports", frozenset({AUTHOR})),
     "export.decide": ("approve or deny exports", frozenset({REVIEWER})),
+    "adapter.train": ("train DP adapters on seed records", frozenset({AUTHOR})),
+    "adapter.list": ("list adapters", frozenset({AUTHOR, REVIEWER})),
+    "ledger.read": ("read the privacy budget ledger", frozenset({AUTHOR, REVIEWER})),
 }
 
 

@@ -25,6 +25,8 @@ TABLES = (
     "records",
     "reports",
     "exports",
+    "adapters",
+    "privacy_ledger",
     "audit",
 )
 
@@ -104,6 +106,28 @@ DDL = (
         decided_by VARCHAR,
         decided_at VARCHAR,
         decision_reason VARCHAR)""",
+    # A DP adapter (GGUF LoRA bytes) is a sensitive artifact even under DP: kept here, encrypted with everything else.
+    """CREATE TABLE adapters (
+        id BIGINT PRIMARY KEY,
+        name VARCHAR NOT NULL UNIQUE,
+        seed_set_id BIGINT NOT NULL,
+        model VARCHAR NOT NULL,
+        model_sha256 VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        manifest VARCHAR NOT NULL,
+        body BLOB NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL)""",
+    # Every ε spent on a seed set (DP training, Private Evolution), composed by basic composition (sum).
+    """CREATE TABLE privacy_ledger (
+        id BIGINT PRIMARY KEY,
+        seed_set_id BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        ref VARCHAR NOT NULL,
+        epsilon DOUBLE NOT NULL,
+        delta DOUBLE NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL)""",
     """CREATE TABLE audit (
         seq BIGINT NOT NULL,
         ts VARCHAR NOT NULL,
@@ -127,6 +151,14 @@ def create(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:
         "INSERT INTO meta VALUES ('schema_version', ?), ('installation_id', ?)",
         [str(SCHEMA_VERSION), installation_id],
     )
+
+
+def add_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables added after schema version 1 shipped (adapters, privacy_ledger): create them in an older vault."""
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    for stmt in DDL:
+        if stmt.split("(", 1)[0].split()[-1] not in present:
+            con.execute(stmt)
 
 
 def check(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:

@@ -160,6 +160,7 @@ class Vault:
                 raise UserError(f"the vault database {home / kf.db_file} is missing")
             con = cls._connect(home, kf, unlocked.data_key, memory_limit)
             schema.check(con, kf.installation_id)
+            schema.add_missing_tables(con)
             vault = cls(home, kf, lock, con, unlocked)
             vault._check_user_row()
             with vault.transaction():
@@ -653,6 +654,83 @@ class Vault:
         fields = ("id", "seed_set_id", "row_no", "text", "label", "sha256")
         rows = self._all(f"SELECT {', '.join(fields)} FROM seeds WHERE seed_set_id = ? ORDER BY row_no", [row[0]])
         return [dict(zip(fields, r)) for r in rows]
+
+    # ------------------------------------------------------------------ privacy ledger and DP adapters
+
+    def _seed_set_id(self, seed_set: str | int) -> int:
+        col = "id" if isinstance(seed_set, int) else "name"
+        row = self._one(f"SELECT id FROM seed_sets WHERE {col} = ?", [seed_set])
+        if row is None:
+            raise UserError(f"no seed set {seed_set!r}")
+        return int(row[0])
+
+    def privacy_spent(self, seed_set: str | int) -> dict[str, Any]:
+        """ε and δ charged to a seed set so far, by basic composition (sums), with the entries."""
+        self.require("ledger.read")
+        set_id = self._seed_set_id(seed_set)
+        fields = ("id", "kind", "ref", "epsilon", "delta", "created_at", "created_by")
+        rows = [dict(zip(fields, r)) for r in self._all(
+            f"SELECT {', '.join(fields)} FROM privacy_ledger WHERE seed_set_id = ? ORDER BY id", [set_id])]
+        return {"seed_set_id": set_id, "epsilon": sum(r["epsilon"] for r in rows), "delta": sum(r["delta"] for r in rows),
+                "composition": "basic (sum of ε and of δ)", "entries": rows}
+
+    def charge_privacy(self, seed_set: str | int, kind: str, ref: str, epsilon: float, delta: float, budget: float) -> int:
+        """Charge (ε, δ) to a seed set's ledger; refuse (audited) when the total would exceed ``budget``."""
+        with self.transaction() as con:
+            spent = self.privacy_spent(seed_set)
+            if spent["epsilon"] + epsilon > budget + 1e-9:
+                self.audit_refusal("ledger.charge", {"seed_set_id": spent["seed_set_id"]},
+                                   f"over budget: {spent['epsilon']:.3g} + {epsilon:.3g} > {budget:.3g}")
+                raise UserError(
+                    f"privacy budget exceeded for seed set {seed_set!r}: spent ε = {spent['epsilon']:.2f}, this run "
+                    f"ε = {epsilon:.2f}, budget ε ≤ {budget:g}"
+                )
+            entry_id = schema.next_id(con, "privacy_ledger")
+            con.execute("INSERT INTO privacy_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [entry_id, spent["seed_set_id"], kind, ref, float(epsilon), float(delta), now_iso(), self.user])
+            self.audit("ledger.charge", {"seed_set_id": spent["seed_set_id"], "ledger_id": entry_id},
+                       {"kind": kind, "ref": ref, "epsilon": epsilon, "delta": delta,
+                        "total_epsilon": spent["epsilon"] + epsilon, "budget": budget})
+        return entry_id
+
+    def add_adapter(self, name: str, seed_set: str | int, model: str, model_sha256: str, body: bytes,
+                    manifest: dict[str, Any]) -> int:
+        """Store a trained adapter (its GGUF bytes, encrypted with the vault) and audit it."""
+        self.require("adapter.train")
+        _check_label_name("adapter name", name)
+        digest = hashlib.sha256(body).hexdigest()
+        with self.transaction() as con:
+            if con.execute("SELECT 1 FROM adapters WHERE name = ?", [name]).fetchone():
+                raise UserError(f"adapter {name!r} already exists; choose another name")
+            set_id = self._seed_set_id(seed_set)
+            adapter_id = schema.next_id(con, "adapters")
+            con.execute("INSERT INTO adapters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [adapter_id, name, set_id, model, model_sha256, digest, canonical(manifest), body, now_iso(), self.user])
+            self.audit("adapter.add", {"adapter_id": adapter_id, "seed_set_id": set_id},
+                       {"name": name, "sha256": digest, "model": model, "privacy": manifest.get("privacy")})
+        return adapter_id
+
+    _ADAPTER_FIELDS = ("id", "name", "seed_set_id", "model", "model_sha256", "sha256", "manifest", "created_at", "created_by")
+
+    def list_adapters(self) -> list[dict[str, Any]]:
+        self.require("adapter.list")
+        out = [dict(zip(self._ADAPTER_FIELDS, r)) for r in self._all(
+            f"SELECT {', '.join(self._ADAPTER_FIELDS)} FROM adapters ORDER BY id")]
+        for d in out:
+            d["manifest"] = json.loads(d["manifest"])
+        return out
+
+    def get_adapter(self, name: str) -> tuple[dict[str, Any], bytes]:
+        """An adapter's record and its GGUF bytes (checked against the stored sha256). Authors only: it runs jobs."""
+        self.require("job.run")
+        row = self._one(f"SELECT {', '.join(self._ADAPTER_FIELDS)}, body FROM adapters WHERE name = ?", [name])
+        if row is None:
+            raise UserError(f"no adapter named {name!r} (see `appliance adapters list`)")
+        meta, body = dict(zip(self._ADAPTER_FIELDS, row[:-1])), bytes(row[-1])
+        meta["manifest"] = json.loads(meta["manifest"])
+        if hashlib.sha256(body).hexdigest() != meta["sha256"]:
+            raise UserError(f"adapter {name!r} does not match its recorded sha256; refusing to load it")
+        return meta, body
 
     # ------------------------------------------------------------------ reports and exports
 
