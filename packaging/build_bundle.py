@@ -157,8 +157,9 @@ def normalize(name: str) -> str:
 
 def build(out: Path, python: str, cpu_level: str, cuda: bool, cmake_args: str | None, jobs: int,
           extra_index: list[str], tar: bool) -> Path:
-    if out.exists():
-        raise BuildError(f"{out} already exists; remove it or choose another --out")
+    final = out.with_name(out.name.removesuffix(".tar") + ".tar") if tar else out
+    if final.exists():
+        raise BuildError(f"{final} already exists; remove it or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=out.name + ".partial-", dir=out.parent))
     try:
@@ -235,10 +236,11 @@ def _build_into(partial: Path, out: Path, python: str, cpu_level: str, cuda: boo
     write_checksums(bundle)
 
     if tar:
-        target = out.with_name(out.name + ".tar") if out.suffix != ".tar" else out
+        name = out.name.removesuffix(".tar")
         tmp_tar = partial / "bundle.tar"
         with tarfile.open(tmp_tar, "w") as t:  # wheels are already compressed
-            t.add(bundle, arcname=out.name.removesuffix(".tar"))
+            t.add(bundle, arcname=name)
+        target = out.with_name(name + ".tar")
         os.replace(tmp_tar, target)
         return target
     os.replace(bundle, out)

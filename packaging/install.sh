@@ -20,16 +20,18 @@ case $1 in /*) VENV=$1 ;; *) VENV=$PWD/$1 ;; esac
 cd "$BUNDLE"
 [ -f SHA256SUMS ] || fail "no SHA256SUMS in $BUNDLE: not a bundle, or an incomplete copy"
 if ! report=$(LC_ALL=C sha256sum --check --strict --quiet SHA256SUMS 2>&1); then
-    bad=$(printf '%s\n' "$report" | sed -n 's/: FAILED.*//p' | head -n 1)
+    bad=$(printf '%s\n' "$report" | sed -n 's/: FAILED.*//p')
+    bad=${bad%%$'\n'*}    # the first one (no `head`: an early-closed pipe would trip pipefail)
     [ -n "$bad" ] || bad="SHA256SUMS (malformed)"
     fail "checksum mismatch for $bad: the bundle is damaged or altered; copy it again (nothing was installed)"
 fi
 # An extra wheel would be visible to pip through --find-links, so files not in the list are refused too.
 extra=$(comm -13 <(sed -E 's/^[0-9a-f]{64}  //' SHA256SUMS | LC_ALL=C sort) \
-                 <(find . -type f ! -path ./SHA256SUMS -printf '%P\n' | LC_ALL=C sort) | head -n 1)
+                 <(find . -type f ! -path ./SHA256SUMS -printf '%P\n' | LC_ALL=C sort))
+extra=${extra%%$'\n'*}
 [ -z "$extra" ] || fail "unlisted file in the bundle: $extra (nothing was installed)"
 
-setting() { sed -n "s/^$1=//p" bundle.env | head -n 1; }
+setting() { local v; v=$(sed -n "s/^$1=//p" bundle.env); printf '%s' "${v%%$'\n'*}"; }
 APPLIANCE_VERSION=$(setting APPLIANCE_VERSION)
 PYTHON_VERSION=$(setting PYTHON_VERSION)
 PIP_VERSION=$(setting PIP_VERSION)
