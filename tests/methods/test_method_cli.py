@@ -41,3 +41,12 @@ def test_seed_set_options_and_privacy_refusal(tmp_path: Path, passphrase_file: P
 
     with Vault.open(home, "ana", secret) as v:
         assert v._all("SELECT count(*) FROM jobs")[0][0] == 0
+    # The seed set's privacy ledger: with ε = 7.5 of the default budget 8 already spent (say by an adapter), an
+    # Aug-PE run (σ = 2, 2 rounds: ε well above the 0.5 left) is refused with exit 2 and leaves no job and no ledger entry.
+    with Vault.open(home, "ana", secret) as v:
+        v.charge_privacy("sst", "dp-lora", "an earlier adapter", 7.5, 1e-5, 8.0)
+    r = run(*gen, "--noise-multiplier", "2", "--rounds", "2", home=home, pw=pw, user="ana")
+    assert r.returncode == 2 and "privacy budget exceeded" in r.stderr, r.stderr
+    with Vault.open(home, "ana", secret) as v:
+        assert v._all("SELECT count(*) FROM jobs")[0][0] == 0
+        assert len(v.privacy_spent("sst")["entries"]) == 1
