@@ -26,3 +26,11 @@ def policy_names() -> list[str]:
 def resumable_jobs(session) -> list[dict]:
     """Jobs that did not succeed (killed, cancelled or failed): what ``resume_job`` can finish."""
     return [j for j in session.vault.list_jobs() if j["status"] != "succeeded"]
+
+
+def adapter_choices(session) -> list[tuple[str, str]]:
+    """DP adapters a job may use, as (label, name): what each was trained on, for which model, at what ε."""
+    if not session.can("adapter.list"):
+        return []
+    return [(f"{a['name']} · ε {a['manifest']['privacy']['epsilon']:.2f} · {a['model']}", a["name"])
+            for a in session.vault.list_adapters()]

@@ -42,6 +42,7 @@ def _places() -> list[Place]:
     from appliance.tui.screens.review import ReviewScreen
     from appliance.tui.screens.seeds import SeedsScreen
     from appliance.tui.screens.tasks import TasksScreen
+    from appliance.tui.screens.users import UsersScreen
 
     return [
         Place("home", "Home", "f2", ("vault.status",), HomeScreen),
@@ -52,6 +53,7 @@ def _places() -> list[Place]:
         Place("quality", "Quality", "f7", ("report.read",), QualityScreen),
         Place("audit", "Audit", "f8", ("audit.read",), AuditScreen),
         Place("export", "Export", "f9", ("export.request", "export.decide"), ExportScreen),
+        Place("users", "Users", "f11", ("user.manage",), UsersScreen),
     ]
 
 
@@ -73,6 +75,7 @@ class ApplianceApp(App):
         Binding("f8", "go('audit')", "Audit", show=False),
         Binding("f9", "go('export')", "Export", show=False),
         Binding("f10", "sign_out", "Sign out", show=False),
+        Binding("f11", "go('users')", "Users", show=False),
     ]
 
     def __init__(self, home: str | Path | None = None, user: str | None = None) -> None:

@@ -1,5 +1,7 @@
-"""Generate (authors): pick task, method, model, size, policy (and a seed set for the methods that use one), start;
-live progress with ETA, tokens/s, accepted and quarantined counts, and accepted records streaming into a table.
+"""Generate (authors): pick task, method, model, DP adapter (none by default), size, policy (and a seed set for the
+methods that use one), start; live progress with ETA, tokens/s, accepted and quarantined counts, and accepted records
+streaming into a table. Adapt trains a DP adapter on the chosen seed set at the typed ε (minutes; in a worker, with
+its progress), charging the seed set's privacy budget; it is then in the adapter list.
 
 The job runs in a thread worker (the service layer is synchronous). Cancel asks it to stop after the current batch:
 the job is closed as 'cancelled' with every committed batch kept, and Resume finishes it later, as after a crash."""
@@ -17,6 +19,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker
 
 from appliance.errors import UserError
+from appliance.service import adapters as adapter_service
 from appliance.service import catalog
 from appliance.service import tasks as task_service
 from appliance.tui.components.records_table import RecordsTable
@@ -30,6 +33,7 @@ class GenerateScreen(AppScreen):
         Binding("ctrl+g", "start", "Start"),
         Binding("ctrl+x", "cancel_job", "Cancel job"),
         Binding("ctrl+r", "resume", "Resume job"),
+        Binding("ctrl+y", "adapt", "Train adapter"),
     ]
 
     def __init__(self) -> None:
@@ -40,10 +44,13 @@ class GenerateScreen(AppScreen):
         self.target = 0
         self.quarantined = 0
         self.t0 = 0.0
+        self.adapt_worker: Worker | None = None
+        self.adapt_cancel = threading.Event()
 
     @property
     def job_running(self) -> bool:
-        return self.worker is not None and not self.worker.is_finished
+        """A generation job or an adapter training is running (quitting and signing out stop either)."""
+        return any(w is not None and not w.is_finished for w in (self.worker, self.adapt_worker))
 
     def body(self) -> ComposeResult:
         with Vertical(id="generate"):
@@ -53,12 +60,16 @@ class GenerateScreen(AppScreen):
                              allow_blank=False)
             with Horizontal(classes="row"):
                 yield Select([(m, m) for m in catalog.model_names(self.home)], id="gen-model", prompt="default model")
+                yield Select([], id="gen-adapter", prompt="no adapter")
                 yield Select([(p, p) for p in catalog.policy_names()], id="gen-policy", value="default",
                              allow_blank=False)
             with Horizontal(classes="row"):
                 yield Label("records", classes="field")
                 yield Input("200", id="gen-n", type="integer", classes="short")
                 yield Select([], id="gen-seed-set", prompt="no seed set")
+                yield Label("ε", classes="field")
+                yield Input("4", id="gen-epsilon", type="number", classes="short")
+                yield Button("Adapt", id="adapt")
             with Horizontal(classes="row"):
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Cancel", id="cancel", variant="error", disabled=True)
@@ -75,7 +86,16 @@ class GenerateScreen(AppScreen):
         if self.session.can("seed.read"):
             sets = self.guard(self.session.vault.list_seed_sets) or []
             self.query_one("#gen-seed-set", Select).set_options([(s["name"], s["name"]) for s in sets])
+        self._refresh_adapters()
         self._refresh_resumable()
+
+    def _refresh_adapters(self, select: str | None = None) -> None:
+        sel = self.query_one("#gen-adapter", Select)
+        keep = select or self._value("#gen-adapter")
+        choices = self.guard(catalog.adapter_choices, self.session) or []
+        sel.set_options(choices)
+        if keep in {name for _, name in choices}:
+            sel.value = keep
 
     def _refresh_resumable(self) -> None:
         jobs = self.guard(catalog.resumable_jobs, self.session) or []
@@ -83,7 +103,8 @@ class GenerateScreen(AppScreen):
             [(f"job {j['id']} · {j['method']} · {j['status']}", j["id"]) for j in jobs])
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        action = {"start": self.action_start, "cancel": self.action_cancel_job, "resume": self.action_resume}
+        action = {"start": self.action_start, "cancel": self.action_cancel_job, "resume": self.action_resume,
+                  "adapt": self.action_adapt}
         if event.button.id in action:
             action[event.button.id]()
 
@@ -94,7 +115,7 @@ class GenerateScreen(AppScreen):
         return None if v is Select.NULL else v
 
     def action_start(self) -> None:
-        if self.job_running:
+        if self.worker is not None and not self.worker.is_finished:
             self.notify("a job is already running", severity="warning")
             return
         task_ref = self._value("#gen-task")
@@ -111,19 +132,20 @@ class GenerateScreen(AppScreen):
         session, home = self.session, self.home
         method, model = self._value("#gen-method"), self._value("#gen-model")
         policy, seed_set = self._value("#gen-policy"), self._value("#gen-seed-set")
+        adapter = self._value("#gen-adapter")
 
         def runner(on_progress, on_batch, cancel):
             from appliance.service.generation import GenerationRequest, run_generation
 
             spec = task_service.resolve_task(session, str(task_ref))
             req = GenerationRequest(task=spec, method=str(method), n=n, model=model, policy=str(policy),
-                                    seed_set=seed_set)
+                                    seed_set=seed_set, adapter=adapter)
             return run_generation(session, home, req, on_progress, on_batch=on_batch, cancel=cancel)
 
         self._launch(runner, n, f"{method} · {n} records")
 
     def action_resume(self) -> None:
-        if self.job_running:
+        if self.worker is not None and not self.worker.is_finished:
             self.notify("a job is already running", severity="warning")
             return
         job_id = self._value("#gen-resume")
@@ -215,18 +237,86 @@ class GenerateScreen(AppScreen):
         self.query_one("#resume", Button).disabled = running
         self.query_one("#cancel", Button).disabled = not running
 
+    # ------------------------------------------------------------------ training a DP adapter
+
+    def action_adapt(self) -> None:
+        """Train a DP adapter on the chosen seed set (``appliance.service.adapters.train_adapter``) in a worker."""
+        if self.adapt_worker is not None and not self.adapt_worker.is_finished:
+            self.notify("an adapter is already being trained", severity="warning")
+            return
+        seed_set = self._value("#gen-seed-set")
+        if seed_set is None:
+            self.notify("choose the seed set to train the adapter on", severity="warning")
+            return
+        try:
+            epsilon = float(self.query_one("#gen-epsilon", Input).value)
+        except ValueError:
+            self.notify("ε must be a number, e.g. 4", severity="error")
+            return
+        req = adapter_service.AdaptRequest(seed_set=str(seed_set), epsilon=epsilon, model=self._value("#gen-model"),
+                                           policy=str(self._value("#gen-policy") or "default"))
+        session, home, app, cancel = self.session, self.home, self.app, self.adapt_cancel
+        cancel.clear()
+        self.query_one("#adapt", Button).disabled = True
+        self.query_one("#gen-stats", Static).update(f"training a DP adapter on {seed_set} at ε = {epsilon:g}: "
+                                                    "checking the budget and loading the model…")
+
+        def on_progress(p) -> None:
+            if cancel.is_set():  # stop between steps: an unfinished run charges and stores nothing
+                raise UserError("adapter training stopped before it finished; nothing was charged or stored")
+            app.call_from_thread(self._adapt_progress, p.step, p.total_steps, p.epsilon, p.loss, p.seconds)
+
+        def work() -> None:
+            try:  # looked up at call time, so a test can stand in a fake for the minutes-long training
+                manifest = adapter_service.train_adapter(session, home, req, on_progress)
+            except BaseException as e:  # noqa: BLE001 - shown as a notification
+                outcome: tuple = (None, e)
+            else:
+                outcome = (manifest, None)
+            try:
+                app.call_from_thread(self._adapted, *outcome)
+            except RuntimeError:
+                pass  # the app is closing: an unfinished run charged and stored nothing
+
+        self.adapt_worker = self.run_worker(work, thread=True, group="adapt", exit_on_error=False)
+
+    def _adapt_progress(self, step: int, total: int, epsilon: float | None, loss: float, seconds: float) -> None:
+        self.query_one("#gen-progress", ProgressBar).update(total=total, progress=step)
+        eps = f" · ε so far {epsilon:.2f}" if epsilon is not None else ""
+        self.query_one("#gen-stats", Static).update(
+            f"training adapter: step {step}/{total} · loss {loss:.3f}{eps} · {seconds:.0f} s")
+
+    def _adapted(self, manifest: dict | None, error: BaseException | None) -> None:
+        self.query_one("#adapt", Button).disabled = False
+        if error is not None:
+            self.query_one("#gen-stats", Static).update(f"adapter not trained: {error}")
+            report_error(self.app, error)
+            return
+        eps = manifest["privacy"]["epsilon"]
+        self.query_one("#gen-stats", Static).update(
+            f"adapter {manifest['name']} stored: ε = {eps:.2f} charged to seed set {manifest['seed_set']}. "
+            f"{manifest.get('in_plain_words', '')}")
+        self.notify(f"adapter {manifest['name']} trained (ε = {eps:.2f})")
+        self._refresh_adapters(select=manifest["name"])
+
     # ------------------------------------------------------------------ stopping
 
     def action_cancel_job(self) -> None:
-        if not self.job_running or self.cancel_event is None:
+        """Stop the running job after its current batch, or else the adapter training after its current step."""
+        if self.worker is not None and not self.worker.is_finished and self.cancel_event is not None:
+            self.cancel_event.set()
+            self.query_one("#gen-stats", Static).update("cancelling after the current batch…")
+        elif self.adapt_worker is not None and not self.adapt_worker.is_finished:
+            self.adapt_cancel.set()
+            self.query_one("#gen-stats", Static).update("stopping the adapter training after the current step…")
+        else:
             self.notify("no job is running", severity="warning")
-            return
-        self.cancel_event.set()
-        self.query_one("#gen-stats", Static).update("cancelling after the current batch…")
 
     async def stop_job(self) -> None:
-        """Cancel and wait for the worker (used when quitting or signing out)."""
+        """Cancel and wait for the workers (used when quitting or signing out)."""
         if self.cancel_event is not None:
             self.cancel_event.set()
-        if self.worker is not None:
-            await self.worker.wait()
+        self.adapt_cancel.set()
+        for worker in (self.worker, self.adapt_worker):
+            if worker is not None:
+                await worker.wait()

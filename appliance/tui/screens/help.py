@@ -12,19 +12,20 @@ HELP = """\
 # Help
 
 **Keys**: F1 help · Ctrl+P command palette (every action) · F10 sign out · Ctrl+Q quit ·
-F2 Home · F3 Seeds · F4 Tasks · F5 Generate · F6 Review · F7 Quality · F8 Audit · F9 Export.
+F2 Home · F3 Seeds · F4 Tasks · F5 Generate · F6 Review · F7 Quality · F8 Audit · F9 Export · F11 Users.
 The footer shows the current screen's keys. Tab moves between fields.
 
 | screen | for | roles |
 |---|---|---|
-| Home | vault state, models, recent jobs and exports | all |
+| Home | vault state, models, recent jobs and exports, privacy budget per seed set | all |
 | Seeds | preview, check and import a seed file | author |
 | Tasks | write a task spec; load a shipped example | author |
-| Generate | run, cancel and resume generation jobs | author |
+| Generate | run, cancel and resume generation jobs (with a DP adapter); train an adapter | author |
 | Review | quarantined records; release or reject with a justification | reviewer (others read) |
 | Quality | a job's quality report and accuracy-vs-size curve | author, reviewer |
 | Audit | the signed log: filter, verify, export | reviewer, admin |
 | Export | request (author); approve or deny (another user, reviewer) | author, reviewer |
+| Users | add users with a role, disable them, set a passphrase | admin |
 
 Quitting during a job stops it after its current batch; it stays resumable (Generate → Resume, or
 `appliance resume JOB`). Press Escape to close this help.

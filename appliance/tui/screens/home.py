@@ -1,5 +1,6 @@
-"""Home: the vault's state (encrypted, size, last audit verification), the models (verified or not), recent jobs
-and export requests. Refreshed in a worker because verifying models hashes their files."""
+"""Home: the vault's state (encrypted, size, last audit verification), the models (verified or not), recent jobs,
+export requests and the privacy budget left per seed set. Refreshed in a worker because verifying models hashes
+their files."""
 
 from __future__ import annotations
 
@@ -27,11 +28,17 @@ class HomeScreen(AppScreen):
             yield DataTable(id="jobs", cursor_type="row")
             yield Static("Export requests", classes="section", id="exports-title")
             yield DataTable(id="exports", cursor_type="row")
+            yield Static("Privacy budget per seed set (default policy)", classes="section", id="budgets-title")
+            yield DataTable(id="budgets", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#models", DataTable).add_columns("model", "state", "license", "detail")
         self.query_one("#jobs", DataTable).add_columns("job", "task", "method", "status", "batches", "by", "started")
         self.query_one("#exports", DataTable).add_columns("export", "job", "status", "requested by", "decided by")
+        self.query_one("#budgets", DataTable).add_columns("seed set", "spent ε", "budget ε", "left ε", "spent δ",
+                                                          "charges")
+        if not self.session.can("ledger.read"):
+            self.query_one("#budgets-title").display = self.query_one("#budgets").display = False
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -84,3 +91,8 @@ class HomeScreen(AppScreen):
         exports.clear()
         for e in ov.exports:
             exports.add_row(str(e["id"]), str(e["job_id"]), e["status"], e["requested_by"], e["decided_by"] or "–")
+        budgets = self.query_one("#budgets", DataTable)
+        budgets.clear()
+        for b in ov.budgets:
+            budgets.add_row(b.seed_set, f"{b.spent_epsilon:.2f}", f"{b.budget_epsilon:g}", f"{b.left_epsilon:.2f}",
+                            f"{b.spent_delta:.2g}", str(b.charges))

@@ -1,0 +1,54 @@
+"""User management for admins, shared by the TUI's Users screen: list, add, disable, change a passphrase.
+
+The vault enforces the role (only admins manage users; anyone may change their own passphrase); this module adds
+what an interactive form needs on top: the typed-twice confirmation and plain messages for empty fields, so the
+screen holds no rules of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.errors import UserError
+from appliance.service.session import Session
+from appliance.vault.roles import ROLES
+
+
+def role_names() -> tuple[str, ...]:
+    return ROLES
+
+
+def list_users(session: Session) -> list[dict[str, Any]]:
+    """Every user ever added, with role, who added them and whether they are disabled (admins only)."""
+    session.require("user.manage")
+    return session.vault.list_users()
+
+
+def _confirmed(passphrase: str, confirmation: str) -> str:
+    """The new passphrase, once typed the same twice; the vault then checks its strength."""
+    if not passphrase:
+        raise UserError("type a passphrase for the user")
+    if passphrase != confirmation:
+        raise UserError("the two passphrases differ")
+    return passphrase
+
+
+def add_user(session: Session, name: str, role: str, passphrase: str, confirmation: str) -> None:
+    """Add a user with a role; a disabled user of the same name is enabled again under the new passphrase."""
+    session.require("user.manage")
+    name = name.strip()
+    if not name:
+        raise UserError("type a user name")
+    if role not in ROLES:
+        raise UserError(f"choose a role: {', '.join(ROLES)}")
+    session.vault.add_user(name, role, _confirmed(passphrase, confirmation))
+
+
+def remove_user(session: Session, name: str) -> None:
+    """Disable a user: their key-file entry goes, their audit history stays. Rotate the key afterwards if they
+    could have kept the data key (``appliance vault rotate-key``)."""
+    session.vault.remove_user(name)
+
+
+def change_passphrase(session: Session, name: str, passphrase: str, confirmation: str) -> None:
+    """Set a new passphrase for ``name`` (an admin may reset anyone's; others only their own)."""
+    session.vault.change_passphrase(_confirmed(passphrase, confirmation), name or None)
