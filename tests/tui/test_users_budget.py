@@ -13,6 +13,7 @@ from textual.widgets import Input, Select, Static
 
 from appliance.adapt.dp_lora import TrainProgress
 from appliance.service import adapters as adapter_service
+from appliance.tui.components.commands import ActionsProvider
 from appliance.vault import Vault
 from tests.conftest import TASKS
 from tests.tui.conftest import drive
@@ -81,6 +82,8 @@ def test_users_refuses_mismatched_confirmation_and_is_admin_only(home: Path) -> 
     async def scenario(d) -> None:
         await d.sign_in("root")
         await d.go("f11")
+        palette = [title for title, _, _ in ActionsProvider(d.app.screen)._commands()]
+        assert {"Go to Users", "Add user", "Disable user", "Set passphrase"} <= set(palette), palette
         await _fill_user(d, "carol", "author", "carol-passphrase-1", "carol-passphrase-2")
         await d.click("#add-user")
         await d.settle()
