@@ -24,7 +24,7 @@ def register(cls: R) -> R:
 
 def all_recognizers(needs_nlp: bool = True) -> list[EntityRecognizer]:
     """One instance of every registered recognizer (those needing NER artefacts left out when ``needs_nlp`` is false)."""
-    from appliance.guard.recognizers import address, contact, education, healthcare, person  # noqa: F401  (registration)
+    from appliance.guard.recognizers import address, contact, education, healthcare, names, person  # noqa: F401  (registration)
 
     return [cls() for cls in REGISTRY if needs_nlp or not getattr(cls, "NEEDS_NLP", False)]
 

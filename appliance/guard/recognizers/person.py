@@ -93,7 +93,8 @@ class PersonContextRecognizer(RegexRecognizer):
     - in a list ("Ana, Tom, Joe and Li") where the model tagged at least two items as people, all items are people;
     - a possessive before a kinship word ("Omar's daughter"), a name after a cue ("my name is", "called", "Dear");
     - a span the model called an organisation that has a name's shape (two or three capitalised words, or with a
-      middle initial) and none of the words organisations carry ("Inc", "Bank", "Health", "&", "and").
+      middle initial), none of the words organisations carry ("Inc", "Bank", "Health", "&", "and") and no common
+      English word ("Thoracic Surgery", "Nursing Home").
     """
 
     ENTITY = "PERSON"
@@ -115,7 +116,7 @@ class PersonContextRecognizer(RegexRecognizer):
         for m in _CUE_ONE.finditer(text):
             add(*m.span("v"), "cue + name")
         for e in ents:
-            if e.label_ == "ORG" and _name_shaped(e.text):
+            if e.label_ in ("ORG", "ORGANIZATION") and _name_shaped(e.text) and _name_words(e.text):  # Presidio's label
                 add(e.start_char, e.end_char, "organisation with a name's shape")
         for m in _CONTACT_NAME.finditer(text):
             if _name_shaped(m.group("v"), min_words=2) and _CONTACT_DETAIL.search(text, m.end(), m.end() + 200):
@@ -134,7 +135,7 @@ class PersonContextRecognizer(RegexRecognizer):
             items = [(i.start() + m.start(), i.end() + m.start()) for i in re.finditer(r"[^\W\d_][\w'’-]*", m.group())
                      if i.group().lower() not in ("and", "or")]
             tagged = sum(any(s <= a and b <= e for s, e in people) for a, b in items)
-            if tagged >= 2:
+            if tagged >= 2 and 2 * tagged >= len(items):  # not a drug list where the model took two drugs for people
                 for a, b in items:
                     add(a, b, "list of people")
         return out
@@ -147,3 +148,22 @@ def _name_shaped(span: str, min_words: int = 2) -> bool:
     if "&" in span or " and " in span or " of " in span or "\n" in span:
         return False
     return all(re.fullmatch(r"[A-Z]\.?|[A-Z][a-z\u00e0-\u024f'’-]+", w, re.UNICODE) is not None for w in words)
+
+
+def _name_words(span: str) -> bool:
+    """The words could be a person's name rather than a department or a device ("Thoracic Surgery", "Cell Saver"):
+    none is a common English word unless it is a census surname after a listed given name ("Zoe Young"), and each is
+    either a census name or not an English noun at all (see ``names``)."""
+    from appliance.guard.recognizers.names import census, english
+
+    given, surnames = census()
+    common, nouns = english()
+    words = [w.strip(".").lower() for w in span.split()]
+    for i, w in enumerate(words):
+        if len(w) <= 1:
+            continue
+        if w in common and not (i > 0 and w in surnames and words[0] in given and words[0] not in nouns):
+            return False
+        if w in nouns and w not in given and w not in surnames:
+            return False
+    return True

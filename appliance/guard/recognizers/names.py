@@ -1,0 +1,168 @@
+"""People's names recognised from what a name is made of: a given name and a surname from the US Census name lists.
+
+The small NER model misses many names, calls others organisations ("Zoe Young", "Maja S Hermansen") and finds
+almost nothing in all-lower-case text ("follow up with patricia desrosiers"). The US Census Bureau's 1990 name
+frequency lists (public domain; shipped by the ``names`` package: 1,219 male and 4,275 female given names,
+88,799 surnames) say which words are given names and which are surnames, independently of the text's casing.
+
+Many names are also English words ('Will', 'May', 'Hope', 'Lane', 'Young', 'White', 'Brown'), so a word counts as a
+name part only when it is not a common English word. Common means: a spaCy stop word, or an adjective, adverb or verb
+in the WordNet lemma index that ships with the spaCy model's lemmatizer, or one of a few place, organisation and
+calendar words. Nouns are allowed only where the word is a listed name and the other part of the name is present
+too (WordNet lists 'smith' and 'john' as nouns). The rules, from strongest to weakest evidence:
+
+- *Given + surname* (optionally a middle initial), both listed: a person, even where the model said organisation
+  (score above the model's) and, in text without a single capital letter, in lower case.
+- *Given + capitalised unknown word* ("Sigrid Nyström"): the given name is listed, the other word is not English;
+  scored below the model, so its own label wins where it has one.
+- *A listed given name alone*, capitalised, that is not an English word at all (not even a noun): "Todd", "Mario".
+
+- *Unknown capitalised word + listed surname* ("Homero Portillo"): scored below the model as well.
+
+Nothing here fires where the NER model labels the span a place, a facility or a nationality.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from appliance.guard.recognizers import register
+from appliance.guard.recognizers.base import RegexRecognizer
+
+# Words that follow a given name in place, organisation and calendar names ("Austin Street", "Mary Hospital").
+_NOT_SURNAME = frozenset(
+    "street st avenue ave road rd lane ln drive dr court ct way place pl boulevard blvd park square plaza bridge beach "
+    "river lake mountain mount hill hills valley county city town village island islands bay harbor harbour port "
+    "station airport center centre hospital clinic school college university academy institute church chapel hall "
+    "house museum library gallery theatre theater stadium arena hotel inn cafe restaurant bank company group inc llc "
+    "ltd corp co foundation trust fund society association club team orchestra band records press news times post "
+    "journal review magazine show award awards prize day week month year monday tuesday wednesday thursday friday "
+    "saturday sunday january february march april may june july august september october november december "
+    "syndrome disease disorder test sign reflex procedure catheter".split()
+)
+# Given names that are (also) place or calendar words, kept out of the single-word rule and the lower-case rule.
+_NOT_GIVEN = frozenset(
+    "april may june august january christmas easter sunday monday tuesday wednesday thursday friday saturday "
+    "paris sydney dallas austin houston phoenix denver florence georgia virginia carolina dakota indiana "
+    "victoria chelsea jordan china india asia africa america".split()
+)
+# NER labels that rule a span out, as Presidio reports them (it maps GPE/LOC/FAC to LOCATION and NORP to NRP, and
+# drops products, works, events and laws before recognizers see them).
+_BLOCKING_LABELS = frozenset({"LOCATION", "NRP", "GPE", "LOC", "FAC", "NORP"})
+_WORD = re.compile(r"(?<![\w'’.-])([^\W\d_][\w'’-]*)(?![\w'’-])")
+_NEXT = re.compile(r"[ \t]+(?:[A-Z]\.?[ \t]+)?(?P<w>[^\W\d_][\w'’-]*)(?![\w'’-])")
+
+
+def _census_file(name: str) -> list[str]:
+    text = resources.files("names").joinpath(name).read_text(encoding="ascii")
+    return [ln.split()[0].lower() for ln in text.splitlines() if ln.strip()]
+
+
+@lru_cache(maxsize=1)
+def census() -> tuple[frozenset[str], frozenset[str]]:
+    """(given names, surnames), lower case."""
+    given = frozenset(_census_file("dist.male.first") + _census_file("dist.female.first"))
+    return given, frozenset(_census_file("dist.all.last"))
+
+
+@lru_cache(maxsize=1)
+def english() -> tuple[frozenset[str], frozenset[str]]:
+    """(common words, nouns): spaCy's stop words plus WordNet's adjectives, adverbs and verbs; WordNet's nouns.
+
+    The WordNet index comes with the pinned spaCy model's rule lemmatizer; without the model (degraded mode) only
+    the stop words are known, and the rules that need the noun list stay off."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    common, nouns = set(STOP_WORDS), set()
+    try:
+        import spacy
+
+        from appliance.guard.pii import MODEL_NAME, model_installed
+
+        if model_installed(MODEL_NAME):
+            index = spacy.load(MODEL_NAME, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "ner", "senter"]) \
+                .get_pipe("lemmatizer").lookups.get_table("lemma_index")
+            for pos in ("adj", "adv", "verb"):
+                common.update(index.get(pos, []))
+            nouns.update(index.get("noun", []))
+    except (OSError, ImportError, KeyError, ValueError):
+        pass
+    return frozenset(common), frozenset(nouns)
+
+
+@register
+class CensusNameRecognizer(RegexRecognizer):
+    ENTITY = "PERSON"
+    NEEDS_NLP = True
+    BOTH_LISTED = 0.87  # above the NER model (0.85) and the context rules (0.86): one finding per name, always this one
+    GIVEN_PLUS_WORD = 0.7
+    GIVEN_ALONE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given, self.surnames = census()
+        self.common, self.nouns = english()
+
+    def _given(self, w: str, alone: bool = False) -> bool:
+        lw = w.lower()
+        if lw not in self.given or lw in self.common or lw in _NOT_GIVEN:
+            return False
+        return not (alone and lw in self.nouns)
+
+    def _surname(self, w: str) -> bool:
+        lw = w.lower()
+        return lw in self.surnames and lw not in self.common and lw not in _NOT_SURNAME
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        if "PERSON" not in entities or not self.nouns:
+            return []
+        ents = list(nlp_artifacts.entities) if nlp_artifacts is not None else []
+        blocked = [(e.start_char, e.end_char) for e in ents if e.label_ in _BLOCKING_LABELS]
+        lower_text = not any(c.isupper() for c in text)
+        long_words = [w for w in _WORD.findall(text) if len(w) > 3]
+        title_case = len(long_words) >= 4 and sum(w[0].isupper() for w in long_words) > 0.6 * len(long_words)
+        out: list[RecognizerResult] = []
+        used: set[int] = set()
+
+        def add(start: int, end: int, score: float, why: str) -> None:
+            if not any(s < end and start < e for s, e in blocked):
+                out.append(self.result("PERSON", start, end, score, why))
+
+        for m in _WORD.finditer(text):
+            s, e, w = m.start(), m.end(), m.group()
+            capital = w[0].isupper() and not w.isupper()
+            if not (capital or lower_text):
+                continue
+            if not self._given(w):
+                lw = w.lower()
+                if capital and not title_case and lw not in self.given and lw not in self.common and lw not in self.nouns \
+                        and lw not in _NOT_SURNAME:
+                    nxt = _NEXT.match(text, e)
+                    if nxt is not None and nxt.group("w")[0].isupper() and self._surname(nxt.group("w")):
+                        add(s, nxt.end("w"), self.GIVEN_PLUS_WORD, "capitalised word + census surname")
+                continue
+            if s >= 3 and text[max(0, s - 6):s].rstrip().lower().endswith(("st.", "saint", "st")):
+                continue  # St. Mary's, Saint Jude: churches and hospitals
+            nxt = _NEXT.match(text, e)  # the next word on the line, after an optional middle initial
+            if nxt is not None:
+                nw, ne = nxt.group("w"), nxt.end("w")
+                lnw = nw.lower()
+                if lower_text or nw[0].isupper() and not nw.isupper():
+                    if self._surname(nw):
+                        add(s, ne, self.BOTH_LISTED, "census given name + surname")
+                        used.add(nxt.start("w"))
+                        continue
+                    unknown = lnw not in self.common and lnw not in self.nouns
+                    if capital and not title_case and lnw not in _NOT_SURNAME and (
+                            unknown or lnw in self.surnames and w.lower() not in self.nouns):
+                        add(s, ne, self.GIVEN_PLUS_WORD, "census given name + capitalised word")
+                        used.add(nxt.start("w"))
+                        continue
+            if capital and not title_case and s not in used and self._given(w, alone=True):
+                add(s, e, self.GIVEN_ALONE, "census given name")
+        return out
