@@ -1,5 +1,6 @@
-"""Contact identifiers: phone formats Presidio's ``phonenumbers``-based recognizer misses, and ZIP/postal codes
-(Safe Harbor's geographic subdivisions smaller than a state). Street addresses are in ``address``."""
+"""Contact identifiers: phone formats Presidio's ``phonenumbers``-based recognizer misses, ZIP/postal codes
+(Safe Harbor's geographic subdivisions smaller than a state) and card numbers given as such. Street addresses are in
+``address``."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ class UsPhoneRecognizer(RegexRecognizer):
         ("NANP", r"(?<![\w/.-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-])", 0.6),
         ("international", r"(?<![\w/.-])\+\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w/-])", 0.6),
         ("labelled", r"\b(?:phone|tel|telephone|fax|cell|mobile|pager|call)\s*(?:number|no\.?|#)?\s*[:#.]?\s*(?P<v>\+?[\d(][\d\s().-]{6,18}\d)", 0.75),
+        # Any national grouping ("0494 92 82 32", "01.84.17.61.18", "79 2718 1155") a few words after a word that
+        # announces a phone number, on the same line ...
+        ("cue word before", r"\b(?:phone|tel|telephone|call|calling|ring|mobile|cell|cellphone|fax|pager|text|sms|whatsapp|"
+                            r"dial|reach|answering|messages?)\b[^\n\d@]{0,20}?(?P<v>\+?\(?\d{1,5}\)?(?:[ .-]\(?\d{1,6}\)?){0,5})(?![\w/:@.-]\w|\w)", 0.7),
+        # ... or followed by the line's label, as in signatures ("416 60 039 office", "07700 063 966-Fax").
+        ("label after", r"(?<![\w.+/)-])(?P<v>\+?\(?\d{1,5}\)?(?:[ .-]\(?\d{1,6}\)?){1,5})[ \t-]*(?:office|mobile|cell|fax|home|work|desk)\b", 0.7),
     ]
 
     def validate(self, value: str, match: re.Match[str]) -> bool:
@@ -37,4 +44,37 @@ class ZipCodeRecognizer(RegexRecognizer):
     PATTERNS = [
         ("state + zip", rf"(?-i:\b{_STATE}\.?,?\s+(?P<v>\d{{5}}(?:-\d{{4}})?)\b)", 0.7),
         ("labelled zip", r"\b(?:zip(?:\s*code)?|postal\s+code|post\s*code)\s*[:#]?\s*(?P<v>\d{5}(?:-\d{4})?)\b", 0.8),
+        # Other countries' postcodes after the same labels: digits in one or two groups ("3520", "394 13"), Polish ("53-320"),
+        # British ("SW1A 1AA") and Canadian ("K1A 0B1") shapes.
+        ("labelled postcode", r"\b(?:zip(?:\s*code)?|postal\s+code|post\s*code|postcode)(?:\s+is)?\s*[:#]?\s*"
+                              r"(?P<v>\d{3,6}(?:[ -]\d{2,4})?|\d\d-\d{3}|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)(?![\w-])", 0.9),
     ]
+
+
+def luhn_valid(digits: str) -> bool:
+    """The check digit every payment card number carries (ISO/IEC 7812)."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+@register
+class LabelledCardRecognizer(RegexRecognizer):
+    """Card numbers Presidio's recognizer misses (its issuer prefixes leave out Mastercard's 2-series, JCB's 2131 and
+    19-digit cards): 12 to 19 digits, optionally in groups, a few words after 'card', 'cc' or a card brand, with a
+    valid Luhn check digit."""
+
+    ENTITY = "CREDIT_CARD"
+    PATTERNS = [(
+        "card cue + Luhn",
+        r"\b(?:card|cc|visa|mastercard|amex|maestro|jcb|discover)\b[^\n\d]{0,25}?(?P<v>\d(?:[ -]?\d){11,18})(?![\w-])",
+        0.8,
+    )]
+
+    def validate(self, value: str, match: re.Match[str]) -> bool:
+        digits = "".join(c for c in value if c.isdigit())
+        return 12 <= len(digits) <= 19 and luhn_valid(digits)

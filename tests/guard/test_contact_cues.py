@@ -1,0 +1,36 @@
+"""Phone numbers in national groupings, postcodes and card numbers recognised from the word that announces them."""
+
+from __future__ import annotations
+
+import pytest
+
+FOUND = [
+    ("Please ring me on 0494 92 82 32 after lunch.", "PHONE_NUMBER", "0494 92 82 32"),
+    ("You can reach me at 01.84.17.61.18 tomorrow.", "PHONE_NUMBER", "01.84.17.61.18"),
+    ("Ana Lima\n781 1704 office\nana@example.org", "PHONE_NUMBER", "781 1704"),
+    ("Her postcode is SW1A 1AA.", "ZIP_CODE", "SW1A 1AA"),
+    ("Postal code: 53-320", "ZIP_CODE", "53-320"),
+    ("The card 2223 0000 4841 0010 was declined.", "CREDIT_CARD", "2223 0000 4841 0010"),  # Mastercard 2-series
+]
+
+
+@pytest.mark.parametrize("text,entity,value", FOUND, ids=[v for _, _, v in FOUND])
+def test_cued_identifiers_found(scanner, text: str, entity: str, value: str) -> None:
+    found = {text[f.start:f.end] for f in scanner.scan([text])[0] if f.entity == entity}
+    assert value in found, found
+
+
+@pytest.mark.parametrize("text,entity", [
+    ("The card 2223 0000 4841 0011 was declined.", "CREDIT_CARD"),  # fails the Luhn check
+    ("Call me in 2 weeks about the 10 mg dose.", "PHONE_NUMBER"),
+    ("Cell count was 12 000 per microlitre.", "PHONE_NUMBER"),
+])
+def test_cue_without_an_identifier_finds_nothing(scanner, text: str, entity: str) -> None:
+    assert not [text[f.start:f.end] for f in scanner.scan([text])[0] if f.entity == entity]
+
+
+def test_luhn() -> None:
+    from appliance.guard.recognizers.contact import luhn_valid
+
+    assert luhn_valid("4111111111111111") and luhn_valid("79927398713")
+    assert not luhn_valid("4111111111111112")
