@@ -14,6 +14,7 @@ from rich.table import Table
 
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.errors import UserError
+from appliance.service.review import describe_reason
 from appliance.service.session import Session
 
 
@@ -41,19 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-set", required=True, help="seed set name")
     p.add_argument("--n", type=int, default=3, help="number of canaries (default 3)")
     p.set_defaults(func=cmd_canary_plant)
-
-
-def _reason_text(r: dict) -> str:
-    code = r.get("code", "?")
-    if "overlap_tokens" in r:
-        return f"{code}({r['overlap_tokens']} tokens, seed {r['seed_id']})"
-    if "jaccard" in r:
-        return f"{code}(J={r['jaccard']}, seed {r['seed_id']})"
-    if "canary_id" in r:
-        return f"{code}(canary {r['canary_id']})"
-    if "start" in r:
-        return f"{code}[{r['start']}:{r['end']}]"
-    return code
+    p = csub.add_parser("exposure", help="how far a DP adapter singles out the canaries planted in its seed set (author)")
+    add_auth_options(p)
+    p.add_argument("--adapter", required=True, help="adapter name (see `appliance adapters list`)")
+    p.add_argument("--candidates", type=int, default=500, help="random secrets each canary is ranked among")
+    p.set_defaults(func=cmd_canary_exposure)
 
 
 def cmd_review_list(args: argparse.Namespace) -> int:
@@ -65,7 +58,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
     console = Console()
     t = Table("record", "label", "reasons", "text")
     for r in records:
-        t.add_row(str(r["id"]), r["label"] or "", ", ".join(_reason_text(x) for x in r["reasons"]), r["text"][:120])
+        t.add_row(str(r["id"]), r["label"] or "", ", ".join(describe_reason(x) for x in r["reasons"]), r["text"][:120])
     console.print(t)
     console.print(f"{len(records)} quarantined records in job {args.job}")
     return 0
@@ -86,4 +79,22 @@ def cmd_canary_plant(args: argparse.Namespace) -> int:
     with Session.open(args.home, args.user, read_passphrase(args)) as session:
         set_id, ids = canaries.plant(session.vault, args.seed_set, args.n)
     print(f"planted {len(ids)} canaries in seed set {args.seed_set} (canary set {set_id}; canary ids {', '.join(map(str, ids))})")
+    return 0
+
+
+def cmd_canary_exposure(args: argparse.Namespace) -> int:
+    from appliance.paths import resolve_home
+    from appliance.service.adapters import canary_exposure
+
+    if not 10 <= args.candidates <= 100_000:
+        raise UserError(f"--candidates must be between 10 and 100000, not {args.candidates}")
+    home = resolve_home(args.home)
+    with Session.open(home, args.user, read_passphrase(args)) as session:
+        rows = canary_exposure(session, home, args.adapter, args.candidates)
+    t = Table("canary", "exposure, base model", "exposure, with adapter", "rank with adapter", "max")
+    for r in rows:
+        t.add_row(str(r["canary_id"]), f"{r['base']['exposure']:.2f}", f"{r['adapter']['exposure']:.2f}",
+                  f"{r['adapter']['rank']} of {r['adapter']['candidates'] + 1}", f"{r['adapter']['max_exposure']:.2f}")
+    Console().print(t)
+    print("0 = no likelier than a random secret; max = ranked first (memorized).")
     return 0

@@ -65,6 +65,12 @@ def plant(vault: Any, seed_set: str, n: int = 3) -> tuple[int, list[int]]:
     return set_id, [s["id"] for s in vault.list_seeds(set_id)]
 
 
+def companion_sets(seed_sets: Iterable[dict[str, Any]], seed_set: str) -> list[str]:
+    """Names of the canary sets planted for ``seed_set`` (from ``vault.list_seed_sets()``)."""
+    return [s["name"] for s in seed_sets
+            if s.get("source_name") == CANARY_SOURCE and str(s["name"]).startswith(seed_set + SUFFIX)]
+
+
 def from_seed_rows(rows: Iterable[dict[str, Any]]) -> list[Canary]:
     """Canaries from the seed records of a canary set."""
     out = []

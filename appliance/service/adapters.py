@@ -18,6 +18,7 @@ from appliance.adapt import dp_lora
 from appliance.adapt.dp_lora import TrainConfig, TrainProgress
 from appliance.engine.registry import ModelEntry, Registry
 from appliance.errors import UserError
+from appliance.guard.canaries import companion_sets, from_seed_rows
 from appliance.guard.policy import Policy, load_policy
 from appliance.service.session import Session
 from appliance.vault import layout
@@ -77,8 +78,11 @@ def train_adapter(
         raise UserError("--epochs must be at least 1")
     policy = load_policy(req.policy)
     texts = [s["text"] for s in vault.list_seeds(req.seed_set)]
+    # Planted canaries travel with their seed set into training, so `appliance canary exposure` can measure them.
+    canary_texts = [c["text"] for name in companion_sets(vault.list_seed_sets(), req.seed_set) for c in vault.list_seeds(name)]
     if len(texts) < 2:
         raise UserError(f"seed set {req.seed_set!r} has {len(texts)} record(s); an adapter needs at least 2")
+    texts += canary_texts
     delta = req.delta if req.delta is not None else (policy.dp_delta or dp_lora.default_delta(len(texts)))
     if not 0 < delta < 1:
         raise UserError(f"--delta must be in (0, 1), not {delta}")
@@ -117,6 +121,7 @@ def train_adapter(
         "name": name,
         "seed_set": req.seed_set,
         "n_records": len(texts),
+        "n_canaries": len(canary_texts),
         "model": entry.name,
         "model_sha256": entry.sha256,
         "policy": {"name": policy.name, "sha256": policy.sha256, "budget_epsilon": budget},
@@ -171,3 +176,31 @@ def adapter_file(session: Session, name: str, model_entry: ModelEntry) -> Iterat
         path = d / "adapter.gguf"
         path.write_bytes(body)
         yield path, meta
+
+
+def canary_exposure(session: Session, home: Path, adapter: str, candidates: int = 500) -> list[dict[str, Any]]:
+    """Exposure of every canary planted in the adapter's seed set, under the base model and under base + adapter."""
+    from appliance.adapt.exposure import exposure
+    from appliance.engine.loader import load_model
+
+    vault = session.vault
+    meta, _ = vault.get_adapter(adapter)
+    seed_set = meta["manifest"]["seed_set"]
+    canaries = [c for name in companion_sets(vault.list_seed_sets(), seed_set) for c in from_seed_rows(vault.list_seeds(name))]
+    if not canaries:
+        raise UserError(f"seed set {seed_set!r} has no planted canaries (plant them with `appliance canary plant` "
+                        "before training the adapter)")
+    entry = Registry(home).get(meta["model"])
+    results: dict[int, dict[str, Any]] = {c.canary_id: {"canary_id": c.canary_id} for c in canaries}
+    for which in ("base", "adapter"):
+        if which == "base":
+            loaded = load_model(home, entry.name, max_parallel=1, ctx_per_seq=128)
+        else:
+            with adapter_file(session, adapter, entry) as (path, _):
+                loaded = load_model(home, entry.name, max_parallel=1, ctx_per_seq=128, lora_path=path)
+        with loaded.model as model:
+            for c in canaries:
+                results[c.canary_id][which] = exposure(lambda t: model.loglik("\n", t), c.secret, candidates)
+    vault.audit("canary.exposure", {"adapter_id": meta["id"]}, {"candidates": candidates,
+                "exposure": {str(k): round(v["adapter"]["exposure"], 3) for k, v in results.items()}})
+    return list(results.values())

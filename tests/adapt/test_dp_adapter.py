@@ -57,6 +57,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     keys.default_kdf_params = lambda: FAST_KDF
     try:
         _vault(home, TRAIN)
+        from appliance.guard import canaries
+
+        with Session.open(home, "alice", PW["alice"]) as s:
+            canaries.plant(s.vault, "med", 2)  # they travel with the seed set into training
         steps = []
         with Session.open(home, "alice", PW["alice"]) as s:
             manifest = train_adapter(s, home, AdaptRequest(
@@ -76,7 +80,7 @@ def test_training_reports_dp_figures_and_progress(trained) -> None:
     steps = trained["steps"]
     assert steps and steps[-1].step == steps[-1].total_steps == priv["steps"]
     assert all(p.epsilon is not None for p in steps)
-    assert m["n_records"] == len(TRAIN) and len(m["sha256"]) == 64
+    assert m["n_records"] == len(TRAIN) + 2 and m["n_canaries"] == 2 and len(m["sha256"]) == 64
 
 
 def test_adapter_is_in_the_vault_encrypted_on_the_ledger_and_audited(trained) -> None:
@@ -230,6 +234,19 @@ def test_over_budget_run_is_refused_before_training(trained) -> None:
         refusals = [e for e in s.vault.audit_entries(action="access.denied")] or [
             e for e in s.vault.audit_entries() if "refus" in e["action"] or "denied" in e["action"]]
     assert refusals
+
+
+def test_canary_exposure_is_measured_for_the_planted_canaries(trained) -> None:
+    from appliance.service.adapters import canary_exposure
+
+    home = trained["home"]
+    with Session.open(home, "alice", PW["alice"]) as s:
+        rows = canary_exposure(s, home, "med-test", candidates=40)
+    assert len(rows) == 2
+    for r in rows:
+        for which in ("base", "adapter"):
+            e = r[which]
+            assert 1 <= e["rank"] <= 41 and 0 <= e["exposure"] <= e["max_exposure"] + 1e-9
 
 
 def test_tokenizer_mismatch_refuses_to_train() -> None:
