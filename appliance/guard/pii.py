@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -40,6 +41,14 @@ NEEDS_DIGIT = frozenset({
     "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "DEVICE_ID", "VEHICLE_ID", "AGE",
     "AGE_OVER_89", "ZIP_CODE", "STUDENT_ID", "PERSON_DATE",
 })
+# Entities whose recognizers need a character most texts lack: an e-mail address an '@'; a URL a dot followed by a
+# letter (Presidio's patterns end in a top-level domain); an IP address a digit (IPv4) or a colon (IPv6).
+_URL_DOT = re.compile(r"\.[^\W\d_]")
+NEEDS_CHAR = {
+    "EMAIL_ADDRESS": lambda t: "@" in t,
+    "URL": lambda t: _URL_DOT.search(t) is not None,
+    "IP_ADDRESS": lambda t: ":" in t or any(c.isdigit() for c in t),
+}
 NER_RECOGNIZER = "SpacyRecognizer"  # the name Presidio gives the recognizer that reports the NER model's entities
 
 log = logging.getLogger(__name__)
@@ -204,7 +213,7 @@ class PiiScanner:
         self.analyzer = build_analyzer(degraded=self.degraded)
         supported = set(self.analyzer.get_supported_entities(LANG))
         self._ask = [e for e in self.entities if e in supported]
-        self._ask_no_digit = [e for e in self._ask if e not in NEEDS_DIGIT]
+        self._asks: dict[tuple[bool, ...], list[str]] = {}  # pre-screen outcome → entities to ask for
         self.prescreen = True
 
     def _keep(self, r) -> bool:
@@ -219,11 +228,18 @@ class PiiScanner:
         return sorted(_resolve(out), key=lambda f: (f.start, f.end, f.entity))
 
     def _entities_for(self, text: str) -> list[str]:
-        """Pre-screen: a text without a digit cannot hold a number-shaped identifier, so the recognizers for those are
-        not run on it (``tests/guard/test_prescreen.py`` shows the findings are the same with and without)."""
-        if not self.prescreen or not self._ask_no_digit or any(c.isdigit() for c in text):
+        """Pre-screen: a text without a digit cannot hold a number-shaped identifier, one without an '@' no e-mail
+        address, and so on (``NEEDS_DIGIT``, ``NEEDS_CHAR``), so the recognizers for those are not run on it
+        (``tests/guard/test_prescreen.py`` shows the findings are the same with and without)."""
+        if not self.prescreen:
             return self._ask
-        return self._ask_no_digit
+        digit = any(c.isdigit() for c in text)
+        key = (digit, *(need(text) for need in NEEDS_CHAR.values()))
+        ask = self._asks.get(key)
+        if ask is None:
+            ok = dict(zip(NEEDS_CHAR, key[1:]))
+            ask = self._asks[key] = [e for e in self._ask if (digit or e not in NEEDS_DIGIT) and ok.get(e, True)]
+        return ask
 
     def scan(self, texts: Sequence[str]) -> list[list[Finding]]:
         """Findings per text, in order. Empty texts are skipped without running the pipeline."""

@@ -98,6 +98,9 @@ _CORES: list[tuple[str, re.Pattern[str]]] = [
         r"(?=[ \t]*(?:[?!;,]|\.(?:\s|$)|$))")),
 ]
 
+# Cores that can match without a digit (a ship's name in a military address, a street corner); the rest need one.
+_CORES_WITHOUT_DIGIT = frozenset({"military", "corner of A and B"})
+
 _SEP = re.compile(r"[ \t]*,[ \t]*(?:\n[ \t>?*|#-]*)?|[ \t]*\n[ \t>?*|#-]*(?:,[ \t]*)?|[ \t]+")
 _UNIT = re.compile(
     r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room|Rm|Floor|Fl|Bldg|Building|Box|No|#)\.?[ \t]*#?[ \t]*[A-Z0-9][A-Z0-9-]*\b",
@@ -140,7 +143,10 @@ class StreetAddressRecognizer(RegexRecognizer):
             return []
         spans: list[tuple[int, int, str]] = []
         lowercase_text = not any(c.isupper() for c in text)
+        digit = any(c.isdigit() for c in text)
         for name, rx in _CORES:
+            if not digit and name not in _CORES_WITHOUT_DIGIT:
+                continue  # every other core has a house number, box or unit number: skip the scan (most of the cost)
             for m in rx.finditer(text):
                 if not _core_ok(m, lowercase_text):
                     continue
