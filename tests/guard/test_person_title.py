@@ -10,6 +10,8 @@ PEOPLE = [
     ("Amara: Where were you?\nJonathan: At the clinic with Amara.", ["Amara", "Jonathan"]),
     ("Ingrid Solberg\n47 Harbour Road\nTromsø", ["Ingrid Solberg"]),
     ("I'm Farida's sister.", ["Farida"]),
+    ("Please add my son Kwame to the policy.", ["Kwame"]),
+    ("What's your surname? Okonkwo", ["Okonkwo"]),
 ]
 
 
@@ -30,6 +32,7 @@ def test_titles(scanner) -> None:
 @pytest.mark.parametrize("text", [
     "Assessment: stable angina.\nPlan: continue metoprolol, recheck lipids in 3 months.",
     "Pain 4/10 after surgery; Tylenol, Motrin and Ice as needed.",
+    "My daughter Has a fever since Monday.",
 ])
 def test_clinical_headings_and_drug_lists_are_not_people(scanner, text: str) -> None:
     assert not [text[f.start:f.end] for f in scanner.scan([text])[0] if f.entity == "PERSON"]

@@ -9,6 +9,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
+from appliance.guard.recognizers.names import census, english
 
 _CAP = r"[A-Z][a-zA-Z'’-]+"
 
@@ -76,6 +77,15 @@ _KIN = re.compile(
 # within a few lines by a street number, a phone number or an e-mail address.
 _CONTACT_NAME = re.compile(r"^[ \t>*|-]*(?P<v>[A-Z][^\W\d_]*\.?(?:[ \t]+[A-Z][^\W\d_'’-]*\.?){1,2})[ \t]*$", re.MULTILINE)
 _CONTACT_DETAIL = re.compile(r"^[ \t>*|-]*\d{1,5}[ \t]+\S|@|\d{3}[\s.-]?\d{3,4}[\s.-]?\d{3,4}", re.MULTILINE)
+# "my son Kwame", "her husband Tomasz Nowak": a kinship word after a possessive, then the name.
+_KIN_NAME = re.compile(
+    r"(?i:\b(?:my|our|his|her|their|your)[ \t]+(?:kid|kids|son|daughter|child|wife|husband|partner|mother|father|mom|"
+    r"mum|dad|brother|sister|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|grandmother|grandfather|"
+    r"boyfriend|girlfriend|fianc[ée]e?)),?[ \t]+(?P<v>[A-Z][^\W\d_][\w'’-]*(?:[ \t]+[A-Z][^\W\d_][\w'’-]*)?)")
+# "Last name: Okafor", "What's your surname? Boyle": the answer to a question about a name.
+_NAME_FIELD = re.compile(
+    r"(?i:\b(?:(?:first|last|given|family|middle|maiden)[ \t]+name|surname|forename))(?:[ \t]+is)?[ \t]*[:?,-]?[ \t]*"
+    r"(?P<v>[A-Z][^\W\d_][\w'’-]*(?:[ \t]+[A-Z][^\W\d_][\w'’-]*)?)")
 # "Name: what they said", a line at a time: a transcript's speaker labels.
 _SPEAKER = re.compile(r"^[ \t]*(?P<v>[A-Z][^\W\d_'’-]+):[ \t]*\S", re.MULTILINE)
 _CUE_ONE = re.compile(
@@ -91,7 +101,8 @@ class PersonContextRecognizer(RegexRecognizer):
     - a word that is part of a name found elsewhere in the record is that name again ("directed by Bryan Maclean
       and starring Maclean");
     - in a list ("Ana, Tom, Joe and Li") where the model tagged at least two items as people, all items are people;
-    - a possessive before a kinship word ("Omar's daughter"), a name after a cue ("my name is", "called", "Dear");
+    - a possessive before a kinship word ("Omar's daughter") or after one ("my son Kwame"), a name after a cue ("my
+      name is", "called", "Dear") or a name field ("Last name: Okafor", "your surname? Boyle");
     - a span the model called an organisation that has a name's shape (two or three capitalised words, or with a
       middle initial), none of the words organisations carry ("Inc", "Bank", "Health", "&", "and") and no common
       English word ("Thoracic Surgery", "Nursing Home").
@@ -115,6 +126,10 @@ class PersonContextRecognizer(RegexRecognizer):
             add(*m.span("v"), "possessive kinship")
         for m in _CUE_ONE.finditer(text):
             add(*m.span("v"), "cue + name")
+        for rx, why in ((_KIN_NAME, "possessive kinship + name"), (_NAME_FIELD, "name field + name")):
+            for m in rx.finditer(text):
+                if m.group("v").split()[0].lower() not in english()[0]:  # "my daughter Has a fever"
+                    add(*m.span("v"), why)
         for e in ents:
             if e.label_ in ("ORG", "ORGANIZATION") and _name_shaped(e.text) and _name_words(e.text):  # Presidio's label
                 add(e.start_char, e.end_char, "organisation with a name's shape")
@@ -154,8 +169,6 @@ def _name_words(span: str) -> bool:
     """The words could be a person's name rather than a department or a device ("Thoracic Surgery", "Cell Saver"):
     none is a common English word unless it is a census surname after a listed given name ("Zoe Young"), and each is
     either a census name or not an English noun at all (see ``names``)."""
-    from appliance.guard.recognizers.names import census, english
-
     given, surnames = census()
     common, nouns = english()
     words = [w.strip(".").lower() for w in span.split()]
