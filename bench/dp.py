@@ -9,8 +9,12 @@ record number) are planted in the training set. Rows: the base model (no adapter
 DP at each ε (Opacus, Poisson sampling, clip 1.0, RDP accountant, δ = 1/(10·N)). Columns: seconds per step and
 its ratio to non-DP, ε reached, held-out NLL on unseen notes of the same kind, and canary exposure
 (log2(candidates+1) − log2(rank of the true secret among random secrets of the same format), averaged over the
-canaries; 0 = no better than chance, log2(R+1) = the model singles the secret out). Downstream accuracy of a dataset
-generated with each adapter is not measured here (see bench/utility.py for the base model's).
+canaries; 0 = no better than chance, log2(R+1) = the model singles the secret out).
+
+Downstream accuracy (``--downstream N``, default 96; 0 skips): each configuration is trained again on the shipped
+fictional medical seeds (tasks/seeds/medical_specialty.jsonl, 36 records), written as a GGUF adapter, loaded by
+llama.cpp, and ZeroGen generates N records for tasks/medical_specialty.toml with it; a TF-IDF + logistic regression
+trained on those records only is scored on a seeded 300-row sample of the real mtsamples test set (evaluation only).
 """
 
 from __future__ import annotations
@@ -92,12 +96,14 @@ def main() -> int:
     ap.add_argument("--learning-rate", type=float, default=1e-3)
     ap.add_argument("--epsilons", default="1,4,8")
     ap.add_argument("--candidates", type=int, default=200)
-    ap.add_argument("--quick", action="store_true", help="48 records, 1 epoch, 100 candidates")
+    ap.add_argument("--downstream", type=int, default=96, help="records generated per configuration for the accuracy column (0: skip)")
+    ap.add_argument("--quick", action="store_true", help="48 records, 1 epoch, 100 candidates, 32 downstream records")
     ap.add_argument("--home", type=Path, default=None, help="installation home holding the model (default: a temporary one)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     if args.quick:
         args.records, args.held_out, args.epochs, args.candidates = 48, 16, 1, 100
+        args.downstream = min(args.downstream, 32)
 
     import tempfile
 
@@ -135,23 +141,82 @@ def main() -> int:
         rows.append(row)
         print(f"  done: {row['config']}", file=sys.stderr, flush=True)
 
+    if args.downstream:
+        accuracy = downstream(args, entry, path, home, configs)
+        for r, acc in zip(rows, accuracy):
+            r.update(acc)
+
     non_dp = next(r for r in rows if r["config"] == "LoRA, no DP")
     base = rows[0]
     print(f"\nDP adapters on {entry.name}: {len(train)} fictional training records (2 canaries), {len(held)} held out, "
           f"{args.epochs} epoch(s), batch {args.batch_size}, lr {args.learning_rate}, δ = {delta:.2g}, "
           f"{torch.get_num_threads()} threads, exposure over {args.candidates} candidates (max {math.log2(args.candidates + 1):.1f})")
-    print(f"{'config':<16} {'s/step':>8} {'×non-DP':>8} {'steps':>6} {'ε':>7} {'σ':>6} {'held-out NLL':>13} {'vs base':>8} {'exposure':>9}")
+    print(f"{'config':<16} {'s/step':>8} {'×non-DP':>8} {'steps':>6} {'ε':>7} {'σ':>6} {'held-out NLL':>13} {'vs base':>8} "
+          f"{'exposure':>9} {'downstream acc':>15}")
     for r in rows:
         sps = r.get("seconds_per_step")
         ratio = sps / non_dp["seconds_per_step"] if sps else None
         print(f"{r['config']:<16} {sps or float('nan'):>8.2f} {ratio or float('nan'):>8.2f} {r.get('steps', 0):>6} "
               f"{r.get('epsilon') if r.get('epsilon') is not None else float('nan'):>7.2f} "
               f"{r.get('noise_multiplier', float('nan')):>6.2f} {r['heldout_nll']:>13.3f} "
-              f"{r['heldout_nll'] - base['heldout_nll']:>+8.3f} {r['canary_exposure']:>9.2f}")
+              f"{r['heldout_nll'] - base['heldout_nll']:>+8.3f} {r['canary_exposure']:>9.2f} "
+              f"{_acc(r):>15}")
+    if args.downstream:
+        print(f"downstream: ZeroGen, {args.downstream} records requested per configuration on medical_specialty "
+              f"(adapters trained on its 36 shipped fictional seeds), TF-IDF + LR scored on 300 real mtsamples rows "
+              f"(majority class {rows[0].get('majority', float('nan')):.1%})")
     if args.json:
         args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json), "home": str(home)},
                                          "delta": delta, "rows": rows}, indent=2, default=str))
     return 0
+
+
+def _acc(r: dict) -> str:
+    return f"{100 * r['downstream_accuracy']:.1f}% ({r['downstream_records']})" if "downstream_accuracy" in r else "-"
+
+
+def downstream(args, entry, path: Path, home: Path, configs: list) -> list[dict]:
+    """Accuracy on real data of a task model trained on records generated with each configuration's adapter."""
+    import tempfile
+
+    from appliance.adapt import dp_lora
+    from appliance.adapt.gguf_lora import write_gguf_lora
+    from appliance.adapt.torch_base import load_torch_base
+    from appliance.engine.loader import load_model
+    from appliance.generate import get_method
+    from appliance.quality.evaluate import evaluate_on_real
+    from appliance.quality.realdata import read_real
+    from appliance.spec import load_task
+
+    task = load_task(ROOT / "tasks" / "medical_specialty.toml")
+    seeds = [json.loads(line)["text"] for line in (ROOT / "tasks" / "seeds" / "medical_specialty.jsonl").read_text().splitlines()
+             if line.strip()]
+    real = read_real(ROOT.parent / "shared" / "data" / "mtsamples" / "test.csv", "text", "label", task_name=task.name,
+                     label_ids=task.label_ids, limit=300)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="bench-dp-") as tmp:
+        for eps in ["base"] + configs:
+            lora = None
+            if eps != "base":
+                model, tok = load_torch_base(path, entry.architecture)
+                cfg = dp_lora.TrainConfig(epsilon=eps, delta=dp_lora.default_delta(len(seeds)), epochs=args.epochs,
+                                          batch_size=8, learning_rate=args.learning_rate, max_tokens=96)
+                peft_model = dp_lora.attach_lora(model, cfg)
+                res = dp_lora.train(peft_model, tok, seeds, cfg)
+                lora = Path(tmp) / f"adapter-{eps}.gguf"
+                c = model.config
+                write_gguf_lora(lora, entry.architecture, res.weights, res.alpha, c.num_hidden_layers,
+                                c.num_attention_heads, c.num_key_value_heads)
+            loaded = load_model(home, None, max_parallel=32, ctx_per_seq=512, lora_path=lora)
+            with loaded.model as m:
+                recs = [r for batch in get_method("zerogen").run(m, task, args.downstream, seed=0) for r in batch]
+            recs = [r for r in recs if r.label in task.label_ids]
+            ev = evaluate_on_real(task, [r.text for r in recs], [r.label for r in recs], real.texts, real.labels,
+                                  task_models=("tfidf_lr",), sizes=(1.0,))
+            out.append({"downstream_accuracy": ev["rows"][0]["accuracy"], "downstream_records": len(recs),
+                        "majority": ev["majority_baseline"]})
+            print(f"  downstream done: {eps}", file=sys.stderr, flush=True)
+    return out
 
 
 if __name__ == "__main__":
