@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 from appliance.errors import UserError
 
 # Architectures whose GGUF transformers can load and whose LoRA tensor layout we export (see gguf_lora).
-SUPPORTED_ARCHITECTURES = ("llama",)
+SUPPORTED_ARCHITECTURES = ("llama", "gemma3")
 
 
 def load_torch_base(gguf_path: Path, architecture: str) -> tuple[Any, Any]:
