@@ -220,8 +220,8 @@ def train(
     seconds = time.perf_counter() - t0
     peft_model.eval()
     epsilon = float(engine.get_epsilon(cfg.delta)) if engine is not None else None
-    if engine is not None:
-        model.remove_hooks() if hasattr(model, "remove_hooks") else None
+    if engine is not None and hasattr(model, "remove_hooks"):
+        model.remove_hooks()  # the peft model goes back to plain PyTorch for evaluation and export
     return TrainResult(
         weights=lora_weights(peft_model), rank=cfg.rank, alpha=cfg.alpha, epsilon=epsilon, delta=cfg.delta,
         noise_multiplier=noise_multiplier, max_grad_norm=cfg.max_grad_norm, sampling_rate=batch / n, steps=step,

@@ -7,6 +7,7 @@ adapter in one vault transaction: there is never an adapter whose ε is not on t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
@@ -134,8 +135,7 @@ def train_adapter(
     with vault.transaction():
         vault.charge_privacy(req.seed_set, "dp-lora", name, float(result.epsilon), delta, budget)
         vault.add_adapter(name, req.seed_set, entry.name, entry.sha256, body, manifest)
-    stored = next(a for a in vault.list_adapters() if a["name"] == name)
-    return stored["manifest"] | {"sha256": stored["sha256"]}
+    return manifest | {"sha256": hashlib.sha256(body).hexdigest()}  # the digest add_adapter stored
 
 
 def _check_tokens_against_llama(gguf_path: Path, entry: ModelEntry, tokenizer: Any, texts: list[str], check) -> None:

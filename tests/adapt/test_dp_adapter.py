@@ -247,9 +247,9 @@ def test_over_budget_run_is_refused_before_training(trained) -> None:
         assert [a["name"] for a in s.vault.list_adapters()] == ["med-test"]
         assert len(s.vault.privacy_spent("med")["entries"]) == 1
     with Session.open(home, "rita", PW["rita"]) as s:
-        refusals = [e for e in s.vault.audit_entries(action="access.denied")] or [
-            e for e in s.vault.audit_entries() if "refus" in e["action"] or "denied" in e["action"]]
-    assert refusals
+        refusals = [e for e in s.vault.audit_entries(action="access.denied")
+                    if e["params"].get("permission") == "adapter.train" and "over budget" in e["params"].get("reason", "")]
+    assert len(refusals) == 2, refusals  # both refused runs, each audited once
 
 
 def test_canary_exposure_is_measured_for_the_planted_canaries(trained) -> None:
