@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -14,11 +14,12 @@ from appliance.errors import UserError
 from appliance.vault import Vault, keys, layout
 
 
-def test_wrong_passphrase_fails_fast_with_clear_message(populated: Path) -> None:
-    start = time.perf_counter()
+def test_wrong_passphrase_answers_a_first_typo_at_once(populated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(keys.time, "sleep", lambda s: slept.append(s))
     with pytest.raises(UserError, match="^wrong passphrase for user alice$"):
         Vault.open(populated, "alice", "not-her-passphrase")
-    assert time.perf_counter() - start < 2.0
+    assert slept == [0.0]  # the KDF's own cost is the only wait; bench/kdf.py measures it
 
 
 def test_unknown_user_gets_the_same_answer(populated: Path) -> None:
@@ -129,10 +130,21 @@ def test_open_without_vault_and_double_init(home: Path) -> None:
         Vault.create(home, "root", PASSPHRASES["root"])
 
 
-def test_calibration_targets_about_150ms() -> None:
-    params = keys.calibrate()
-    start = time.perf_counter()
-    keys.derive_kek("passphrase", b"0" * 16, params)
-    elapsed = time.perf_counter() - start
-    assert params.memory_kib == 65536 and params.iterations >= 2
-    assert 0.05 < elapsed < 0.6, elapsed
+def test_calibration_solves_for_the_target_from_two_timed_derivations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake clock, so the arithmetic is checked without timing this machine (bench/kdf.py times it)."""
+    clock = [0.0]
+    derived: list[int] = []
+
+    def fake_derive(passphrase: str, salt: bytes, params: keys.KdfParams) -> bytes:
+        derived.append(params.iterations)
+        clock[0] += 0.01 + 0.03 * params.iterations  # 10 ms fixed cost, 30 ms per pass
+        return b"k" * 32
+
+    monkeypatch.setattr(keys, "derive_kek", fake_derive)
+    monkeypatch.setattr(keys, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    params = keys.calibrate(target_s=0.15)
+    assert derived == [1, 2]
+    assert (params.memory_kib, params.lanes) == (65536, 1)
+    assert params.iterations == 5  # ceil((0.15 - 0.01) / 0.03)
+    assert keys.calibrate(target_s=0.0).iterations == 2  # never below two passes
+    assert keys.calibrate(target_s=100.0).iterations == 64  # and capped
