@@ -1,7 +1,10 @@
 """PII detection quality: our analyzer (Presidio + appliance recognizers) against vanilla Presidio, same run.
 
-Data: ../shared/data/presidio_synth_pii/synth_dataset_v2.jsonl (presidio-research's synthetic set; evaluation only,
-never used to write or tune a recognizer). Both analyzers use the same installed spaCy model (en_core_web_sm; the
+Data: ../shared/data/presidio_synth_pii/synth_dataset_v2.jsonl (presidio-research's synthetic set). It is a
+*development* set, not a held-out one: the appliance's recognizers (census names, titled and announced persons,
+addresses, …) were written while reading the misses this benchmark printed, so their figures here are optimistic for
+text of other shapes. No independent span-labelled PII set is available offline; the set's own SOURCE.md warns
+against tuning on its templates, and that warning was not kept. Vanilla Presidio's figures are unaffected. Both analyzers use the same installed spaCy model (en_core_web_sm; the
 lg model of the reference notebook is not available offline) and score threshold 0.5. Vanilla is Presidio's own
 default configuration (all predefined recognizers, organisations ignored) with the model name swapped in.
 

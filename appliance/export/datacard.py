@@ -48,8 +48,8 @@ def render(m: dict[str, Any]) -> str:
         f"- Export gate (final pass): {exp['checked']} records checked, {exp['left_out']} left out; reasons: "
         f"{_kv(exp['left_out_by_reason'])}; {exp['released_by_review']} records were released by a reviewer",
         f"- PII scanner: {scan['mode']} mode ({scan['description']}); measured recall {scan['measured_recall']} "
-        f"overall on {scan['benchmark']}. Per entity: {_kv(scan['recall_per_entity'])}. "
-        "A scanner misses some PII: treat the data accordingly.",
+        f"overall on {scan['benchmark']}, {scan.get('recall_caveat', 'no caveat recorded')}. "
+        f"Per entity: {_kv(scan['recall_per_entity'])}. A scanner misses some PII: treat the data accordingly.",
         f"- Memorization limits: a record sharing {mem['max_shared_tokens']} tokens in a row with a seed, or a "
         f"near-duplicate of one (MinHash Jaccard ≥ {mem['near_duplicate_jaccard']}), is left out; "
         f"{mem['seeds_indexed']} seed records and {mem['canaries']} canaries were checked against.",
