@@ -1,10 +1,13 @@
-"""Read a GGUF file's metadata (architecture, context length, chat template) through llama.cpp."""
+"""Read a GGUF file's metadata (architecture, context length, chat template) and tokenizer through llama.cpp, loading
+the vocabulary only (no weights)."""
 
 from __future__ import annotations
 
 import ctypes
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import llama_cpp as C
 
@@ -26,7 +29,8 @@ def _meta(model, key: str) -> str | None:
     return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
 
 
-def read_gguf_info(path: Path) -> GGUFInfo:
+@contextmanager
+def _vocab_only(path: Path) -> Iterator[object]:
     from appliance.engine.llama import _init_backend
 
     _init_backend()
@@ -39,10 +43,35 @@ def read_gguf_info(path: Path) -> GGUFInfo:
     if not model:
         raise UserError(f"llama.cpp cannot read GGUF file: {path}")
     try:
+        yield model
+    finally:
+        C.llama_model_free(model)
+
+
+@contextmanager
+def gguf_tokenizer(path: Path) -> Iterator[Callable[[str], list[int]]]:
+    """llama.cpp's tokenizer for a GGUF file, as ``LocalModel.tokenize`` uses it (no BOS, special tokens parsed)."""
+    with _vocab_only(path) as model:
+        vocab = C.llama_model_get_vocab(model)
+
+        def tokenize(text: str) -> list[int]:
+            data = text.encode("utf-8")
+            cap = len(data) + 16
+            buf = (C.llama_token * cap)()
+            n = C.llama_tokenize(vocab, data, len(data), buf, cap, False, True)
+            if n < 0:
+                cap = -n
+                buf = (C.llama_token * cap)()
+                n = C.llama_tokenize(vocab, data, len(data), buf, cap, False, True)
+            return list(buf[:n])
+
+        yield tokenize
+
+
+def read_gguf_info(path: Path) -> GGUFInfo:
+    with _vocab_only(path) as model:
         arch = _meta(model, "general.architecture") or "unknown"
         ctx = int(_meta(model, f"{arch}.context_length") or 0)
         tmpl = C.llama_model_chat_template(model, None)
         ftype = _meta(model, "general.file_type") or ""
         return GGUFInfo(arch, ctx, bool(tmpl), int(C.llama_model_n_params(model)), ftype)
-    finally:
-        C.llama_model_free(model)

@@ -107,7 +107,7 @@ def train_adapter(
 
     torch.set_num_threads(choose_threads(req.threads))  # free cores only, as for llama.cpp
     model, tokenizer = load_torch_base(gguf_path, entry.architecture)
-    _check_tokens_against_llama(gguf_path, entry, tokenizer, texts, check_tokenizer)
+    _check_tokens_against_llama(gguf_path, tokenizer, texts, check_tokenizer)
     cfg = TrainConfig(epsilon=req.epsilon, delta=delta, epochs=req.epochs, batch_size=req.batch_size,
                       learning_rate=req.learning_rate, rank=req.rank, max_tokens=req.max_tokens, seed=req.seed)
     peft_model = dp_lora.attach_lora(model, cfg)
@@ -138,11 +138,11 @@ def train_adapter(
     return manifest | {"sha256": hashlib.sha256(body).hexdigest()}  # the digest add_adapter stored
 
 
-def _check_tokens_against_llama(gguf_path: Path, entry: ModelEntry, tokenizer: Any, texts: list[str], check) -> None:
-    from appliance.engine.llama import LocalModel
+def _check_tokens_against_llama(gguf_path: Path, tokenizer: Any, texts: list[str], check) -> None:
+    from appliance.engine.gguf_info import gguf_tokenizer
 
-    with LocalModel(gguf_path, instruct=entry.instruct, n_threads=1, max_parallel=1, ctx_per_seq=64) as lm:
-        check(tokenizer, lambda t: lm.tokenize(t), texts)
+    with gguf_tokenizer(gguf_path) as tokenize:  # the vocabulary only, not the weights
+        check(tokenizer, tokenize, texts)
 
 
 @contextmanager

@@ -99,6 +99,7 @@ def run_generation(
     method, method_report = build_method(  # refusals (e.g. over the ε budget) write nothing
         session, req.method, req.task, req.method_options, req.seed_set, policy
     )
+    _charge_ledger(session, req, policy, method_report, None)  # an over-budget run is refused before the model loads
     t0 = time.perf_counter()
     # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
     loaded, adapter = _load(home, req, session)
@@ -190,12 +191,18 @@ def _load(home: Path, req: GenerationRequest, session: Session):
                     "epsilon": privacy["epsilon"], "delta": privacy["delta"], "accountant": privacy["accountant"]}
 
 
-def _charge_ledger(session: Session, req: GenerationRequest, policy: Policy, method_report: Any, job_id: int) -> None:
-    """Methods that read private seeds under DP (Private Evolution) charge their ε to the seed set's ledger."""
+def _charge_ledger(session: Session, req: GenerationRequest, policy: Policy, method_report: Any,
+                   job_id: int | None) -> None:
+    """Methods that read private seeds under DP (Private Evolution) charge their ε to the seed set's ledger.
+
+    ``job_id`` None only checks that the budget allows the charge (audited refusal otherwise)."""
     if not (req.seed_set and isinstance(method_report, dict) and "epsilon" in method_report):
         return
     from appliance.service.adapters import budget_of
 
+    if job_id is None:
+        session.vault.ensure_privacy_budget(req.seed_set, float(method_report["epsilon"]), budget_of(policy))
+        return
     session.vault.charge_privacy(req.seed_set, req.method, f"job {job_id}", float(method_report["epsilon"]),
                                  float(method_report["delta"]), budget_of(policy))
 

@@ -674,17 +674,25 @@ class Vault:
         return {"seed_set_id": set_id, "epsilon": sum(r["epsilon"] for r in rows), "delta": sum(r["delta"] for r in rows),
                 "composition": "basic (sum of ε and of δ)", "entries": rows}
 
+    def ensure_privacy_budget(self, seed_set: str | int, epsilon: float, budget: float) -> dict[str, Any]:
+        """What the seed set has spent, or an audited refusal when ``epsilon`` more would exceed ``budget``.
+
+        Callers check before costly work (loading a model, training) and ``charge_privacy`` checks again when it
+        writes the charge."""
+        spent = self.privacy_spent(seed_set)
+        if spent["epsilon"] + epsilon > budget + 1e-9:
+            self.audit_refusal("ledger.charge", {"seed_set_id": spent["seed_set_id"]},
+                               f"over budget: {spent['epsilon']:.3g} + {epsilon:.3g} > {budget:.3g}")
+            raise UserError(
+                f"privacy budget exceeded for seed set {seed_set!r}: spent ε = {spent['epsilon']:.2f}, this run "
+                f"ε = {epsilon:.2f}, budget ε ≤ {budget:g}"
+            )
+        return spent
+
     def charge_privacy(self, seed_set: str | int, kind: str, ref: str, epsilon: float, delta: float, budget: float) -> int:
         """Charge (ε, δ) to a seed set's ledger; refuse (audited) when the total would exceed ``budget``."""
         with self.transaction() as con:
-            spent = self.privacy_spent(seed_set)
-            if spent["epsilon"] + epsilon > budget + 1e-9:
-                self.audit_refusal("ledger.charge", {"seed_set_id": spent["seed_set_id"]},
-                                   f"over budget: {spent['epsilon']:.3g} + {epsilon:.3g} > {budget:.3g}")
-                raise UserError(
-                    f"privacy budget exceeded for seed set {seed_set!r}: spent ε = {spent['epsilon']:.2f}, this run "
-                    f"ε = {epsilon:.2f}, budget ε ≤ {budget:g}"
-                )
+            spent = self.ensure_privacy_budget(seed_set, epsilon, budget)
             entry_id = schema.next_id(con, "privacy_ledger")
             con.execute("INSERT INTO privacy_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [entry_id, spent["seed_set_id"], kind, ref, float(epsilon), float(delta), now_iso(), self.user])

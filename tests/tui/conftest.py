@@ -9,15 +9,13 @@ from typing import Awaitable, Callable
 
 import pytest
 
-from appliance.vault import Vault, keys
-from tests.vault.vault_helpers import FAST_KDF, PASSPHRASES, ROLES
+from appliance.vault import Vault
+from tests.vault.vault_helpers import FAST_KDF, PASSPHRASES, ROLES, use_fast_kdf
 
 
 @pytest.fixture(autouse=True)
 def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
-    monkeypatch.setattr(keys, "FAILURE_DELAY_BASE_S", 0.01)
-    monkeypatch.setattr(keys, "FAILURE_DELAY_MAX_S", 0.05)
+    use_fast_kdf(monkeypatch)
 
 
 @pytest.fixture

@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vault_helpers import FAST_KDF, PASSPHRASES, ROLES
+from vault_helpers import FAST_KDF, PASSPHRASES, ROLES, use_fast_kdf
 
-from appliance.vault import Vault, keys
+from appliance.vault import Vault
 
 
 @pytest.fixture(autouse=True)
 def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap Argon2id and short failure delays, in tests only (production calibrates to ~0.15 s)."""
-    monkeypatch.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
-    monkeypatch.setattr(keys, "FAILURE_DELAY_BASE_S", 0.01)
-    monkeypatch.setattr(keys, "FAILURE_DELAY_MAX_S", 0.05)
+    use_fast_kdf(monkeypatch)
 
 
 @pytest.fixture

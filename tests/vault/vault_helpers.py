@@ -22,6 +22,15 @@ PASSPHRASES = {
 ROLES = {"root": "admin", "alice": "author", "bob": "author", "rita": "reviewer"}
 
 
+def use_fast_kdf(monkeypatch) -> None:  # noqa: ANN001 (pytest.MonkeyPatch; pytest is not imported here)
+    """Cheap Argon2id and short failure delays, in tests only (production calibrates to ~0.15 s)."""
+    from appliance.vault import keys
+
+    monkeypatch.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
+    monkeypatch.setattr(keys, "FAILURE_DELAY_BASE_S", 0.01)
+    monkeypatch.setattr(keys, "FAILURE_DELAY_MAX_S", 0.05)
+
+
 def open_as(home: Path, user: str) -> Vault:
     return Vault.open(home, user, PASSPHRASES[user])
 
