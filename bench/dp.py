@@ -58,21 +58,9 @@ def canary_secret(rng: random.Random) -> str:
 
 def sequence_nll(model, tok, texts: list[str]) -> list[float]:
     """Total NLL of each text (lower = likelier)."""
-    import torch
-    import torch.nn.functional as F
+    from appliance.adapt.dp_lora import text_nll
 
-    from appliance.adapt.dp_lora import encode
-
-    out: list[float] = []
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(texts), 32):
-            ids, labels = encode(tok, texts[start : start + 32], 64)
-            logits = model(input_ids=ids, attention_mask=(labels != -100).long()).logits[:, :-1]
-            target = labels[:, 1:]
-            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="none")
-            out += nll.view(target.shape).sum(dim=1).tolist()
-    return out
+    return [nll for nll, _ in text_nll(model, tok, texts, max_tokens=64, batch=32)]
 
 
 def exposure(model, tok, secrets: list[str], candidates: int, rng: random.Random) -> float:

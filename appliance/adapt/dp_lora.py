@@ -121,24 +121,29 @@ def per_record_loss(model: Any, ids: Any, labels: Any) -> Any:
     return nll.sum(dim=1) / count
 
 
-def mean_nll(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int = 96) -> float:
-    """Held-out check: mean per-token NLL of ``texts`` under ``model`` (lower = the model finds them likelier)."""
+def text_nll(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int = 96, batch: int = 8) -> list[tuple[float, int]]:
+    """Each text's total NLL under ``model`` and the number of tokens it was scored on (lower = likelier)."""
     import torch
     import torch.nn.functional as F
 
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    out: list[tuple[float, int]] = []
     with torch.no_grad():
-        for start in range(0, len(texts), 8):
-            ids, labels = encode(tokenizer, texts[start : start + 8], max_tokens)
+        for start in range(0, len(texts), batch):
+            ids, labels = encode(tokenizer, texts[start : start + batch], max_tokens)
             logits = model(input_ids=ids, attention_mask=(labels != -100).long()).logits[:, :-1]
             target = labels[:, 1:]
-            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum")
-            total += float(nll)
-            count += int((target != -100).sum())
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="none")
+            out += zip(nll.view(target.shape).sum(dim=1).tolist(), (target != -100).sum(dim=1).tolist())
     model.train(was_training)
-    return total / max(1, count)
+    return out
+
+
+def mean_nll(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int = 96) -> float:
+    """Held-out check: mean per-token NLL of ``texts`` under ``model`` (lower = the model finds them likelier)."""
+    scored = text_nll(model, tokenizer, texts, max_tokens)
+    return sum(nll for nll, _ in scored) / max(1, sum(n for _, n in scored))
 
 
 def attach_lora(model: Any, cfg: TrainConfig) -> Any:
