@@ -236,7 +236,8 @@ def read_seed_file(
     max_chars: int = MAX_TEXT_CHARS,
     temp_dir: Path,
 ) -> tuple[list[SeedRow], str]:
-    """Parse and validate a seed file; returns its rows and its SHA-256. Raises UserError naming the row."""
+    """Parse and validate a seed file; returns its rows and its SHA-256. Raises UserError naming the first bad row
+    and the numbers of the others (one line), so a file can be fixed in one pass."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"cannot read {p}: no such file")
@@ -253,23 +254,40 @@ def read_seed_file(
     if not raw:
         raise UserError(f"{p.name}: no data rows")
     allowed = set(allowed_labels) if allowed_labels is not None else None
-    rows = []
+    rows, bad = [], []
     for i, (text, label) in enumerate(raw, start=1):
-        if text is None or not text.strip():
-            raise UserError(f"{p.name}: row {i}: empty text in column {text_column!r}")
-        if len(text) > max_chars:
-            raise UserError(f"{p.name}: row {i}: text is {len(text)} characters, over the limit of {max_chars}")
-        if "\x00" in text:
-            raise UserError(f"{p.name}: row {i}: text contains a NUL character")
-        if label_column:
-            if label is None or not label.strip():
-                raise UserError(f"{p.name}: row {i}: empty label in column {label_column!r}")
-            if len(label) > MAX_LABEL_CHARS:
-                raise UserError(f"{p.name}: row {i}: label is longer than {MAX_LABEL_CHARS} characters")
-            if allowed is not None and label not in allowed:
-                raise UserError(f"{p.name}: row {i}: unknown label {label!r} (the task allows: {', '.join(sorted(allowed))})")
-        rows.append(SeedRow(i, text, label))
+        problem = _row_problem(text, label, text_column, label_column, allowed, max_chars)
+        if problem:
+            bad.append((i, problem))
+        else:
+            rows.append(SeedRow(i, text, label))
+    if bad:
+        (first, problem), more = bad[0], [i for i, _ in bad[1:]]
+        rest = ""
+        if more:
+            shown = ", ".join(map(str, more[:10])) + (", …" if len(more) > 10 else "")
+            rest = f" (and {len(more)} more bad row{'s' if len(more) > 1 else ''}: {shown})"
+        raise UserError(f"{p.name}: row {first}: {problem}{rest}")
     return rows, digest
+
+
+def _row_problem(text: str | None, label: str | None, text_column: str, label_column: str | None,
+                 allowed: set[str] | None, max_chars: int) -> str | None:
+    """What is wrong with one seed row, or None."""
+    if text is None or not text.strip():
+        return f"empty text in column {text_column!r}"
+    if len(text) > max_chars:
+        return f"text is {len(text)} characters, over the limit of {max_chars}"
+    if "\x00" in text:
+        return "text contains a NUL character"
+    if label_column:
+        if label is None or not label.strip():
+            return f"empty label in column {label_column!r}"
+        if len(label) > MAX_LABEL_CHARS:
+            return f"label is longer than {MAX_LABEL_CHARS} characters"
+        if allowed is not None and label not in allowed:
+            return f"unknown label {label!r} (the task allows: {', '.join(sorted(allowed))})"
+    return None
 
 
 def import_file(

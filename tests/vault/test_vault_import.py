@@ -73,6 +73,20 @@ def test_bad_files_name_the_row_and_problem(tmp_path: Path, name: str, content, 
         _read(path, tmp_path)
 
 
+def test_every_bad_row_is_named_in_one_line(tmp_path: Path) -> None:
+    """A file with many bad rows is fixed in one pass: the first is described, the others are listed by number."""
+    lines = ["text,label"] + [("fine" if i % 3 else "") + f",{'oncology' if i % 5 else 'dermatology'}" for i in range(1, 31)]
+    path = _write(tmp_path, "many.csv", "\n".join(lines) + "\n")
+    with pytest.raises(UserError) as err:
+        _read(path, tmp_path)
+    message = str(err.value)
+    assert "\n" not in message
+    bad = [i for i in range(1, 31) if i % 3 == 0 or i % 5 == 0]  # empty text, or a label the task does not allow
+    assert message.startswith(f"many.csv: row {bad[0]}: ")
+    listed = ", ".join(map(str, bad[1:11]))
+    assert message.endswith(f"(and {len(bad) - 1} more bad rows: {listed}, …)"), message
+
+
 def test_many_rows_then_a_short_one(tmp_path: Path) -> None:
     body = "".join(f"note {i},oncology\n" for i in range(3000))
     path = _write(tmp_path, "big.csv", "text,label\n" + body + "short row\n")
