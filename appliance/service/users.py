@@ -52,3 +52,9 @@ def remove_user(session: Session, name: str) -> None:
 def change_passphrase(session: Session, name: str, passphrase: str, confirmation: str) -> None:
     """Set a new passphrase for ``name`` (an admin may reset anyone's; others only their own)."""
     session.vault.change_passphrase(_confirmed(passphrase, confirmation), name or None)
+
+
+def rotate_key(session: Session) -> str:
+    """Re-encrypt the vault under a new data key and re-seal it for every active user (admins); the new key
+    generation. Do it after disabling someone who could have kept the old data key."""
+    return session.vault.rotate_key()

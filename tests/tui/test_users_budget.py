@@ -59,6 +59,9 @@ def test_empty_home_admin_adds_author_and_reviewer_who_sign_in(tmp_path: Path) -
         await d.click("#set-pass")
         await d.settle()
         assert any(m == "passphrase changed for rex" for m, _ in d.notes), d.notes
+        await d.click("#rotate-key")  # tmp could have kept the data key
+        await d.settle()
+        assert any(m.startswith("vault re-encrypted under a new data key (generation ") for m, _ in d.notes), d.notes
         assert not d.errors(), d.errors()
         await d.sign_out()
 
@@ -74,8 +77,10 @@ def test_empty_home_admin_adds_author_and_reviewer_who_sign_in(tmp_path: Path) -
     drive(tmp_path / "empty", scenario)
     with Vault.open(tmp_path / "empty", "rex", "rex-new-passphrase") as v:
         actions = [(e["action"], e["object_ids"].get("user")) for e in v.audit_entries(action="user.*")]
+        rotated = [e["action"] for e in v.audit_entries(action="key.*")]
     assert actions == [("user.add", "ann"), ("user.add", "rex"), ("user.add", "tmp"), ("user.remove", "tmp"),
                        ("user.passwd", "rex")]
+    assert rotated == ["key.rotate", "key.rotated"]  # and everyone signed in again afterwards, under the new key
 
 
 def test_users_refuses_mismatched_confirmation_and_is_admin_only(home: Path) -> None:
@@ -83,7 +88,7 @@ def test_users_refuses_mismatched_confirmation_and_is_admin_only(home: Path) -> 
         await d.sign_in("root")
         await d.go("f11")
         palette = [title for title, _, _ in ActionsProvider(d.app.screen)._commands()]
-        assert {"Go to Users", "Add user", "Disable user", "Set passphrase"} <= set(palette), palette
+        assert {"Go to Users", "Add user", "Disable user", "Set passphrase", "Rotate vault key"} <= set(palette), palette
         await _fill_user(d, "carol", "author", "carol-passphrase-1", "carol-passphrase-2")
         await d.click("#add-user")
         await d.settle()

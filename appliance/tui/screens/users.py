@@ -1,5 +1,6 @@
 """Users (admins): everyone with a role, add a user (name, role, passphrase typed twice, masked), disable the
-selected user, or set a new passphrase for them. The rules (confirmation, roles, who may do what) live in
+selected user, set a new passphrase for them, or rotate the vault's data key (after disabling someone who could have
+kept it). The rules (confirmation, roles, who may do what) live in
 ``appliance.service.users`` and the vault; this screen only collects the fields and shows the outcome."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ class UsersScreen(AppScreen):
     NAME = "users"
     TITLE = "Users"
     BINDINGS = [Binding("ctrl+n", "add_user", "Add user"), Binding("ctrl+r", "remove_user", "Disable user"),
-                Binding("ctrl+t", "change_passphrase", "Set passphrase")]
+                Binding("ctrl+t", "change_passphrase", "Set passphrase"),
+                Binding("ctrl+k", "rotate_key", "Rotate vault key")]
 
     def body(self) -> ComposeResult:
         with Vertical(id="users"):
@@ -33,6 +35,7 @@ class UsersScreen(AppScreen):
                 yield Button("Add user", id="add-user", variant="primary")
                 yield Button("Set passphrase", id="set-pass")
                 yield Button("Disable user", id="remove-user", variant="error")
+                yield Button("Rotate vault key", id="rotate-key", variant="warning")
             yield Static("", id="users-status")
 
     def on_mount(self) -> None:
@@ -67,7 +70,7 @@ class UsersScreen(AppScreen):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"add-user": self.action_add_user, "remove-user": self.action_remove_user,
-                   "set-pass": self.action_change_passphrase}
+                   "set-pass": self.action_change_passphrase, "rotate-key": self.action_rotate_key}
         if event.button.id in actions:
             actions[event.button.id]()
 
@@ -81,7 +84,7 @@ class UsersScreen(AppScreen):
     def action_remove_user(self) -> None:
         name = self._selected()
         if name and self.guard(lambda: user_service.remove_user(self.session, name) or True):
-            self._done(f"user {name} disabled; rotate the vault key (`appliance vault rotate-key`) "
+            self._done(f"user {name} disabled; rotate the vault key (Rotate vault key, ctrl+k) "
                        "if they could have kept it")
 
     def action_change_passphrase(self) -> None:
@@ -89,3 +92,9 @@ class UsersScreen(AppScreen):
         if name:
             self.background(user_service.change_passphrase, self.session, name, *self._passphrases(),
                             done=lambda _: self._done(f"passphrase changed for {name}"))
+
+    def action_rotate_key(self) -> None:
+        # Re-encrypting copies the whole database: a worker keeps the screen responsive meanwhile.
+        self.background(user_service.rotate_key, self.session,
+                        done=lambda generation: self._done(f"vault re-encrypted under a new data key (generation "
+                                                           f"{generation}); every active user re-sealed"))
