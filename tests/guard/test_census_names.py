@@ -44,3 +44,42 @@ def test_departments_and_devices_are_not_name_words() -> None:
 
     assert not any(_name_words(s) for s in ["Thoracic Surgery", "Nursing Home", "Cell Saver", "Anesthesia Service"])
     assert all(_name_words(s) for s in ["Zoe Young", "Sigrid Nyström", "Faina D. Yefremova", "Craig Connor"])
+
+
+class _ModelSaid:
+    """A stand-in for the NER model's output (named as such): the model's mislabels depend on its weights, so the
+    override rule is checked against a fixed one."""
+
+    def __init__(self, text: str, span: str, label: str) -> None:
+        from types import SimpleNamespace
+
+        i = text.index(span)
+        self.entities = [SimpleNamespace(start_char=i, end_char=i + len(span), label_=label, text=span)]
+
+
+@pytest.mark.parametrize("text,span,label", [
+    ("Rafael brought in by his father for ear pain.", "Rafael", "LOC"),
+    ("Rafael brought in by his father for ear pain.", "Rafael", "ORG"),
+    ("Sigrid Bergqvist is a 28-year-old woman.", "Sigrid Bergqvist", "GPE"),
+])
+def test_a_listed_given_name_wins_over_the_models_place_or_organisation(text: str, span: str, label: str) -> None:
+    from appliance.guard.recognizers.names import CensusNameRecognizer
+
+    got = CensusNameRecognizer().analyze(text, ["PERSON"], _ModelSaid(text, span, label))
+    assert [(text[r.start:r.end], r.score) for r in got] == [(span, CensusNameRecognizer.OVER_MODEL)]
+
+
+def test_places_that_are_given_names_keep_the_models_label() -> None:
+    """'Charlotte' is a WordNet noun (the city): the model's place label stands."""
+    from appliance.guard.recognizers.names import CensusNameRecognizer
+
+    text = "She moved here from Charlotte last spring."
+    assert CensusNameRecognizer().analyze(text, ["PERSON"], _ModelSaid(text, "Charlotte", "GPE")) == []
+
+
+def test_names_in_capitals() -> None:
+    from appliance.guard.recognizers.names import CensusNameRecognizer
+
+    text = "POD 1. MARIA GONZALEZ AMBULATING IN HALL, TOLERATING DIET."
+    got = CensusNameRecognizer().analyze(text, ["PERSON"], None)
+    assert [text[r.start:r.end] for r in got] == ["MARIA GONZALEZ"]

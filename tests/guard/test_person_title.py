@@ -36,3 +36,28 @@ def test_titles(scanner) -> None:
 ])
 def test_clinical_headings_and_drug_lists_are_not_people(scanner, text: str) -> None:
     assert not [text[f.start:f.end] for f in scanner.scan([text])[0] if f.entity == "PERSON"]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("BP 182/104 for Dr. kowalski at 11:15, asymptomatic.", ["kowalski"]),
+    ("Per Mrs. adeyemi okafor's request the refund was sent.", ["adeyemi okafor"]),
+    ("Dr. on call was paged twice.", []),
+    ("Dr. the patient is ready.", []),
+])
+def test_lower_case_names_after_an_honorific(text: str, names: list[str]) -> None:
+    from appliance.guard.recognizers.person import TitledPersonRecognizer
+
+    assert [text[r.start:r.end] for r in TitledPersonRecognizer().analyze(text, ["PERSON"])] == names
+
+
+@pytest.mark.parametrize("text,names", [
+    ("Her neighbor Tomasz checks in daily.", ["Tomasz"]),
+    ("Seen with his wife, aigerim, who translated.", ["aigerim"]),
+    ("The patient Denies chest pain.", []),
+    ("her son said he was fine", []),
+    ("The student Council met on Friday.", []),
+])
+def test_a_role_or_relation_before_a_name(text: str, names: list[str]) -> None:
+    from appliance.guard.recognizers.person import PersonContextRecognizer
+
+    assert [text[r.start:r.end] for r in PersonContextRecognizer().analyze(text, ["PERSON"], None)] == names

@@ -12,7 +12,8 @@ calendar words. Nouns are allowed only where the word is a listed name and the o
 too (WordNet lists 'smith' and 'john' as nouns). The rules, from strongest to weakest evidence:
 
 - *Given + surname* (optionally a middle initial), both listed: a person, even where the model said organisation
-  (score above the model's) and, in text without a single capital letter, in lower case.
+  (score above the model's) and, in text without a single capital letter, in lower case; in capitals too, where both
+  words are ("NISHA IYER" in a note typed in capitals, "LUCA PAPADOPOULOS" in a sentence).
 - *Given + capitalised unknown word* ("Sigrid Nyström"): the given name is listed, the other word is not English;
   scored below the model, so its own label wins where it has one.
 - *A listed given name alone*, capitalised, that is not an English word at all (not even a noun): "Todd", "Mario".
@@ -113,6 +114,12 @@ def english_lemmas(word: str) -> dict[str, set[str]]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def english_word(word: str) -> bool:
+    """A lower-case word that is English: a stop word, in WordNet, or an inflection of a WordNet word ("denies")."""
+    return word in english()[0] or bool(english_lemmas(word))
+
+
 @lru_cache(maxsize=1)
 def english() -> tuple[frozenset[str], frozenset[str]]:
     """(common words, nouns): spaCy's stop words plus WordNet's adjectives, adverbs and verbs; WordNet's nouns.
@@ -135,6 +142,11 @@ class CensusNameRecognizer(RegexRecognizer):
     BOTH_LISTED = 0.87  # above the NER model (0.85) and the context rules (0.86): one finding per name, always this one
     GIVEN_PLUS_WORD = 0.7
     GIVEN_ALONE = 0.6
+    # The model often calls a lone given name, or a given name and surname, a place or an organisation ("Rafael",
+    # "Kofi", "Magnus Bergström"). Where its span is exactly the name and the given name is no English word at all
+    # (not even a noun: WordNet lists the places that share a given name, "Charlotte", "Eugene", "Helena"), the
+    # name wins over the model's label.
+    OVER_MODEL = 0.87
 
     def __init__(self) -> None:
         super().__init__()
@@ -156,20 +168,24 @@ class CensusNameRecognizer(RegexRecognizer):
             return []
         ents = list(nlp_artifacts.entities) if nlp_artifacts is not None else []
         blocked = [(e.start_char, e.end_char) for e in ents if e.label_ in _BLOCKING_LABELS]
+        mislabelled = {(e.start_char, e.end_char) for e in ents if e.label_ != "PERSON"}
         lower_text = not any(c.isupper() for c in text)
         long_words = [w for w in _WORD.findall(text) if len(w) > 3]
         title_case = len(long_words) >= 4 and sum(w[0].isupper() for w in long_words) > 0.6 * len(long_words)
         out: list[RecognizerResult] = []
         used: set[int] = set()
 
-        def add(start: int, end: int, score: float, why: str) -> None:
-            if not any(s < end and start < e for s, e in blocked):
+        def add(start: int, end: int, score: float, why: str, given: str | None = None) -> None:
+            if given is not None and (start, end) in mislabelled and self._given(given, alone=True):
+                out.append(self.result("PERSON", start, end, self.OVER_MODEL, why + ", over the model's label"))
+            elif not any(s < end and start < e for s, e in blocked):
                 out.append(self.result("PERSON", start, end, score, why))
 
         for m in _WORD.finditer(text):
             s, e, w = m.start(), m.end(), m.group()
             capital = w[0].isupper() and not w.isupper()
-            if not (capital or lower_text):
+            shout = len(w) > 1 and w.isupper()
+            if not (capital or lower_text or shout):
                 continue
             if not self._given(w):
                 lw = w.lower()
@@ -185,17 +201,21 @@ class CensusNameRecognizer(RegexRecognizer):
             if nxt is not None:
                 nw, ne = nxt.group("w"), nxt.end("w")
                 lnw = nw.lower()
+                if shout and len(nw) > 1 and nw.isupper() and self._surname(nw):
+                    add(s, ne, self.BOTH_LISTED, "census given name + surname, in capitals", given=w)
+                    used.add(nxt.start("w"))
+                    continue
                 if lower_text or nw[0].isupper() and not nw.isupper():
                     if self._surname(nw):
-                        add(s, ne, self.BOTH_LISTED, "census given name + surname")
+                        add(s, ne, self.BOTH_LISTED, "census given name + surname", given=w)
                         used.add(nxt.start("w"))
                         continue
                     unknown = lnw not in self.common and lnw not in self.nouns
                     if capital and not title_case and lnw not in _NOT_SURNAME and (
                             unknown or lnw in self.surnames and w.lower() not in self.nouns):
-                        add(s, ne, self.GIVEN_PLUS_WORD, "census given name + capitalised word")
+                        add(s, ne, self.GIVEN_PLUS_WORD, "census given name + capitalised word", given=w)
                         used.add(nxt.start("w"))
                         continue
             if capital and not title_case and s not in used and self._given(w, alone=True):
-                add(s, e, self.GIVEN_ALONE, "census given name")
+                add(s, e, self.GIVEN_ALONE, "census given name", given=w)
         return out

@@ -9,21 +9,46 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
-from appliance.guard.recognizers.names import census, english
+from appliance.guard.recognizers.names import census, english, english_word
 
 _CAP = r"[A-Z][a-zA-Z'’-]+"
 
 
+_TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Rev|Sr|Fr|Capt|Sgt|Lt|Col|Judge|Nurse|Professor|Doctor|Coach|Principal)"
+# An honorific followed by words in lower case, as hurried notes write names ("Dr. reddy", "Mr. kowalski's").
+_TITLE_LOWER = re.compile(rf"\b{_TITLES}\.?[ \t]+(?P<v>[a-z][a-z'’-]+(?:[ \t]+[a-z][a-z'’-]+){{0,2}})")
+
+
 @register
 class TitledPersonRecognizer(RegexRecognizer):
+    """A capitalised name after an honorific; or lower-case words after one, as far as they are not English words
+    ("Dr. reddy" is a name; "Dr. on call" is not)."""
+
     ENTITY = "PERSON"
     FLAGS = CASE_SENSITIVE
     PATTERNS = [(
         "honorific + name",
-        r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Rev|Sr|Fr|Capt|Sgt|Lt|Col|Judge|Nurse|Professor|Doctor|Coach|Principal)\.?\s+"
-        rf"(?P<v>{_CAP}(?:\s+[A-Z]\.)?(?:\s+{_CAP}){{0,2}})",
+        rf"\b{_TITLES}\.?\s+(?P<v>{_CAP}(?:\s+[A-Z]\.)?(?:\s+{_CAP}){{0,2}})",
         0.7,
     )]
+    LOWER_SCORE = 0.7
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        out = super().analyze(text, entities, nlp_artifacts)
+        if "PERSON" not in entities:
+            return out
+        common = english()[0]
+        given, surnames = census()
+        for m in _TITLE_LOWER.finditer(text):
+            start = end = m.start("v")
+            for w in re.finditer(r"[a-z][a-z'’-]+", m.group("v")):
+                word = re.sub(r"['’]s$", "", w.group())
+                if word in common or (english_word(word) and word not in given and word not in surnames):
+                    break  # the name ends where English begins
+                end = start + w.start() + len(word)
+            if end > start:
+                out.append(self.result("PERSON", start, end, self.LOWER_SCORE, "honorific + lower-case name"))
+        return out
 
 
 @register
@@ -77,11 +102,20 @@ _KIN = re.compile(
 # within a few lines by a street number, a phone number or an e-mail address.
 _CONTACT_NAME = re.compile(r"^[ \t>*|-]*(?P<v>[A-Z][^\W\d_]*\.?(?:[ \t]+[A-Z][^\W\d_'’-]*\.?){1,2})[ \t]*$", re.MULTILINE)
 _CONTACT_DETAIL = re.compile(r"^[ \t>*|-]*\d{1,5}[ \t]+\S|@|\d{3}[\s.-]?\d{3,4}[\s.-]?\d{3,4}", re.MULTILINE)
-# "my son Kwame", "her husband Tomasz Nowak": a kinship word after a possessive, then the name.
+# "my son Kwame", "her husband Tomasz Nowak", "his wife, deepa": a kinship word after a possessive, then the name
+# (in lower case, one word that is no English word).
+_KIN_WORDS = (r"(?:kid|kids|son|daughter|child|wife|husband|partner|mother|father|mom|mum|dad|brother|sister|aunt|uncle|"
+              r"niece|nephew|cousin|grandson|granddaughter|grandmother|grandfather|boyfriend|girlfriend|fianc[ée]e?)")
 _KIN_NAME = re.compile(
-    r"(?i:\b(?:my|our|his|her|their|your)[ \t]+(?:kid|kids|son|daughter|child|wife|husband|partner|mother|father|mom|"
-    r"mum|dad|brother|sister|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|grandmother|grandfather|"
-    r"boyfriend|girlfriend|fianc[ée]e?)),?[ \t]+(?P<v>[A-Z][^\W\d_][\w'’-]*(?:[ \t]+[A-Z][^\W\d_][\w'’-]*)?)")
+    rf"(?i:\b(?:my|our|his|her|their|your)[ \t]+{_KIN_WORDS}),?[ \t]+"
+    r"(?P<v>[A-Z][^\W\d_][\w'’-]*(?:[ \t]+[A-Z][^\W\d_][\w'’-]*)?)")
+_KIN_LOWER = re.compile(rf"(?i:\b(?:my|our|his|her|their|your)[ \t]+{_KIN_WORDS}),?[ \t]+(?P<v>[a-z][a-z'’-]+)\b")
+# "neighbor Mateo checks in", "grandson Kwame": a word for someone's role or relation, then one capitalised word.
+_ROLE_ONE = re.compile(
+    r"(?i:\b(?:neighbou?r|roommate|flatmate|caregiver|carer|guardian|friend|classmate|partner|fianc[ée]e?|son|daughter|"
+    r"wife|husband|mother|father|mom|mum|dad|brother|sister|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
+    r"grandmother|grandfather|grandma|grandpa|stepson|stepdaughter|stepmother|stepfather|sibling|twin|student|pupil|"
+    r"patient|pt\.?|client|resident|tutor|coach|interpreter|sponsor)),?[ \t]+(?P<v>[A-Z][^\W\d_][\w'’-]*)\b")
 # "Last name: Okafor", "What's your surname? Boyle": the answer to a question about a name.
 _NAME_FIELD = re.compile(
     r"(?i:\b(?:(?:first|last|given|family|middle|maiden)[ \t]+name|surname|forename))(?:[ \t]+is)?[ \t]*[:?,-]?[ \t]*"
@@ -101,8 +135,9 @@ class PersonContextRecognizer(RegexRecognizer):
     - a word that is part of a name found elsewhere in the record is that name again ("directed by Bryan Maclean
       and starring Maclean");
     - in a list ("Ana, Tom, Joe and Li") where the model tagged at least two items as people, all items are people;
-    - a possessive before a kinship word ("Omar's daughter") or after one ("my son Kwame"), a name after a cue ("my
-      name is", "called", "Dear") or a name field ("Last name: Okafor", "your surname? Boyle");
+    - a possessive before a kinship word ("Omar's daughter") or after one ("my son Kwame", "his wife, deepa"), a word
+      for a role or relation before a single capitalised name that is no English word ("neighbor Mateo"), a name
+      after a cue ("my name is", "called", "Dear") or a name field ("Last name: Okafor", "your surname? Boyle");
     - a span the model called an organisation that has a name's shape (two or three capitalised words, or with a
       middle initial), none of the words organisations carry ("Inc", "Bank", "Health", "&", "and") and no common
       English word ("Thoracic Surgery", "Nursing Home").
@@ -126,10 +161,19 @@ class PersonContextRecognizer(RegexRecognizer):
             add(*m.span("v"), "possessive kinship")
         for m in _CUE_ONE.finditer(text):
             add(*m.span("v"), "cue + name")
-        for rx, why in ((_KIN_NAME, "possessive kinship + name"), (_NAME_FIELD, "name field + name")):
+        common = english()[0]
+        given = census()[0]
+        for rx, why in ((_KIN_NAME, "possessive kinship + name"), (_NAME_FIELD, "name field + name"),
+                        (_ROLE_ONE, "role + name")):
             for m in rx.finditer(text):
-                if m.group("v").split()[0].lower() not in english()[0]:  # "my daughter Has a fever"
-                    add(*m.span("v"), why)
+                first = m.group("v").split()[0].lower()
+                if first in common or (rx is _ROLE_ONE and english_word(first) and first not in given):
+                    continue  # "my daughter Has a fever", "patient Denies", "student Council"
+                add(*m.span("v"), why)
+        for m in _KIN_LOWER.finditer(text):
+            word = m.group("v")
+            if word not in common and (not english_word(word) or word in given):  # "his wife, deepa"; not "her son said"
+                add(*m.span("v"), "possessive kinship + lower-case name")
         for e in ents:
             if e.label_ in ("ORG", "ORGANIZATION") and _name_shaped(e.text) and _name_words(e.text):  # Presidio's label
                 add(e.start_char, e.end_char, "organisation with a name's shape")
