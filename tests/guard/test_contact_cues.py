@@ -34,3 +34,21 @@ def test_luhn() -> None:
 
     assert luhn_valid("4111111111111111") and luhn_valid("79927398713")
     assert not luhn_valid("4111111111111112")
+
+
+@pytest.mark.parametrize("text,code", [
+    ("She resides in Boise, Idaho 83790 with her aunt.", "83790"),
+    ("Forwarding address: Providence, Rhode Island 02945.", "02945"),
+    ("Mail to 12 Elm Cres, Ottawa, ON K2V 6K5.", "K2V 6K5"),
+    ("Albany, NY 12284-0001", "12284-0001"),
+])
+def test_postcodes_after_a_state_name_or_a_province(text: str, code: str) -> None:
+    from appliance.guard.recognizers.contact import ZipCodeRecognizer
+
+    assert [text[r.start:r.end] for r in ZipCodeRecognizer().analyze(text, ["ZIP_CODE"])] == [code]
+
+
+def test_a_state_name_before_a_year_is_no_postcode() -> None:
+    from appliance.guard.recognizers.contact import ZipCodeRecognizer
+
+    assert ZipCodeRecognizer().analyze("Moved from Texas 1985, then Ohio in 2001.", ["ZIP_CODE"]) == []

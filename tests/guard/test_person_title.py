@@ -61,3 +61,11 @@ def test_a_role_or_relation_before_a_name(text: str, names: list[str]) -> None:
     from appliance.guard.recognizers.person import PersonContextRecognizer
 
     assert [text[r.start:r.end] for r in PersonContextRecognizer().analyze(text, ["PERSON"], None)] == names
+
+
+def test_an_age_set_off_by_commas_after_a_name(scanner) -> None:
+    text = "New patient Maria Lopez, 34, from Pune needs a refill; Rosa Diaz, 93, follows."
+    found = {(f.entity, text[f.start:f.end]) for f in scanner.scan([text])[0]}
+    assert {("AGE", "34"), ("AGE_OVER_89", "93")} <= found, found
+    dose = "Dosage for Tylenol, 500, twice daily."
+    assert not [f for f in scanner.scan([dose])[0] if f.entity.startswith("AGE")]

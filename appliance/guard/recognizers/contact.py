@@ -1,5 +1,6 @@
 """Contact identifiers: phone formats Presidio's ``phonenumbers``-based recognizer misses, ZIP/postal codes
-(Safe Harbor's geographic subdivisions smaller than a state) and card numbers given as such. Street addresses are in
+(Safe Harbor's geographic subdivisions smaller than a state: after a state's abbreviation or name, a Canadian
+province, or a label) and card numbers given as such. Street addresses are in
 ``address``."""
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ _STATES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
     "OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP"
 ).split()
-_STATE = "(?:" + "|".join(_STATES) + ")"
+_STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|District of Columbia|Florida|Georgia|"
+    "Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|"
+    "Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|"
+    "North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|"
+    "Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming|Puerto Rico|Guam"
+).split("|")
+_STATE = "(?:" + "|".join(_STATES + [n.replace(" ", r"\s+") for n in _STATE_NAMES]) + ")"
+# Canadian provinces and territories, before a postcode ("ON K2V 6K5").
+_PROVINCE = "(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)"
 
 
 @register
@@ -43,6 +53,7 @@ class ZipCodeRecognizer(RegexRecognizer):
     ENTITY = "ZIP_CODE"
     PATTERNS = [
         ("state + zip", rf"(?-i:\b{_STATE}\.?,?\s+(?P<v>\d{{5}}(?:-\d{{4}})?)\b)", 0.7),
+        ("province + postcode", rf"(?-i:\b{_PROVINCE}\.?,?\s+(?P<v>[A-Z]\d[A-Z]\s?\d[A-Z]\d)\b)", 0.8),
         ("labelled zip", r"\b(?:zip(?:\s*code)?|postal\s+code|post\s*code)\s*[:#]?\s*(?P<v>\d{5}(?:-\d{4})?)\b", 0.8),
         # Other countries' postcodes after the same labels: digits in one or two groups ("3520", "394 13"), Polish ("53-320"),
         # British ("SW1A 1AA") and Canadian ("K1A 0B1") shapes.

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
 
@@ -106,6 +109,9 @@ class VehicleIdRecognizer(RegexRecognizer):
         return _has_digit(value, 1) and any(c.isalpha() for c in value)
 
 
+_AGE_AFTER_NAME = re.compile(r",[ \t]*(?P<v>\d{1,3})[ \t]*(?:,|\(|$)")
+
+
 @register
 class AgeRecognizer(RegexRecognizer):
     """Ages; those over 89 are their own entity, since Safe Harbor removes only those (and aggregates them)."""
@@ -117,11 +123,27 @@ class AgeRecognizer(RegexRecognizer):
         ("in her 90s", r"\bin\s+(?:his|her|their)\s+(?P<v>(?:90|100|110))'?s\b", 0.6),
     ]
 
+    AFTER_NAME = 0.6  # the comma rule needs the model's PERSON spans; without the model only the patterns run
+
     def validate(self, value: str, match: re.Match[str]) -> bool:
         return 0 < int(value) < 125
 
     def entity_for(self, value: str, match: re.Match[str]) -> str:
         return "AGE_OVER_89" if int(value) > 89 else "AGE"
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        """The patterns, and a number set off by commas right after a name the model found ("Ana Ruiz, 34, from
+        Pune"), the way notes give an age."""
+        out = super().analyze(text, entities, nlp_artifacts)
+        for ent in (nlp_artifacts.entities if nlp_artifacts is not None else []):
+            if ent.label_ != "PERSON":
+                continue
+            m = _AGE_AFTER_NAME.match(text, ent.end_char)
+            if m and self.validate(m.group("v"), m):
+                entity = self.entity_for(m.group("v"), m)
+                if entity in entities:
+                    out.append(self.result(entity, *m.span("v"), self.AFTER_NAME, "name, N,"))
+        return out
 
 
 @register
