@@ -36,6 +36,8 @@ def test_census_lists_load() -> None:
     common, nouns = english()
     assert {"mary", "james"} <= given and {"smith", "nguyen"} <= surnames
     assert {"will", "white", "young"} <= common and "lane" not in common
+    assert {"deepa", "kofi", "nikola", "chinedu"} <= given  # Faker's locales: names the 1990 census lists lack
+    assert not {"council", "floor", "among"} & given  # Faker lists those too, but an English word says nothing
 
 
 def test_departments_and_devices_are_not_name_words() -> None:

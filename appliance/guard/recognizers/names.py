@@ -4,6 +4,8 @@ The small NER model misses many names, calls others organisations ("Zoe Young", 
 almost nothing in all-lower-case text ("follow up with patricia desrosiers"). The US Census Bureau's 1990 name
 frequency lists (public domain; shipped by the ``names`` package: 1,219 male and 4,275 female given names,
 88,799 surnames) say which words are given names and which are surnames, independently of the text's casing.
+They miss most names from outside the US, so the given names of Faker's locales (MIT; about 15,000 more that are no
+English word: "Deepa", "Kofi", "Nikola", "Chinedu") join them.
 
 Many names are also English words ('Will', 'May', 'Hope', 'Lane', 'Young', 'White', 'Brown'), so a word counts as a
 name part only when it is not a common English word. Common means: a spaCy stop word, or an adjective, adverb or verb
@@ -64,10 +66,38 @@ def _census_file(name: str) -> list[str]:
     return [ln.split()[0].lower() for ln in text.splitlines() if ln.strip()]
 
 
+_LATIN_NAME = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ÿĀ-žḀ-ỿ'’-]{3,}$")
+
+
+def world_given_names() -> frozenset[str]:
+    """Given names of every locale Faker ships (Latin script, three letters or more), lower case: the 1990 US Census
+    lists miss most names from elsewhere (Deepa, Kofi, Nikola, Chinedu). Faker's are plain class attributes of its
+    person providers; a locale whose module fails to import is skipped."""
+    import importlib
+    import pkgutil
+
+    import faker.providers.person as person
+
+    out: set[str] = set()
+    for mod in pkgutil.iter_modules(person.__path__):
+        try:
+            provider = importlib.import_module(f"{person.__name__}.{mod.name}").Provider
+        except (ImportError, AttributeError):
+            continue
+        for attr in ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary"):
+            values = provider.__dict__.get(attr)
+            if isinstance(values, (dict, list, tuple, set, frozenset)):
+                out.update(n.lower() for n in values if isinstance(n, str) and _LATIN_NAME.match(n))
+    return frozenset(out)
+
+
 @lru_cache(maxsize=1)
 def census() -> tuple[frozenset[str], frozenset[str]]:
-    """(given names, surnames), lower case."""
-    given = frozenset(_census_file("dist.male.first") + _census_file("dist.female.first"))
+    """(given names, surnames), lower case: the US Census lists, given names widened by those of
+    ``world_given_names`` that are no English word."""
+    # Faker's lists hold English words too ("Council", "Floor", "Among"): those say nothing, so only the others join.
+    world = frozenset(w for w in world_given_names() if not english_word(w))
+    given = frozenset(_census_file("dist.male.first") + _census_file("dist.female.first")) | world
     return given, frozenset(_census_file("dist.all.last"))
 
 
