@@ -26,12 +26,13 @@ import re
 from typing import Callable
 
 # Entities whose every recognizer (Presidio's and ours) needs a digit in the match: numbers, codes, ages, postcodes,
-# dates tied to a person. IP addresses (IPv6 may be all letters), driver licences and street addresses ("the corner
-# of Elm Street and Main Street") are not in it.
+# dates tied to a person, US driver licences (every alternative of the pinned Presidio's two patterns has a digit;
+# tests/guard/test_prescreen.py checks the patterns). IP addresses (IPv6 may be all letters) and street addresses
+# ("the corner of Elm Street and Main Street") are not in it.
 NEEDS_DIGIT = frozenset({
     "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IBAN_CODE", "US_PASSPORT", "US_BANK_NUMBER", "US_ITIN", "MEDICAL_LICENSE",
     "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "DEVICE_ID", "VEHICLE_ID", "AGE",
-    "AGE_OVER_89", "ZIP_CODE", "STUDENT_ID", "PERSON_DATE",
+    "AGE_OVER_89", "ZIP_CODE", "STUDENT_ID", "PERSON_DATE", "US_DRIVER_LICENSE",
 })
 # Entities that need more than one digit. A phone number: Presidio's recognizer accepts only numbers that
 # ``phonenumbers`` validates for one of its regions, and no region there has a valid number shorter than 4 digits

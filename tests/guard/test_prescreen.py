@@ -154,3 +154,17 @@ def test_phone_numbers_need_the_digits_the_prescreen_assumes() -> None:
                    for r in PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS)
     assert shortest >= MIN_DIGITS["PHONE_NUMBER"]
     assert not UsPhoneRecognizer().validate("12-34-56", None)
+
+
+def test_driver_licence_patterns_all_need_a_digit() -> None:
+    """US_DRIVER_LICENSE is in NEEDS_DIGIT because every alternative of Presidio's patterns has [0-9] in it (an older
+    Presidio also matched letters and '*' alone; this fails if the pinned version's patterns change that way) and
+    none of our recognizers reports the entity."""
+    from presidio_analyzer.predefined_recognizers import UsLicenseRecognizer
+
+    from appliance.guard.recognizers import all_recognizers
+
+    for pattern in UsLicenseRecognizer.PATTERNS:
+        body = pattern.regex.removeprefix(r"\b(").removesuffix(r")\b")
+        assert all("[0-9]" in alt for alt in body.split("|")), pattern.name
+    assert not [r for r in all_recognizers() if "US_DRIVER_LICENSE" in r.supported_entities]
