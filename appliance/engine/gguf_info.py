@@ -51,21 +51,11 @@ def _vocab_only(path: Path) -> Iterator[object]:
 @contextmanager
 def gguf_tokenizer(path: Path) -> Iterator[Callable[[str], list[int]]]:
     """llama.cpp's tokenizer for a GGUF file, as ``LocalModel.tokenize`` uses it (no BOS, special tokens parsed)."""
+    from appliance.engine.llama import tokenize_with
+
     with _vocab_only(path) as model:
         vocab = C.llama_model_get_vocab(model)
-
-        def tokenize(text: str) -> list[int]:
-            data = text.encode("utf-8")
-            cap = len(data) + 16
-            buf = (C.llama_token * cap)()
-            n = C.llama_tokenize(vocab, data, len(data), buf, cap, False, True)
-            if n < 0:
-                cap = -n
-                buf = (C.llama_token * cap)()
-                n = C.llama_tokenize(vocab, data, len(data), buf, cap, False, True)
-            return list(buf[:n])
-
-        yield tokenize
+        yield lambda text: tokenize_with(vocab, text)
 
 
 def read_gguf_info(path: Path) -> GGUFInfo:

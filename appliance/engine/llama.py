@@ -98,6 +98,19 @@ class _Seq:
         )
 
 
+def tokenize_with(vocab, text: str, add_special: bool = False) -> list[int]:  # noqa: ANN001 (a llama_vocab pointer)
+    """llama.cpp's token ids for ``text`` (special tokens parsed; BOS only with ``add_special``)."""
+    data = text.encode("utf-8")
+    cap = len(data) + 16
+    buf = (C.llama_token * cap)()
+    n = C.llama_tokenize(vocab, data, len(data), buf, cap, add_special, True)
+    if n < 0:
+        cap = -n
+        buf = (C.llama_token * cap)()
+        n = C.llama_tokenize(vocab, data, len(data), buf, cap, add_special, True)
+    return list(buf[:n])
+
+
 class LocalModel:
     """A verified GGUF file loaded into llama.cpp, with sampling, batched generation and log-likelihoods.
 
@@ -196,15 +209,7 @@ class LocalModel:
 
     # ------------------------------------------------------------------ text <-> tokens
     def tokenize(self, text: str, add_special: bool = False) -> list[int]:
-        data = text.encode("utf-8")
-        cap = len(data) + 16
-        buf = (C.llama_token * cap)()
-        n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, True)
-        if n < 0:
-            cap = -n
-            buf = (C.llama_token * cap)()
-            n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, True)
-        return list(buf[:n])
+        return tokenize_with(self._vocab, text, add_special)
 
     def piece(self, token: int) -> bytes:
         n = C.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, False)

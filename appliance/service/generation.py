@@ -99,7 +99,7 @@ def run_generation(
     method, method_report = build_method(  # refusals (e.g. over the ε budget) write nothing
         session, req.method, req.task, req.method_options, req.seed_set, policy
     )
-    _charge_ledger(session, req, policy, method_report, None)  # an over-budget run is refused before the model loads
+    _check_budget(session, req, policy, method_report)  # an over-budget run is refused before the model loads
     t0 = time.perf_counter()
     # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
     loaded, adapter = _load(home, req, session)
@@ -191,20 +191,29 @@ def _load(home: Path, req: GenerationRequest, session: Session):
                     "epsilon": privacy["epsilon"], "delta": privacy["delta"], "accountant": privacy["accountant"]}
 
 
-def _charge_ledger(session: Session, req: GenerationRequest, policy: Policy, method_report: Any,
-                   job_id: int | None) -> None:
-    """Methods that read private seeds under DP (Private Evolution) charge their ε to the seed set's ledger.
-
-    ``job_id`` None only checks that the budget allows the charge (audited refusal otherwise)."""
+def _dp_charge(req: GenerationRequest, method_report: Any) -> tuple[float, float] | None:
+    """The (ε, δ) a job spends on its seed set: methods that read private seeds under DP (Private Evolution)."""
     if not (req.seed_set and isinstance(method_report, dict) and "epsilon" in method_report):
-        return
+        return None
+    return float(method_report["epsilon"]), float(method_report["delta"])
+
+
+def _check_budget(session: Session, req: GenerationRequest, policy: Policy, method_report: Any) -> None:
+    """Refuse (audited) a job whose ε would exceed the seed set's budget, before anything costly happens."""
     from appliance.service.adapters import budget_of
 
-    if job_id is None:
-        session.vault.ensure_privacy_budget(req.seed_set, float(method_report["epsilon"]), budget_of(policy))
-        return
-    session.vault.charge_privacy(req.seed_set, req.method, f"job {job_id}", float(method_report["epsilon"]),
-                                 float(method_report["delta"]), budget_of(policy))
+    charge = _dp_charge(req, method_report)
+    if charge is not None:
+        session.vault.ensure_privacy_budget(req.seed_set, charge[0], budget_of(policy))
+
+
+def _charge_ledger(session: Session, req: GenerationRequest, policy: Policy, method_report: Any, job_id: int) -> None:
+    """Charge the job's (ε, δ) to the seed set's ledger (checked again there, inside the job's transaction)."""
+    from appliance.service.adapters import budget_of
+
+    charge = _dp_charge(req, method_report)
+    if charge is not None:
+        session.vault.charge_privacy(req.seed_set, req.method, f"job {job_id}", *charge, budget_of(policy))
 
 
 def _execute(

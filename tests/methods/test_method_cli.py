@@ -50,3 +50,32 @@ def test_seed_set_options_and_privacy_refusal(tmp_path: Path, passphrase_file: P
     with Vault.open(home, "ana", secret) as v:
         assert v._all("SELECT count(*) FROM jobs")[0][0] == 0
         assert len(v.privacy_spent("sst")["entries"]) == 1
+
+
+def test_augpe_over_the_ledger_budget_is_refused_before_the_model_loads(tmp_path: Path, passphrase_file: Path,
+                                                                        monkeypatch) -> None:
+    """The budget check comes before the minutes a model load can take: ``_load`` must never be reached."""
+    import pytest
+
+    from appliance.errors import UserError
+    from appliance.generate.common import read_seed_file
+    from appliance.service import generation
+    from appliance.service.session import Session
+    from appliance.spec.taskspec import load_task
+
+    secret = passphrase_file.read_text().strip()
+    with Session.init(tmp_path / "home", "admin", secret) as admin:
+        admin.vault.add_user("ana", "author", secret)
+    with Session.open(tmp_path / "home", "ana", secret) as s:
+        s.vault.import_seeds("sst", read_seed_file(TASKS / "seeds" / "sst2_sentiment.jsonl"))
+        s.vault.charge_privacy("sst", "dp-lora", "an earlier adapter", 7.5, 1e-5, 8.0)
+        monkeypatch.setattr(generation, "_load", lambda *a, **k: pytest.fail("the model was loaded"))
+        req = generation.GenerationRequest(task=load_task(TASKS / "sst2_sentiment.toml"), n=4, method="augpe",
+                                           seed_set="sst", method_options={"noise_multiplier": 2, "rounds": 2})
+        with pytest.raises(UserError, match="privacy budget exceeded"):
+            generation.run_generation(s, tmp_path / "home", req)
+        assert len(s.vault.privacy_spent("sst")["entries"]) == 1 and s.vault._all("SELECT count(*) FROM jobs")[0][0] == 0
+    with Session.open(tmp_path / "home", "admin", secret) as admin:
+        refusals = [e for e in admin.vault.audit_entries(action="access.denied")
+                    if e["params"].get("permission") == "ledger.charge" and "over budget" in e["params"].get("reason", "")]
+    assert len(refusals) == 1, refusals  # audited once, by the check before the model
