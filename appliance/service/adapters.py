@@ -90,12 +90,7 @@ def train_adapter(
     if policy.dp_delta is not None and delta > policy.dp_delta:
         raise UserError(f"δ = {delta:g} is larger than policy {policy.name}'s δ = {policy.dp_delta:g}")
     budget = budget_of(policy)
-    spent = vault.privacy_spent(req.seed_set)["epsilon"]
-    if spent + req.epsilon > budget + 1e-9:
-        vault.audit_refusal("adapter.train", {"seed_set": req.seed_set},
-                            f"over budget: spent {spent:.3g} + asked {req.epsilon:.3g} > {budget:g}")
-        raise UserError(f"privacy budget exceeded for seed set {req.seed_set!r}: spent ε = {spent:.2f}, this run would "
-                        f"add ε = {req.epsilon:g}, policy {policy.name} allows ε ≤ {budget:g} per seed set")
+    vault.ensure_privacy_budget(req.seed_set, req.epsilon, budget, permission="adapter.train")  # before training
     entry, gguf_path = Registry(home).verified_path(req.model)
     name = req.name or f"{req.seed_set}-eps{req.epsilon:g}-{entry.name}"
     if any(a["name"] == name for a in vault.list_adapters()):

@@ -674,14 +674,16 @@ class Vault:
         return {"seed_set_id": set_id, "epsilon": sum(r["epsilon"] for r in rows), "delta": sum(r["delta"] for r in rows),
                 "composition": "basic (sum of ε and of δ)", "entries": rows}
 
-    def ensure_privacy_budget(self, seed_set: str | int, epsilon: float, budget: float) -> dict[str, Any]:
-        """What the seed set has spent, or an audited refusal when ``epsilon`` more would exceed ``budget``.
+    def ensure_privacy_budget(self, seed_set: str | int, epsilon: float, budget: float,
+                              permission: str = "ledger.charge") -> dict[str, Any]:
+        """What the seed set has spent, or a refusal audited under ``permission`` when ``epsilon`` more would exceed
+        ``budget``.
 
         Callers check before costly work (loading a model, training) and ``charge_privacy`` checks again when it
         writes the charge."""
         spent = self.privacy_spent(seed_set)
         if spent["epsilon"] + epsilon > budget + 1e-9:
-            self.audit_refusal("ledger.charge", {"seed_set_id": spent["seed_set_id"]},
+            self.audit_refusal(permission, {"seed_set_id": spent["seed_set_id"]},
                                f"over budget: {spent['epsilon']:.3g} + {epsilon:.3g} > {budget:.3g}")
             raise UserError(
                 f"privacy budget exceeded for seed set {seed_set!r}: spent ε = {spent['epsilon']:.2f}, this run "
