@@ -168,3 +168,30 @@ def test_driver_licence_patterns_all_need_a_digit() -> None:
         body = pattern.regex.removeprefix(r"\b(").removesuffix(r")\b")
         assert all("[0-9]" in alt for alt in body.split("|")), pattern.name
     assert not [r for r in all_recognizers() if "US_DRIVER_LICENSE" in r.supported_entities]
+
+
+def test_openblas_matmul_finds_what_blis_finds(scanner) -> None:
+    """The scanner's NER model multiplies through numpy's BLAS (``pii.use_openblas_matmul``, for speed); the stock
+    model, on thinc's default BLIS, finds exactly the same entities in the same texts. The scan keeps numpy's BLAS to
+    one thread and gives the process its thread count back afterwards."""
+    import spacy
+    from threadpoolctl import threadpool_info
+
+    from appliance.guard.pii import LANG, MODEL_NAME
+
+    texts = _sentences()
+    ours = scanner.analyzer.nlp_engine.nlp[LANG]
+    assert all(not node.ops.use_blis for node in ours.get_pipe("ner").model.walk())
+    stock = spacy.load(MODEL_NAME, exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"])
+    assert stock.get_pipe("ner").model.ops.use_blis
+
+    def ents(nlp) -> list:
+        return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts, batch_size=64)]
+
+    mine = ents(ours)
+    assert mine == ents(stock)
+    assert sum(map(len, mine)) > len(texts) / 2  # the model found plenty to compare
+
+    threads = [lib["num_threads"] for lib in threadpool_info()]
+    scanner.scan(texts[:20])
+    assert [lib["num_threads"] for lib in threadpool_info()] == threads
