@@ -57,6 +57,39 @@ def bench_memorization(n: int, vocab: list[str]) -> dict:
             "total_s": round(t2 - t0, 2), "flagged": flagged}
 
 
+def bench_ner_parts(nlp, texts: list[str], batch: int) -> dict:  # noqa: ANN001 (a spaCy Language)
+    """Where the NER model's time goes: its matrix product on BLIS and on numpy's BLAS (the shape of its widest layer,
+    64 texts of 25 tokens), and the model's network against its transition parser's loop on the gate's texts."""
+    import numpy
+    from thinc.api import NumpyOps
+
+    from appliance.guard.pii import one_blas_thread
+
+    a = numpy.random.default_rng(0).random((1600, 288), dtype=numpy.float32)
+    b = numpy.random.default_rng(1).random((288, 288), dtype=numpy.float32)
+    out: dict = {}
+    with one_blas_thread():
+        for name, ops in (("blis", NumpyOps()), ("numpy", NumpyOps(use_blis=False))):
+            ops.gemm(a, b, trans2=True)
+            t0 = time.perf_counter()
+            for _ in range(50):
+                ops.gemm(a, b, trans2=True)
+            out[f"matmul_{name}_gflops"] = round(50 * 2 * a.shape[0] * a.shape[1] * b.shape[0] / (time.perf_counter() - t0) / 1e9, 1)
+        ner = nlp.get_pipe("ner")
+        docs = [nlp.make_doc(t) for t in texts]
+        parts = {"network": lambda d: ner.model.predict(d), "whole": ner.predict}
+        best = {k: float("inf") for k in parts}
+        for _ in range(3):
+            for k, f in parts.items():
+                t0 = time.perf_counter()
+                for i in range(0, len(docs), batch):
+                    f(docs[i:i + batch])
+                best[k] = min(best[k], time.perf_counter() - t0)
+    out["ner_network_s"] = round(best["network"], 3)
+    out["ner_transition_loop_s"] = round(best["whole"] - best["network"], 3)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes for development (1k×1k, 10k×10k; 300 records)")
@@ -136,6 +169,11 @@ def main() -> int:
     print(f"  the NER model alone on every record {thr['ner_only_records_per_s']} rec/s (×{thr['ner_only_ratio']}); the gate's "
           f"pre-screen kept {skipped} of {len(texts)} records ({thr['ner_skipped_fraction']:.0%}) from the model; "
           f"load average {thr['load_average_1min']} on {os.cpu_count()} cores")
+    parts = bench_ner_parts(nlp, [t for t in texts if gate.scanner._ner_prescreen.needs_ner(t)], gate.scanner.batch_size)
+    thr.update(parts)
+    print(f"  matrix product 1600×288 by 288×288, one thread: BLIS {parts['matmul_blis_gflops']} GFLOP/s, numpy's BLAS "
+          f"{parts['matmul_numpy_gflops']} GFLOP/s; the NER model on the records the pre-screen sent it: network "
+          f"{parts['ner_network_s']} s, transition parser's loop {parts['ner_transition_loop_s']} s")
     vocab = sorted({w for t in sentences(5000) for w in re.findall(r"\w+", t.lower())})
     sizes = (1_000, 10_000) if args.quick else (10_000, 100_000)
     mem = []

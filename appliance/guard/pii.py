@@ -97,11 +97,11 @@ def build_nlp_engine(model: str = MODEL_NAME, *, disable_parser: bool = True):
 def use_openblas_matmul(nlp) -> None:  # noqa: ANN001 (a spaCy Language)
     """Let the NER model's dense layers multiply through numpy (OpenBLAS) instead of thinc's default, BLIS.
 
-    On this model's shapes (a few thousand tokens × 288 by 288) the pinned BLIS ran at about 37 GFLOP/s and numpy's
-    OpenBLAS at about 118 on one core, and the NER model spends half its time there: the model runs about 25% faster
-    and finds the very same entities (``tests/guard/test_prescreen.py`` compares both on the presidio-research and
-    clinical sentences). Thinc supports this itself (``NumpyOps(use_blis=False)``); the transition parser's small
-    per-step products keep BLIS.
+    On this model's shapes (a few thousand tokens × 288 by 288) the pinned BLIS ran at about 40 GFLOP/s and numpy's
+    OpenBLAS at about 118 on one core (``bench/gate.py`` prints both). On BLIS the network was half of the model's time
+    (the transition parser's loop is the rest), so the model runs about 25% faster, and it finds the very same
+    entities (``tests/guard/test_prescreen.py`` compares both on the presidio-research and clinical sentences). Thinc
+    supports this itself (``NumpyOps(use_blis=False)``); the transition parser's small per-step products keep BLIS.
     """
     from thinc.api import NumpyOps
 
