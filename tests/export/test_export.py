@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import COPIED, NAMED, PW, QUARANTINED_MARK, REJECTED_MARK, RELEASED, make_job, open_as
+from tests.export.export_helpers import COPIED, NAMED, PW, QUARANTINED_MARK, REJECTED_MARK, RELEASED, make_job, open_as
 
 from appliance.cli import main as cli_main
 from appliance.errors import UserError

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from appliance.generate.common import read_seed_file
 from appliance.spec import load_task
-
-TASKS = Path(__file__).resolve().parents[2] / "tasks"
+from tests.methods.method_helpers import TASKS
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +15,3 @@ def sst2():
 @pytest.fixture(scope="session")
 def sst2_seeds():
     return read_seed_file(TASKS / "seeds" / "sst2_sentiment.jsonl")
-
-
-def collect(method, model, task, n, seed=0):
-    out = []
-    for batch in method.run(model, task, n, seed=seed):
-        out += batch
-    return out

@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-from conftest import collect
 
 from appliance.errors import UserError
 from appliance.generate import METHODS, get_method
@@ -18,8 +17,7 @@ from appliance.generate.influence import helpfulness, rce_loss
 from appliance.generate.supergen import select_top
 from appliance.generate.records import GeneratedRecord
 from appliance.spec import load_task
-
-from conftest import TASKS
+from tests.methods.method_helpers import TASKS, collect
 
 
 def test_registry_names_and_options() -> None:
