@@ -4,6 +4,8 @@ starting point; saving a spec into the vault."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from appliance.shipped import shipped_path
 from appliance.spec import TaskSpec, load_task, parse_task
 
 TASK_DIR = shipped_path("tasks")
+_ATTRIBUTE_KEY = re.compile(r"(?P<name>[^\[\]]+?)\s*(?:\[\s*(?P<label>[^\[\]]+?)\s*\])?")
 
 
 @dataclass
@@ -27,17 +30,18 @@ class LabelForm:
 
 @dataclass
 class TaskForm:
-    """What the task form edits. Settings the form does not show (word limits, stop rules, decoding) are kept from
-    the example it was loaded from."""
+    """What the task form edits: every setting of a task spec, so a spec loaded from a file and saved from the form
+    is the same task."""
 
     name: str = ""
     domain: str = ""
     description: str = ""
     context_prompt: str = ""
     context_examples: list[str] = field(default_factory=list)
+    context_max_words: int = 16
     labels: list[LabelForm] = field(default_factory=list)
     attributes: dict[str, list[str]] = field(default_factory=dict)
-    attributes_per_label: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # kept, not shown
+    attributes_per_label: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # attribute → label → values
     min_words: int = 5
     max_words: int = 120
     stop_strings: list[str] = field(default_factory=lambda: ['"', "\n"])
@@ -54,7 +58,7 @@ def shipped_tasks() -> dict[str, Path]:
 def form_from_spec(spec: TaskSpec) -> TaskForm:
     return TaskForm(
         name=spec.name, domain=spec.domain, description=spec.description, context_prompt=spec.context_prompt,
-        context_examples=list(spec.context_examples),
+        context_examples=list(spec.context_examples), context_max_words=spec.context_max_words,
         labels=[LabelForm(lab.id, lab.description, list(lab.verbalizers), lab.prompt) for lab in spec.labels],
         attributes={a.name: list(a.values) for a in spec.attributes},
         attributes_per_label={a.name: {k: list(v) for k, v in a.per_label.items()} for a in spec.attributes if a.per_label},
@@ -72,6 +76,7 @@ def form_to_toml(form: TaskForm) -> str:
     ctx: dict = {}
     if form.context_prompt.strip():
         ctx["prompt"] = form.context_prompt.strip()
+    ctx["max_words"] = form.context_max_words
     ctx["examples"] = [e.strip() for e in form.context_examples if e.strip()]
     doc["context"] = ctx
     if form.temperature is not None or form.top_p is not None:
@@ -140,8 +145,9 @@ def resolve_task(session: Session, ref: str) -> TaskSpec:
     raise UserError(f"unknown task reference {ref!r}")
 
 
-# The form's text fields: one label per line as ``id | description | verbalizer, verbalizer | prompt``, one attribute
-# per line as ``name: value, value``.
+# The form's text fields: one label per line as ``id | description | verbalizer, verbalizer | prompt``; one attribute
+# per line as ``name: value, value``, and a label's own values for it as ``name[label]: value, value``; stop strings
+# as a JSON list (they are mostly quotes and line breaks, which JSON writes visibly: ``["\"", "\n"]``).
 
 def labels_to_lines(labels: list[LabelForm]) -> str:
     return "\n".join(f"{lab.id} | {lab.description} | {', '.join(lab.verbalizers)} | {lab.prompt}" for lab in labels)
@@ -159,17 +165,55 @@ def labels_from_lines(text: str) -> list[LabelForm]:
     return out
 
 
-def attributes_to_lines(attributes: dict[str, list[str]]) -> str:
-    return "\n".join(f"{name}: {', '.join(vals)}" for name, vals in attributes.items())
+def attributes_to_lines(attributes: dict[str, list[str]], per_label: dict[str, dict[str, list[str]]] | None = None) -> str:
+    lines = []
+    for name, vals in attributes.items():
+        lines.append(f"{name}: {', '.join(vals)}")
+        lines += [f"{name}[{label}]: {', '.join(own)}" for label, own in (per_label or {}).get(name, {}).items()]
+    return "\n".join(lines)
 
 
-def attributes_from_lines(text: str) -> dict[str, list[str]]:
+def attributes_from_lines(text: str) -> tuple[dict[str, list[str]], dict[str, dict[str, list[str]]]]:
+    """(values for every label, values of one label) by attribute; a label's line needs the attribute's own line."""
     out: dict[str, list[str]] = {}
+    per_label: dict[str, dict[str, list[str]]] = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        name, sep, vals = line.partition(":")
-        if not sep or not name.strip():
-            raise UserError(f"attributes line {n}: write name: value, value")
-        out[name.strip()] = [v.strip() for v in vals.split(",") if v.strip()]
-    return out
+        key, sep, vals = line.partition(":")
+        m = _ATTRIBUTE_KEY.fullmatch(key.strip())
+        if not sep or m is None:
+            raise UserError(f"attributes line {n}: write name: value, value (or name[label]: value, value)")
+        values = [v.strip() for v in vals.split(",") if v.strip()]
+        if m["label"] is None:
+            out[m["name"]] = values
+        else:
+            per_label.setdefault(m["name"], {})[m["label"]] = values
+    for name in per_label:
+        if name not in out:
+            raise UserError(f"attributes: {name}[…] gives one label's values; add a line {name}: value, value for the others")
+    return out, per_label
+
+
+def stop_strings_to_text(strings: list[str]) -> str:
+    return json.dumps(list(strings), ensure_ascii=False)
+
+
+def stop_strings_from_text(text: str) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UserError('stop strings: write a JSON list of strings, e.g. ["\\n", "\\""]')
+    return value
+
+
+def number_from_field(text: str, what: str, kind: type = int) -> int | float | None:
+    """A number typed into the form (empty: None); UserError names the field."""
+    if not text.strip():
+        return None
+    try:
+        return kind(text.strip())
+    except ValueError:
+        raise UserError(f"{what}: write a {'whole ' if kind is int else ''}number") from None

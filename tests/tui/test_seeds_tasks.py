@@ -8,6 +8,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Select, Static, TextArea
 
+from appliance.spec import parse_task
 from appliance.vault import Vault
 from tests.tui.conftest import drive
 from tests.vault.vault_helpers import PASSPHRASES
@@ -77,6 +78,19 @@ def test_create_task_with_validation_as_you_type(home: Path) -> None:
         labels.text = labels.text.replace("movie it", "movie {context}", 1)
         await d.pilot.pause()
         assert "✓ valid: film_reviews" in str(status.render())
+        # Settings the spec holds beyond labels: a label's own attribute values, word limits, stop rules.
+        d.q("#attributes", TextArea).text = "length: one line, two lines\nlength[negative]: one blunt line"
+        d.q("#stop-strings", Input).value = '["\\n", '  # not yet a JSON list
+        await d.pilot.pause()
+        assert "stop strings: write a JSON list of strings" in str(status.render())
+        d.q("#stop-strings", Input).value = '["\\n", "\\""]'
+        d.q("#max-new-tokens", Input).value = "many"
+        await d.pilot.pause()
+        assert "max new tokens: write a whole number" in str(status.render())
+        d.q("#max-new-tokens", Input).value = "48"
+        d.q("#max-words", Input).value = "40"
+        await d.pilot.pause()
+        assert "✓ valid: film_reviews" in str(status.render())
         await d.pilot.press("ctrl+s")
         await d.pilot.pause()
         assert d.q("#task-list").row_count == 1
@@ -85,3 +99,7 @@ def test_create_task_with_validation_as_you_type(home: Path) -> None:
     with Vault.open(home, "alice", PASSPHRASES["alice"]) as v:
         task = v.find_task("film_reviews")
     assert task is not None and "{context}" in task["spec_toml"]
+    spec = parse_task(task["spec_toml"], origin="test")
+    (length,) = spec.attributes
+    assert length.values == ("one line", "two lines") and length.values_for("negative") == ("one blunt line",)
+    assert spec.stop_strings == ("\n", '"') and spec.max_new_tokens == 48 and spec.max_words == 40

@@ -1,5 +1,6 @@
-"""Tasks (authors): a form for a task spec (labels, verbalizers, prompts, attributes) checked as you type by the
-same parser that reads task files; load a shipped example to start from; save it into the vault."""
+"""Tasks (authors): a form for a task spec (labels, verbalizers, prompts, attributes and a label's own attribute
+values, word limits, stop rules, decoding) checked as you type by the same parser that reads task files; load a
+shipped example to start from; save it into the vault."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from appliance.tui.screens.base import AppScreen
 
 FIELDS = (("name", "task name, e.g. discharge_notes"), ("domain", "domain, e.g. clinical"),
           ("description", "what the records are"), ("context-prompt", "context prompt (stage 1)"))
+# Generation settings, one short field each, in two rows: (id, placeholder).
+SETTINGS = ((("min-words", "min words"), ("max-words", "max words"), ("context-max-words", "context max words")),
+            (("max-new-tokens", "max new tokens"), ("temperature", "temperature (1.0)"), ("top-p", "top p (0.9)")))
 
 
 class TasksScreen(AppScreen):
@@ -39,11 +43,24 @@ class TasksScreen(AppScreen):
             yield TextArea(id="examples", classes="task-text")
             yield Label("Labels: id | description | verbalizers, comma-separated | prompt with {context}")
             yield TextArea(id="labels", classes="task-text")
-            yield Label("Attributes: name: value, value")
+            yield Label("Attributes: name: value, value — and a label's own values: name[label]: value, value", markup=False)
             yield TextArea(id="attributes", classes="task-text")
+            yield Label("Word limits, stop rules and decoding")
+            for row in SETTINGS:
+                with Horizontal(classes="row"):
+                    for fid, placeholder in row:
+                        yield self._titled(Input(placeholder=placeholder, id=fid, classes="task-field"), placeholder)
+            yield self._titled(Input(placeholder='stop strings, a JSON list: ["\\n"]', id="stop-strings", classes="task-field"),
+                               "stop strings (JSON list)")
             yield Static("", id="task-status")
             yield Static("Tasks in the vault", classes="section")
             yield DataTable(id="task-list", cursor_type="row")
+
+    @staticmethod
+    def _titled(field: Input, title: str) -> Input:
+        """The field's name on its border, so it stays visible once the field holds a value."""
+        field.border_title = title
+        return field
 
     def on_mount(self) -> None:
         self.query_one("#task-list", DataTable).add_columns("id", "name", "sha256", "by", "added")
@@ -79,7 +96,12 @@ class TasksScreen(AppScreen):
             self.query_one(f"#{fid}", Input).value = value
         self.query_one("#examples", TextArea).text = "\n".join(form.context_examples)
         self.query_one("#labels", TextArea).text = task_service.labels_to_lines(form.labels)
-        self.query_one("#attributes", TextArea).text = task_service.attributes_to_lines(form.attributes)
+        self.query_one("#attributes", TextArea).text = task_service.attributes_to_lines(form.attributes, form.attributes_per_label)
+        settings = {"min-words": form.min_words, "max-words": form.max_words, "context-max-words": form.context_max_words,
+                    "max-new-tokens": form.max_new_tokens, "temperature": form.temperature, "top-p": form.top_p}
+        for fid, value in settings.items():
+            self.query_one(f"#{fid}", Input).value = "" if value is None else str(value)
+        self.query_one("#stop-strings", Input).value = task_service.stop_strings_to_text(form.stop_strings)
         self.validate()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -100,7 +122,8 @@ class TasksScreen(AppScreen):
         f.context_examples = self.query_one("#examples", TextArea).text.splitlines()
         try:
             f.labels = task_service.labels_from_lines(self.query_one("#labels", TextArea).text)
-            f.attributes = task_service.attributes_from_lines(self.query_one("#attributes", TextArea).text)
+            f.attributes, f.attributes_per_label = task_service.attributes_from_lines(self.query_one("#attributes", TextArea).text)
+            self.read_settings(f)
             self.spec = task_service.validate_form(f)
         except UserError as e:
             self.spec = None
@@ -110,6 +133,21 @@ class TasksScreen(AppScreen):
         status.set_class(False, "error")
         status.update(f"✓ valid: {self.spec.name}, {len(self.spec.labels)} labels "
                       f"({', '.join(self.spec.label_ids)})")
+
+    def read_settings(self, f: task_service.TaskForm) -> None:
+        """Word limits, stop rules and decoding from their fields; an empty field keeps the default."""
+        def number(fid: str, what: str, kind: type = int):  # noqa: ANN202
+            return task_service.number_from_field(self.query_one(f"#{fid}", Input).value, what, kind)
+
+        defaults = task_service.TaskForm()
+        for fid, what, attr in (("min-words", "min words", "min_words"), ("max-words", "max words", "max_words"),
+                                ("context-max-words", "context max words", "context_max_words"),
+                                ("max-new-tokens", "max new tokens", "max_new_tokens")):
+            value = number(fid, what)
+            setattr(f, attr, getattr(defaults, attr) if value is None else value)
+        f.temperature = number("temperature", "temperature", float)
+        f.top_p = number("top-p", "top p", float)
+        f.stop_strings = task_service.stop_strings_from_text(self.query_one("#stop-strings", Input).value)
 
     def action_save(self) -> None:
         self.validate()
