@@ -102,20 +102,21 @@ _KIN = re.compile(
 # within a few lines by a street number, a phone number or an e-mail address.
 _CONTACT_NAME = re.compile(r"^[ \t>*|-]*(?P<v>[A-Z][^\W\d_]*\.?(?:[ \t]+[A-Z][^\W\d_'’-]*\.?){1,2})[ \t]*$", re.MULTILINE)
 _CONTACT_DETAIL = re.compile(r"^[ \t>*|-]*\d{1,5}[ \t]+\S|@|\d{3}[\s.-]?\d{3,4}[\s.-]?\d{3,4}", re.MULTILINE)
+# Family and partners: the words both the kinship rules and the role rule below start from.
+_FAMILY = (r"son|daughter|wife|husband|partner|mother|father|mom|mum|dad|brother|sister|aunt|uncle|niece|nephew|cousin|"
+           r"grandson|granddaughter|grandmother|grandfather|fianc[ée]e?")
 # "my son Kwame", "her husband Tomasz Nowak", "his wife, deepa": a kinship word after a possessive, then the name
 # (in lower case, one word that is no English word).
-_KIN_WORDS = (r"(?:kid|kids|son|daughter|child|wife|husband|partner|mother|father|mom|mum|dad|brother|sister|aunt|uncle|"
-              r"niece|nephew|cousin|grandson|granddaughter|grandmother|grandfather|boyfriend|girlfriend|fianc[ée]e?)")
+_KIN_WORDS = rf"(?:kid|kids|child|boyfriend|girlfriend|{_FAMILY})"
 _KIN_NAME = re.compile(
     rf"(?i:\b(?:my|our|his|her|their|your)[ \t]+{_KIN_WORDS}),?[ \t]+"
     r"(?P<v>[A-Z][^\W\d_][\w'’-]*(?:[ \t]+[A-Z][^\W\d_][\w'’-]*)?)")
 _KIN_LOWER = re.compile(rf"(?i:\b(?:my|our|his|her|their|your)[ \t]+{_KIN_WORDS}),?[ \t]+(?P<v>[a-z][a-z'’-]+)\b")
 # "neighbor Mateo checks in", "grandson Kwame": a word for someone's role or relation, then one capitalised word.
 _ROLE_ONE = re.compile(
-    r"(?i:\b(?:neighbou?r|roommate|flatmate|caregiver|carer|guardian|friend|classmate|partner|fianc[ée]e?|son|daughter|"
-    r"wife|husband|mother|father|mom|mum|dad|brother|sister|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
-    r"grandmother|grandfather|grandma|grandpa|stepson|stepdaughter|stepmother|stepfather|sibling|twin|student|pupil|"
-    r"patient|pt\.?|client|resident|tutor|coach|interpreter|sponsor)),?[ \t]+(?P<v>[A-Z][^\W\d_][\w'’-]*)\b")
+    rf"(?i:\b(?:neighbou?r|roommate|flatmate|caregiver|carer|guardian|friend|classmate|{_FAMILY}|grandma|grandpa|"
+    r"stepson|stepdaughter|stepmother|stepfather|sibling|twin|student|pupil|patient|pt\.?|client|resident|tutor|coach|"
+    r"interpreter|sponsor)),?[ \t]+(?P<v>[A-Z][^\W\d_][\w'’-]*)\b")
 # "Last name: Okafor", "What's your surname? Boyle": the answer to a question about a name.
 _NAME_FIELD = re.compile(
     r"(?i:\b(?:(?:first|last|given|family|middle|maiden)[ \t]+name|surname|forename))(?:[ \t]+is)?[ \t]*[:?,-]?[ \t]*"
