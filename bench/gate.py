@@ -20,7 +20,9 @@ import random
 import re
 import sys
 import time
+from itertools import islice
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,31 +30,22 @@ csv.field_size_limit(1 << 24)
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples" / "test.csv"
 
 
-def sentences(n: int) -> list[str]:
-    out: list[str] = []
+def _samples() -> Iterator[list[str]]:
+    """Each transcription sample's sentences of 8 to 60 words, whitespace collapsed."""
     with DATA.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            for s in re.split(r"(?<=[.;])\s+|,(?=[A-Z0-9])", row["text"]):
-                s = " ".join(s.split())
-                if 8 <= len(s.split()) <= 60:
-                    out.append(s)
-                    if len(out) >= n:
-                        return out
-    return out
+            run = [" ".join(s.split()) for s in re.split(r"(?<=[.;])\s+|,(?=[A-Z0-9])", row["text"])]
+            yield [s for s in run if 8 <= len(s.split()) <= 60]
+
+
+def sentences(n: int) -> list[str]:
+    return list(islice((s for run in _samples() for s in run), n))
 
 
 def notes(n: int, per_note: int = 3) -> list[str]:
     """Records of ``per_note`` consecutive sentences from one sample each."""
-    out: list[str] = []
-    with DATA.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            run = [" ".join(s.split()) for s in re.split(r"(?<=[.;])\s+|,(?=[A-Z0-9])", row["text"])]
-            run = [s for s in run if 8 <= len(s.split()) <= 60]
-            for i in range(0, len(run) - per_note + 1, per_note):
-                out.append(" ".join(run[i:i + per_note]))
-                if len(out) >= n:
-                    return out
-    return out
+    joined = (" ".join(run[i:i + per_note]) for run in _samples() for i in range(0, len(run) - per_note + 1, per_note))
+    return list(islice(joined, n))
 
 
 def synthetic(n: int, vocab: list[str], rng: random.Random) -> list[str]:

@@ -33,7 +33,7 @@ def measure(data: str = "heldout-test", limit: int | None = None) -> dict:
     if data == "synth":
         rows = bench_pii.load(limit)
     else:
-        rows = [r for r in bench_pii.load(None, bench_pii.HELDOUT) if r["template_id"] % 2 == 1][:limit]
+        rows = bench_pii.heldout_half(bench_pii.load(None, bench_pii.HELDOUT), "test")[:limit]
     texts = [r["text"] for r in rows]
     full = PiiScanner(KNOWN_ENTITIES, default_threshold=0.5)
     preds = {"full": [[(f.entity, f.start, f.end, f.score) for f in fs] for fs in full.scan(texts)]}

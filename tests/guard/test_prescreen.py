@@ -170,7 +170,7 @@ def test_driver_licence_patterns_all_need_a_digit() -> None:
     assert not [r for r in all_recognizers() if "US_DRIVER_LICENSE" in r.supported_entities]
 
 
-def test_openblas_matmul_finds_what_blis_finds(scanner) -> None:
+def test_openblas_matmul_finds_what_blis_finds(scanner, monkeypatch: pytest.MonkeyPatch) -> None:
     """The scanner's NER model multiplies through numpy's BLAS (``pii.use_openblas_matmul``, for speed); the stock
     model, on thinc's default BLIS, finds exactly the same entities in the same texts. The scan keeps numpy's BLAS to
     one thread and gives the process its thread count back afterwards."""
@@ -192,6 +192,17 @@ def test_openblas_matmul_finds_what_blis_finds(scanner) -> None:
     assert mine == ents(stock)
     assert sum(map(len, mine)) > len(texts) / 2  # the model found plenty to compare
 
+    # The thread count numpy's BLAS has while the model runs: process_batch is where the scan runs it.
+    engine, during = scanner.analyzer.nlp_engine, []
+    original = engine.process_batch
+
+    def spy(*args, **kwargs):  # noqa: ANN202
+        if "ner" in ours.pipe_names:  # the model's pass (the other pass disables it)
+            during.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "process_batch", spy)
     threads = [lib["num_threads"] for lib in threadpool_info()]
     scanner.scan(texts[:20])
+    assert during and all(d == {1} for d in during), during
     assert [lib["num_threads"] for lib in threadpool_info()] == threads
