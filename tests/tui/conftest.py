@@ -4,6 +4,7 @@ app under Textual's Pilot (``App.run_test``) from a synchronous test (no pytest-
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -18,13 +19,34 @@ def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     use_fast_kdf(monkeypatch)
 
 
+@pytest.fixture(scope="session")
+def assembled_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model cache holding the models assembled from packages (Gemma 3, 253 MB), built once per session: the Home
+    screen verifies every model, and each test's home would otherwise assemble its own copy."""
+    from appliance.engine.registry import Registry
+    from appliance.paths import model_cache_dir
+
+    shared = tmp_path_factory.mktemp("assembled-models")
+    registry = Registry(shared)
+    for entry in registry.entries.values():
+        if entry.source_kind == "assemble":
+            registry.locate(entry)
+    return model_cache_dir(shared)
+
+
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A vault with an admin (root), two authors (alice, bob) and a reviewer (rita)."""
+def home(tmp_path: Path, assembled_models: Path) -> Path:
+    """A vault with an admin (root), two authors (alice, bob) and a reviewer (rita); its model cache links to the
+    session's assembled models (hard links: the same verified bytes, no copy; no test here alters a model file)."""
+    from appliance.paths import model_cache_dir
+
     home = tmp_path / "home"
     with Vault.create(home, "root", PASSPHRASES["root"], kdf_params=FAST_KDF) as v:
         for name in ("alice", "bob", "rita"):
             v.add_user(name, ROLES[name], PASSPHRASES[name])
+    for model in assembled_models.iterdir():
+        if model.is_file():
+            os.link(model, model_cache_dir(home) / model.name)
     return home
 
 
