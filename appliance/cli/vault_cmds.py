@@ -46,10 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = usub.add_parser("list", help="list users and roles")
     add_auth_options(p)
     p.set_defaults(func=cmd_user_list)
-    p = usub.add_parser("remove", help="disable a user (then consider `vault rotate-key`)")
+    p = usub.add_parser("remove", help="disable a user; every key they held is rotated")
     add_auth_options(p)
     p.add_argument("name")
     p.set_defaults(func=cmd_user_remove)
+    p = usub.add_parser("grant", help="seal the data keys you hold to another user whose role may hold them "
+                                      "(an author to a new author or reviewer, a reviewer to a new reviewer)")
+    add_auth_options(p)
+    p.add_argument("name")
+    p.set_defaults(func=cmd_user_grant)
 
     vault = subparsers.add_parser("vault", help="vault maintenance")
     vsub = vault.add_subparsers(dest="vault_command", metavar="COMMAND")
@@ -65,9 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit = subparsers.add_parser("audit", help="the tamper-evident audit log")
     asub = audit.add_subparsers(dest="audit_command", metavar="COMMAND")
     asub.required = True
-    p = asub.add_parser("verify", help="check the hash chain, signatures and checkpoint")
+    p = asub.add_parser("verify", help="check the hash chain, every user's signatures and the checkpoint")
     add_auth_options(p)
+    p.add_argument("--anchor", default=None, metavar="DIGEST",
+                   help="also prove the log still extends this digest from `audit anchor` (catches a rollback)")
     p.set_defaults(func=cmd_audit_verify)
+    p = asub.add_parser("anchor", help="print a short digest of the log's head to keep outside this machine")
+    add_auth_options(p)
+    p.set_defaults(func=cmd_audit_anchor)
     p = asub.add_parser("log", help="show or export audit entries")
     add_auth_options(p)
     p.add_argument("--filter-user", "--by", dest="filter_user", default=None, help="only entries by this user")
@@ -148,14 +158,23 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         users = s.vault.list_users()
     for u in users:
         state = " (removed)" if u["disabled"] else ""
-        print(f"{u['name']:<24} {u['role']:<9} added {u['created_at'][:19]} by {u['created_by']}{state}")
+        held = ",".join(u["keys"]) or "-"
+        print(f"{u['name']:<24} {u['role']:<9} added {u['created_at'][:19]} by {u['created_by']:<16} keys {held}{state}")
     return 0
 
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
     with _session(args) as s:
         s.vault.remove_user(args.name)
-    print(f"user {args.name} removed; run `appliance vault rotate-key` if they could have kept the data key")
+    print(f"user {args.name} removed; the database key was rotated, and any data key they held rotates at the "
+          "next sign-in of a user who holds it")
+    return 0
+
+
+def cmd_user_grant(args: argparse.Namespace) -> int:
+    with _session(args) as s:
+        granted = s.vault.grant(args.name)
+    print(f"granted to {args.name}: {', '.join(granted)}")
     return 0
 
 
@@ -183,12 +202,21 @@ def cmd_vault_status(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        result = s.vault.verify_audit()
+        result = s.vault.verify_audit(args.anchor)
     if result.ok:
         print(result)
         return 0
     print(result, file=sys.stderr)
     return AUDIT_FAILED_EXIT
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    with _session(args) as s:
+        anchor = s.vault.audit_anchor()
+    print(anchor)
+    print("keep this digest outside this machine; `appliance audit verify --anchor DIGEST` proves the log still "
+          "extends it", file=sys.stderr)
+    return 0
 
 
 def parse_time(value: str | None, end: bool = False) -> str | None:

@@ -176,7 +176,7 @@ def _vault(home: Path) -> Check:
 
     from appliance.errors import UserError
     from appliance.vault import layout
-    from appliance.vault.keys import KeyFile
+    from appliance.vault.keyfile import KeyFile
 
     if not layout.key_file(home).exists():
         return Check("vault", WARN, f"no vault in {home} yet", "create one: `appliance init --user NAME` (or `appliance demo`)")

@@ -27,7 +27,8 @@ from appliance.guard.policy import Policy, load_policy
 from appliance.service.session import Session
 from appliance.vault import layout
 from appliance.vault.audit import canonical
-from appliance.vault.keys import KeyFile, now_iso
+from appliance.vault.keyfile import KeyFile
+from appliance.vault.keys import now_iso
 from appliance.vault.store import sha256_text
 
 GATE_BATCH = 256
@@ -367,7 +368,7 @@ def _write(
 def installation_public_key(home: Path) -> bytes | None:
     """The installation's signing public key, read from the key file (it is stored there in the clear)."""
     path = layout.key_file(home)
-    return KeyFile.load(path).signing_public_key() if path.exists() else None
+    return KeyFile.load(path).export_public_key() if path.exists() else None
 
 
 def verify(

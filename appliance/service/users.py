@@ -1,4 +1,5 @@
-"""User management for admins, shared by the TUI's Users screen: list, add, disable, change a passphrase.
+"""User management, shared by the TUI's Users screen: admins list, add, disable and reset passphrases; holders of
+data keys grant them to new users.
 
 The vault enforces the role (only admins manage users; anyone may change their own passphrase); this module adds
 what an interactive form needs on top: the typed-twice confirmation and plain messages for empty fields, so the
@@ -18,8 +19,8 @@ def role_names() -> tuple[str, ...]:
 
 
 def list_users(session: Session) -> list[dict[str, Any]]:
-    """Every user ever added, with role, who added them and whether they are disabled (admins only)."""
-    session.require("user.manage")
+    """Every user ever added, with role, who added them, whether they are disabled and which data keys they hold."""
+    session.require("user.list")
     return session.vault.list_users()
 
 
@@ -44,14 +45,21 @@ def add_user(session: Session, name: str, role: str, passphrase: str, confirmati
 
 
 def remove_user(session: Session, name: str) -> None:
-    """Disable a user: their key-file entry goes, their audit history stays. Rotate the key afterwards if they
-    could have kept the data key (``appliance vault rotate-key``)."""
+    """Disable a user: their key-file entry goes, their audit history stays, and every key they held rotates (the
+    database key now, the data keys at the next sign-in of a holder)."""
     session.vault.remove_user(name)
 
 
 def change_passphrase(session: Session, name: str, passphrase: str, confirmation: str) -> None:
     """Set a new passphrase for ``name`` (an admin may reset anyone's; others only their own)."""
     session.vault.change_passphrase(_confirmed(passphrase, confirmation), name or None)
+
+
+def grant(session: Session, name: str) -> list[str]:
+    """Seal the data keys this user holds to ``name`` (those ``name``'s role may hold); the rooms granted."""
+    if not name:
+        raise UserError("choose the user to grant your keys to")
+    return session.vault.grant(name)
 
 
 def rotate_key(session: Session) -> str:

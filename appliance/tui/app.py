@@ -53,7 +53,7 @@ def _places() -> list[Place]:
         Place("quality", "Quality", "f7", ("report.read",), QualityScreen),
         Place("audit", "Audit", "f8", ("audit.read",), AuditScreen),
         Place("export", "Export", "f9", ("export.request", "export.decide"), ExportScreen),
-        Place("users", "Users", "f11", ("user.manage",), UsersScreen),
+        Place("users", "Users", "f11", ("user.manage", "key.grant"), UsersScreen),
     ]
 
 

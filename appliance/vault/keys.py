@@ -1,17 +1,9 @@
-"""Key hierarchy: passphrases unlock a per-user key, which unseals the vault's data key.
+"""Key primitives: passphrase derivation (Argon2id), sealing to a public key, and name/role checks.
 
-Why three levels and not "passphrase → KEK wraps the data key" directly: ``vault rotate-key`` must give
-every user the *new* data key without knowing their passphrases. So each user has an X25519 key pair:
-
-* passphrase --Argon2id (about 0.15 s)--> KEK --AES-GCM--> the user's X25519 private key
-* data key (random 256 bit) --sealed (X25519 + HKDF-SHA256 + AES-GCM)--> to each user's public key
-
-Changing a passphrase re-wraps the user's private key only (and gives the user a fresh key pair, so a
-leaked old passphrase opens nothing sealed later). Rotation seals the new data key to every public key.
-The installation's Ed25519 audit-signing key is wrapped by the data key. Everything lives in a small JSON
-key file beside the database; it holds no secret in the clear, only salts, parameters, nonces and
-ciphertexts. The role is bound into each seal's associated data, so editing a role in the key file makes
-the unseal fail instead of silently granting rights.
+The key file built from these (``keyfile.py``) has three levels: a passphrase unlocks a user's own key pairs,
+which unseal the keys of the data classes ("rooms") the user's role may hold. Sealing needs only the
+recipient's public key, so a holder can grant a room key to another user, and a rotation can re-seal a new key
+to every holder, without knowing anyone's passphrase.
 
 Wrong passphrases fail fast (one Argon2id run). Failures are counted in the key file, audited into the
 vault at the next successful unlock, and every repeated failure sleeps longer before answering.
@@ -26,7 +18,7 @@ import os
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -102,9 +94,15 @@ class KdfParams:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "KdfParams":
-        if d.get("name") != "argon2id":
-            raise UserError(f"key file uses an unknown key derivation {d.get('name')!r}")
-        return cls(memory_kib=int(d["memory_kib"]), iterations=int(d["iterations"]), lanes=int(d["lanes"]))
+        if not isinstance(d, dict) or d.get("name") != "argon2id":
+            raise UserError("key file uses an unknown key derivation")
+        values = [d.get(k) for k in ("memory_kib", "iterations", "lanes")]
+        # Bounds keep an edited file from hanging an unlock (huge memory or time) or disabling the cost.
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or not (
+            8 <= values[0] <= 4 * 1024 * 1024 and 1 <= values[1] <= 1000 and 1 <= values[2] <= 64
+        ):
+            raise UserError("Argon2id parameters out of range")
+        return cls(memory_kib=values[0], iterations=values[1], lanes=values[2])
 
 
 def derive_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
@@ -181,194 +179,6 @@ def _raw_private(k: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
 
 def _raw_public(k: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
     return k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-# --- the key file ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Unlocked:
-    """What a correct passphrase yields. Lives in memory only."""
-
-    user: str
-    role: str
-    data_key: bytes
-    signing_key: Ed25519PrivateKey
-    pending_failures: list[dict[str, Any]] = field(default_factory=list)
-
-
-class KeyFile:
-    """The JSON key file beside the database. All writes are atomic (write, fsync, rename)."""
-
-    def __init__(self, path: Path, doc: dict[str, Any]) -> None:
-        self.path = path
-        self.doc = doc
-
-    # -- persistence
-    @classmethod
-    def load(cls, path: Path) -> "KeyFile":
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"no vault at {path.parent} (run `appliance init` first)") from None
-        except (OSError, ValueError) as e:
-            raise UserError(f"vault key file {path} is unreadable: {e}") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise UserError(f"vault key file {path} has an unknown format")
-        return cls(path, doc)
-
-    def save(self) -> None:
-        layout.atomic_write(self.path, (json.dumps(self.doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-
-    def copy(self) -> "KeyFile":
-        return KeyFile(self.path, json.loads(json.dumps(self.doc)))
-
-    # -- accessors
-    @property
-    def installation_id(self) -> str:
-        return self.doc["installation_id"]
-
-    @property
-    def generation(self) -> str:
-        return self.doc["generation"]
-
-    @property
-    def db_file(self) -> str:
-        return self.doc["db_file"]
-
-    @property
-    def users(self) -> dict[str, dict[str, Any]]:
-        return self.doc["users"]
-
-    def role_of(self, name: str) -> str | None:
-        u = self.users.get(name)
-        return u["role"] if u else None
-
-    def signing_public_key(self) -> bytes:
-        return _unb64(self.doc["signing_key"]["public"])
-
-    # -- associated data: binds every ciphertext to this installation, generation, user and role
-    def _dk_aad(self, name: str, role: str) -> bytes:
-        return _aad("data-key", self.installation_id, self.generation, name, role)
-
-    def _uk_aad(self, name: str) -> bytes:
-        return _aad("user-key", self.installation_id, name)
-
-    def _sk_aad(self) -> bytes:
-        return _aad("signing-key", self.installation_id, self.generation)
-
-    # -- construction and updates
-    @classmethod
-    def new(cls, path: Path, data_key: bytes, signing_key: Ed25519PrivateKey) -> "KeyFile":
-        generation = secrets.token_hex(8)
-        kf = cls(
-            path,
-            {
-                "format": FORMAT,
-                "installation_id": secrets.token_hex(16),
-                "generation": generation,
-                "db_file": layout.db_file_name(generation),
-                "created_at": now_iso(),
-                "users": {},
-                "failed_unlocks": [],
-            },
-        )
-        kf._wrap_signing_key(data_key, signing_key)
-        return kf
-
-    def _wrap_signing_key(self, data_key: bytes, signing_key: Ed25519PrivateKey) -> None:
-        box = _gcm_encrypt(data_key, _raw_private(signing_key), self._sk_aad())
-        box["public"] = _b64(_raw_public(signing_key))
-        self.doc["signing_key"] = box
-
-    def set_user(
-        self, name: str, role: str, passphrase: str, data_key: bytes, params: KdfParams | None = None
-    ) -> None:
-        """Create or replace a user's entry: fresh key pair, wrapped by the passphrase, data key sealed to it."""
-        check_user_name(name)
-        check_role(role)
-        params = params or default_kdf_params()
-        salt = os.urandom(16)
-        kek = derive_kek(passphrase, salt, params)
-        user_key = X25519PrivateKey.generate()
-        uk_box = _gcm_encrypt(kek, _raw_private(user_key), self._uk_aad(name))
-        uk_box["public"] = _b64(_raw_public(user_key))
-        self.users[name] = {
-            "role": role,
-            "kdf": {**params.to_json(), "salt": _b64(salt)},
-            "user_key": uk_box,
-            "data_key": seal_to(_raw_public(user_key), data_key, self._dk_aad(name, role)),
-            "consecutive_failures": 0,
-            "changed_at": now_iso(),
-        }
-
-    def set_role(self, name: str, role: str, data_key: bytes) -> None:
-        """Change a role without the user's passphrase: re-seal the data key under the new role binding."""
-        check_role(role)
-        u = self.users[name]
-        u["role"] = role
-        u["data_key"] = seal_to(_unb64(u["user_key"]["public"]), data_key, self._dk_aad(name, role))
-
-    def remove_user(self, name: str) -> None:
-        del self.users[name]
-
-    def rotated(self, new_data_key: bytes, signing_key: Ed25519PrivateKey) -> "KeyFile":
-        """A copy for a new key generation: the new data key sealed to every user, signing key re-wrapped."""
-        kf = self.copy()
-        generation = secrets.token_hex(8)
-        kf.doc["generation"] = generation
-        kf.doc["db_file"] = layout.db_file_name(generation)
-        kf.doc["rotated_at"] = now_iso()
-        kf._wrap_signing_key(new_data_key, signing_key)
-        for name, u in kf.users.items():
-            u["data_key"] = seal_to(_unb64(u["user_key"]["public"]), new_data_key, kf._dk_aad(name, u["role"]))
-        return kf
-
-    # -- unlocking
-    def unlock(self, name: str, passphrase: str) -> Unlocked:
-        """The data and signing keys for a user, or UserError. Records and slows down failures."""
-        u = self.users.get(name) if isinstance(name, str) else None
-        if u is None:
-            # Same cost and same answer as a wrong passphrase: do not reveal which user names exist.
-            derive_kek(passphrase, os.urandom(16), default_kdf_params())
-            self._record_failure(name, None)
-            raise UserError(f"wrong passphrase for user {name}")
-        kdf = u["kdf"]
-        kek = derive_kek(passphrase, _unb64(kdf["salt"]), KdfParams.from_json(kdf))
-        try:
-            user_key = X25519PrivateKey.from_private_bytes(_gcm_decrypt(kek, u["user_key"], self._uk_aad(name)))
-        except InvalidTag:
-            self._record_failure(name, u)
-            raise UserError(f"wrong passphrase for user {name}") from None
-        try:
-            data_key = unseal(user_key, u["data_key"], self._dk_aad(name, u["role"]))
-            signing_key = Ed25519PrivateKey.from_private_bytes(
-                _gcm_decrypt(data_key, self.doc["signing_key"], self._sk_aad())
-            )
-        except InvalidTag:
-            raise UserError(
-                f"key file entry for user {name} was altered or damaged (role or key does not verify); ask an admin"
-            ) from None
-        return Unlocked(name, u["role"], data_key, signing_key, list(self.doc.get("failed_unlocks", [])))
-
-    def _record_failure(self, name: str, u: dict[str, Any] | None) -> None:
-        pending = self.doc.setdefault("failed_unlocks", [])
-        count = 1
-        if u is not None:
-            u["consecutive_failures"] = count = int(u.get("consecutive_failures", 0)) + 1
-        else:
-            count = 1 + sum(1 for f in pending if f.get("user") == name)
-        pending.append({"user": str(name)[:64], "time": now_iso(), "consecutive": count})
-        del pending[:-MAX_PENDING_FAILURES]
-        self.save()
-        time.sleep(failure_delay(count))
-
-    def clear_failures(self, name: str) -> None:
-        """After a successful unlock: failures were written to the audit log, reset the counters."""
-        self.doc["failed_unlocks"] = []
-        if name in self.users:
-            self.users[name]["consecutive_failures"] = 0
-        self.save()
 
 
 def failure_delay(consecutive: int) -> float:

@@ -54,6 +54,25 @@ def db_file_name(generation: str) -> str:
     return f"vault-{generation}.duckdb"
 
 
+def is_db_file_name(name: str) -> bool:
+    """A current database file name as the key file may name it (no path, no WAL)."""
+    m = _DB_RE.match(name)
+    return bool(m) and not m.group(2)
+
+
+def check_home_for_init(home: Path) -> None:
+    """A new vault goes into a new or empty directory only: never mixed into (and chmod-ing) a shared one."""
+    from appliance.errors import UserError
+
+    if home.is_symlink() or (home.exists() and not home.is_dir()):
+        raise UserError(f"{home} is not a directory")
+    if home.is_dir() and not key_file(home).exists():
+        leftovers = {LOCK_FILE, TEMP_DIR, CHECKPOINT_FILE, "model-cache"}
+        others = [e.name for e in os.scandir(home) if e.name not in leftovers and not _DB_RE.match(e.name)]
+        if others:
+            raise UserError(f"{home} is not empty and holds no vault: choose a new or empty directory")
+
+
 def ensure_home(home: Path) -> None:
     """Create home owner-only: other local users must not even see file sizes."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """The vault's tables.
 
-Everything sensitive (seed texts, task specs, generated and quarantined records, reports, export
-manifests, the audit log) lives here, inside the encrypted database. IDs are allocated by the single
+Everything (seed texts, task specs, generated and quarantined records, reports, export manifests, the audit
+log) lives here, inside the database encrypted under the ``meta`` key. Columns listed in ``SEALED`` hold
+values encrypted once more under their room's key (``fields.py``): record texts for authors and reviewers,
+seed texts and adapter weights for authors. IDs are allocated by the single
 process that holds the vault lock (``max(id) + 1`` inside the transaction), which keeps the audit
 sequence gapless and survives ``COPY FROM DATABASE`` unchanged. JSON is stored as canonical text so that
 no extension is needed to read it back and hashes stay stable. Timestamps are ISO-8601 UTC text.
@@ -13,22 +15,8 @@ import duckdb
 
 from appliance.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-TABLES = (
-    "meta",
-    "users",
-    "seed_sets",
-    "seeds",
-    "tasks",
-    "jobs",
-    "records",
-    "reports",
-    "exports",
-    "adapters",
-    "privacy_ledger",
-    "audit",
-)
 
 DDL = (
     """CREATE TABLE meta (
@@ -40,7 +28,8 @@ DDL = (
         created_at VARCHAR NOT NULL,
         created_by VARCHAR NOT NULL,
         disabled BOOLEAN NOT NULL DEFAULT false,
-        changed_at VARCHAR)""",
+        changed_at VARCHAR,
+        sign_public VARCHAR)""",
     """CREATE TABLE tasks (
         id BIGINT PRIMARY KEY,
         name VARCHAR NOT NULL,
@@ -140,6 +129,20 @@ DDL = (
         entry_hash VARCHAR NOT NULL,
         signature VARCHAR NOT NULL)""",
 )
+def _table_name(ddl: str) -> str:
+    return ddl.split("(", 1)[0].split()[-1]
+
+
+TABLES = tuple(_table_name(stmt) for stmt in DDL)
+
+# (room, table, column, is_blob): values sealed under the room's key; seeds.sha256 is keyed under it too.
+SEALED = (
+    ("records", "records", "text", False),
+    ("records", "records", "context", False),
+    ("seeds", "seeds", "text", False),
+    ("seeds", "adapters", "body", True),
+)
+
 # The audit table deliberately has no PRIMARY KEY: verification must be able to *see* a duplicated or
 # inserted sequence number rather than have the database hide the tampering behind a constraint.
 
@@ -154,10 +157,10 @@ def create(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:
 
 
 def add_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Tables added after schema version 1 shipped (adapters, privacy_ledger): create them in an older vault."""
+    """Tables added after the schema version shipped: create them in an older vault of the same version."""
     present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     for stmt in DDL:
-        if stmt.split("(", 1)[0].split()[-1] not in present:
+        if _table_name(stmt) not in present:
             con.execute(stmt)
 
 

@@ -38,6 +38,8 @@ def _vault(home: Path, seeds: list[dict], seed_set: str = "med") -> None:
     with Vault.create(home, "root", PW["root"], kdf_params=FAST_KDF) as v:
         v.add_user("alice", "author", PW["alice"])
         v.add_user("rita", "reviewer", PW["rita"])
+    with Vault.open(home, "alice", PW["alice"]) as v:
+        v.grant("rita")
     src = home.parent / f"{seed_set}.jsonl"
     src.write_text("".join(json.dumps(s) + "\n" for s in seeds), encoding="utf-8")
     with Session.open(home, "alice", PW["alice"]) as s:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.key_helpers import share_keys
 from appliance.vault import Vault
 from appliance.vault.keys import KdfParams
 
@@ -43,6 +44,7 @@ def make_job(home: Path, policy: str = "default") -> int:
     with Vault.create(home, "root", PW["root"], kdf_params=FAST_KDF) as v:
         for name, role in ROLES.items():
             v.add_user(name, role, PW[name])
+    share_keys(home, "alice", PW["alice"], [n for n in ROLES if n != "alice"])
     entry = Registry(home).get(None)
     spec = (REPO / "tasks" / "medical_specialty.toml").read_text()
     pol = load_policy(policy)

@@ -210,7 +210,8 @@ def test_changed_records_void_the_approval(job_home, tmp_path: Path) -> None:
     home, job_id = job_home
     export_id = approved(home, job_id)
     with open_as(home, "rita") as v:  # one more record released after the approval
-        v._con.execute("UPDATE records SET status = 'accepted' WHERE text = ?", [REJECTED_MARK])  # fault: simulated change
+        rid = next(r["id"] for r in v.list_records(job_id) if r["text"] == REJECTED_MARK)
+        v._con.execute("UPDATE records SET status = 'accepted' WHERE id = ?", [rid])  # fault: simulated change
     with session(home, "alice") as s, pytest.raises(UserError, match="changed since export"):
         export.write_export(s, export_id, "jsonl", tmp_path / "x")
 

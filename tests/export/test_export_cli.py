@@ -37,6 +37,8 @@ def test_generate_request_approve_write_verify(tmp_path: Path) -> None:
 
     with Session.open(home, "admin", PASSPHRASE) as admin:
         admin.vault.add_user("rev", "reviewer", PASSPHRASE)
+    r = run("user", "grant", "rev", home=home, pw=pw, user="demo")  # the author shares the records key
+    assert r.returncode == 0 and "granted to rev: records" in r.stdout, r.stderr
 
     one_line_error(run("export", "1", "--format", "jsonl", "--to", str(out), home=home, pw=pw, user="demo"),
                    "needs a reviewer's approval")

@@ -32,6 +32,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         v.add_user("ann", "author", PW["ann"])
         v.add_user("rev", "reviewer", PW["rev"])
     with Vault.open(h, "ann", PW["ann"]) as v:
+        v.grant("rev")
         task_id = v.add_task("medical_specialty", "[task]\nname='medical_specialty'\n")
         v.import_seeds("clinic", [(t, "x") for t in SEEDS], task_id=task_id, task_name="medical_specialty")
         v.import_seeds("other", [("Unrelated seed of another task about a long walk in the park today.", None)], task_name="other")

@@ -26,6 +26,7 @@ def test_seed_set_options_and_privacy_refusal(tmp_path: Path, passphrase_file: P
         admin.vault.add_user("ana", "author", secret)
         admin.vault.add_user("rev", "reviewer", secret)
     with Session.open(home, "ana", secret) as ana:
+        ana.vault.grant("rev")
         ana.vault.import_seeds("sst", read_seed_file(TASKS / "seeds" / "sst2_sentiment.jsonl"))
     gen = ("generate", "--task", task, "--method", "augpe", "--seed-set", "sst", "--n", "4")
     # ε for σ = 0.5 over 5 rounds is far above 1: refused with exit 2, one line, no job

@@ -10,6 +10,7 @@ from typing import Awaitable, Callable
 
 import pytest
 
+from tests.key_helpers import share_keys
 from appliance.vault import Vault
 from tests.vault.vault_helpers import FAST_KDF, PASSPHRASES, ROLES, use_fast_kdf
 
@@ -44,6 +45,7 @@ def home(tmp_path: Path, assembled_models: Path) -> Path:
     with Vault.create(home, "root", PASSPHRASES["root"], kdf_params=FAST_KDF) as v:
         for name in ("alice", "bob", "rita"):
             v.add_user(name, ROLES[name], PASSPHRASES[name])
+    share_keys(home, "alice", PASSPHRASES["alice"], ["bob", "rita"])
     for model in assembled_models.iterdir():
         if model.is_file():
             os.link(model, model_cache_dir(home) / model.name)

@@ -22,8 +22,12 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def populated(home: Path) -> Path:
-    """A vault with an admin (root), two authors (alice, bob) and a reviewer (rita)."""
+    """A vault with an admin (root), two authors (alice, bob) and a reviewer (rita); alice, the first author to
+    sign in, created the data keys and granted them to bob and rita."""
     with Vault.create(home, "root", PASSPHRASES["root"], kdf_params=FAST_KDF) as v:
         for name in ("alice", "bob", "rita"):
             v.add_user(name, ROLES[name], PASSPHRASES[name])
+    with Vault.open(home, "alice", PASSPHRASES["alice"]) as v:
+        v.grant("bob")
+        v.grant("rita")
     return home

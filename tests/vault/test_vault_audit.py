@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from vault_helpers import open_as
+from vault_helpers import meta_key, open_as
 
 from appliance.errors import UserError
 from appliance.vault import db, layout
@@ -25,7 +25,7 @@ def _make_history(home: Path) -> tuple[bytes, Path, int]:
         v.add_records(job_id, [{"text": "generated"}])
         v.finish_job(job_id, "succeeded", {"accepted": 1})
     with open_as(home, "root") as v:
-        key, path = v._dk, v.db_path
+        key, path = meta_key(v), v.db_path
         n = len(v.audit_entries())
     return key, path, n
 

@@ -11,6 +11,7 @@ import pytest
 from appliance.cli import vault_cmds
 from appliance.errors import UserError
 from appliance.vault import Vault, db, layout
+from vault_helpers import meta_key
 
 
 def _open(home: Path, user: str, passphrase: str) -> Vault:
@@ -92,7 +93,7 @@ def test_audit_verify_exit_code_on_tampering(cli) -> None:
     root = cli.pw("root", "root-passphrase-1")
     cli.run("init", "--user", "root", "--passphrase-file", root)
     with _open(cli.home, "root", "root-passphrase-1") as v:
-        key, path = v._dk, v.db_path
+        key, path = meta_key(v), v.db_path
     con = db.connect(layout.temp_dir(cli.home))
     db.attach(con, path, "t", key)
     con.execute("UPDATE t.audit SET action = 'nothing' WHERE seq = 1")

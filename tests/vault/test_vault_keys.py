@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
-from vault_helpers import PASSPHRASES, open_as
+from vault_helpers import PASSPHRASES, meta_key, open_as
 
 from appliance.errors import UserError
 from appliance.vault import Vault, keys, layout
@@ -40,9 +40,10 @@ def test_failures_are_counted_slowed_and_audited(populated: Path, monkeypatch: p
 
     with open_as(populated, "rita") as v:
         failed = v.audit_entries(action="unlock.failed")
-        assert [e["user"] for e in failed] == ["bob"] * 4
+        # Written (and signed) by the next user to sign in, about the user whose passphrase failed.
+        assert [(e["user"], e["object_ids"]["user"]) for e in failed] == [("rita", "bob")] * 4
         assert [e["params"]["consecutive"] for e in failed] == [1, 2, 3, 4]
-        assert failed[0]["role"] == "author"
+        assert failed[0]["params"]["role"] == "author"
     kf = json.loads(layout.key_file(populated).read_text())
     assert kf["failed_unlocks"] == []
     with open_as(populated, "bob"):
@@ -57,21 +58,24 @@ def test_failure_delay_grows_and_caps() -> None:
     assert delays[-1] == keys.FAILURE_DELAY_MAX_S
 
 
-def test_change_passphrase_rewraps_only(populated: Path) -> None:
+def test_change_passphrase_rotates_what_the_old_one_opened(populated: Path) -> None:
     with open_as(populated, "alice") as v:
         task_id = v.add_task("t", "[task]\nname = 't'\n")
         db_file = v.db_path
-    before = db_file.read_bytes()
+        old_keys = {room: dict(gens) for room, gens in v._keys.items()}
     with open_as(populated, "alice") as v:
         v.change_passphrase("alice-new-passphrase")
-    # The database was not re-encrypted: the same key generation, the same file.
-    assert db_file.exists()
+    # A leaked old passphrase (with a copy of the old key file) opens nothing written from now on.
+    assert not db_file.exists()
     with pytest.raises(UserError, match="wrong passphrase"):
         Vault.open(populated, "alice", PASSPHRASES["alice"])
     with Vault.open(populated, "alice", "alice-new-passphrase") as v:
         assert v.get_task(task_id)["name"] == "t"
-        assert v.db_path == db_file
-    assert len(before) > 0
+        assert v.db_path != db_file
+        for room, gens in v._keys.items():
+            assert not set(gens.values()) & set(old_keys.get(room, {}).values()), room
+    with open_as(populated, "rita") as v:
+        assert v.verify_audit().ok
 
 
 def test_admin_can_reset_a_passphrase_but_others_cannot(populated: Path) -> None:
@@ -92,7 +96,7 @@ def test_short_new_passphrase_rejected(populated: Path) -> None:
 
 def test_key_file_holds_no_key_material_in_the_clear(populated: Path) -> None:
     with open_as(populated, "root") as v:
-        data_key = v._dk
+        data_key = meta_key(v)
         signing = v._sk
     text = layout.key_file(populated).read_text()
     raw_sk = signing.private_bytes_raw()

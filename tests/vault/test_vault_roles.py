@@ -32,10 +32,9 @@ def test_reviewer_cannot_read_raw_seeds(populated: Path) -> None:
     with open_as(populated, "rita") as v:
         with pytest.raises(UserError, match="rita \\(reviewer\\) may not read raw seed records"):
             v.list_seeds("clinic")
-        with pytest.raises(UserError, match="may not read raw seed records"):
-            v.list_seed_sets()
+        assert [s["name"] for s in v.list_seed_sets()] == ["clinic"]  # names and sizes only: the ledger needs them
     denied = _denials(populated)
-    assert [(d["user"], d["params"]["permission"]) for d in denied] == [("rita", "seed.read")] * 2
+    assert [(d["user"], d["params"]["permission"]) for d in denied] == [("rita", "seed.read")]
 
 
 def test_reviewer_reviews_quarantined_records(populated: Path) -> None:

@@ -50,3 +50,8 @@ def spawn_child(code: str, env: dict[str, str] | None = None) -> subprocess.Pope
     return subprocess.Popen(
         [sys.executable, "-c", code], cwd=REPO, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def meta_key(v: Vault) -> bytes:
+    """The database key an open vault holds (what an insider with that user's passphrase can unwrap)."""
+    return v._keys["meta"][v.generation]

@@ -1,6 +1,6 @@
-"""Users (admins): everyone with a role, add a user (name, role, passphrase typed twice, masked), disable the
-selected user, set a new passphrase for them, or rotate the vault's data key (after disabling someone who could have
-kept it). The rules (confirmation, roles, who may do what) live in
+"""Users: everyone with a role and the data keys they hold. Admins add a user (name, role, passphrase typed twice,
+masked), disable the selected user, set a new passphrase for them, or rotate the database key; authors and
+reviewers grant the data keys they hold to the selected user (an admin cannot: it holds none). The rules (confirmation, roles, who may do what) live in
 ``appliance.service.users`` and the vault; this screen only collects the fields and shows the outcome."""
 
 from __future__ import annotations
@@ -19,19 +19,20 @@ class UsersScreen(AppScreen):
     TITLE = "Users"
     BINDINGS = [Binding("ctrl+n", "add_user", "Add user"), Binding("ctrl+r", "remove_user", "Disable user"),
                 Binding("ctrl+t", "change_passphrase", "Set passphrase"),
-                Binding("ctrl+k", "rotate_key", "Rotate vault key")]
+                Binding("ctrl+k", "rotate_key", "Rotate vault key"), Binding("ctrl+g", "grant", "Grant my keys")]
 
     def body(self) -> ComposeResult:
         with Vertical(id="users"):
             yield DataTable(id="user-list", cursor_type="row")
-            yield Static("New user, or a new passphrase for the selected one", classes="section")
-            with Horizontal(classes="row"):
+            yield Button("Grant my keys to the selected user", id="grant-keys", variant="primary")
+            yield Static("New user, or a new passphrase for the selected one", classes="section admin-only")
+            with Horizontal(classes="row admin-only"):
                 yield Input(placeholder="user name", id="new-user")
                 yield Select([(r, r) for r in user_service.role_names()], id="new-role", prompt="role")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row admin-only"):
                 yield Input(password=True, placeholder="passphrase", id="new-pass")
                 yield Input(password=True, placeholder="passphrase again", id="new-pass2")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row admin-only"):
                 yield Button("Add user", id="add-user", variant="primary")
                 yield Button("Set passphrase", id="set-pass")
                 yield Button("Disable user", id="remove-user", variant="error")
@@ -39,7 +40,11 @@ class UsersScreen(AppScreen):
             yield Static("", id="users-status")
 
     def on_mount(self) -> None:
-        self.query_one("#user-list", DataTable).add_columns("user", "role", "state", "added", "by")
+        self.query_one("#user-list", DataTable).add_columns("user", "role", "state", "keys", "added", "by")
+        admin = self.session.can("user.manage")
+        for widget in self.query(".admin-only"):
+            widget.display = admin
+        self.query_one("#grant-keys", Button).display = self.session.can("key.grant")
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -48,7 +53,8 @@ class UsersScreen(AppScreen):
         table = self.query_one("#user-list", DataTable)
         table.clear()
         for u in self.guard(user_service.list_users, self.session) or []:
-            table.add_row(u["name"], u["role"], "disabled" if u["disabled"] else "active", u["created_at"][:16],
+            table.add_row(u["name"], u["role"], "disabled" if u["disabled"] else "active", ",".join(u["keys"]) or "–",
+                          u["created_at"][:16],
                           u["created_by"] or "–", key=u["name"])
 
     def _selected(self) -> str | None:
@@ -70,7 +76,8 @@ class UsersScreen(AppScreen):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"add-user": self.action_add_user, "remove-user": self.action_remove_user,
-                   "set-pass": self.action_change_passphrase, "rotate-key": self.action_rotate_key}
+                   "set-pass": self.action_change_passphrase, "rotate-key": self.action_rotate_key,
+                   "grant-keys": self.action_grant}
         if event.button.id in actions:
             actions[event.button.id]()
 
@@ -84,8 +91,14 @@ class UsersScreen(AppScreen):
     def action_remove_user(self) -> None:
         name = self._selected()
         if name and self.guard(lambda: user_service.remove_user(self.session, name) or True):
-            self._done(f"user {name} disabled; rotate the vault key (Rotate vault key, ctrl+k) "
-                       "if they could have kept it")
+            self._done(f"user {name} disabled; the database key was rotated, their data keys rotate at a holder's "
+                       "next sign-in")
+
+    def action_grant(self) -> None:
+        name = self._selected()
+        granted = name and self.guard(user_service.grant, self.session, name)
+        if granted:
+            self._done(f"granted to {name}: {', '.join(granted)}")
 
     def action_change_passphrase(self) -> None:
         name = self._selected()

@@ -1,0 +1,197 @@
+"""Generation jobs and their records.
+
+A job's configuration and summary (gate counts) are readable by every role that follows jobs, auditors
+included; a record's text and context are sealed under the ``records`` room key, so only authors and reviewers
+who hold it can read them, whatever they do to the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Sequence
+
+from appliance.errors import UserError
+from appliance.vault import db, fields, roles, schema
+from appliance.vault.audit import canonical
+from appliance.vault.core import VaultCore, check_label_name
+from appliance.vault.keys import now_iso
+
+RECORD_STATUSES = ("accepted", "quarantined", "rejected")
+_JOB_STATUS_RE = re.compile(r"^[a-z][a-z_]{1,31}$")
+RECORD_TYPES = {
+    "id": "BIGINT",
+    "job_id": "BIGINT",
+    "text": "VARCHAR",
+    "label": "VARCHAR",
+    "context": "VARCHAR",
+    "attributes": "VARCHAR",
+    "status": "VARCHAR",
+    "reasons": "VARCHAR",
+    "scores": "VARCHAR",
+    "created_at": "VARCHAR",
+}
+_JOB_FIELDS = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at", "units_done")
+_RECORD_FIELDS = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "scores", "created_at",
+                  "reviewed_by", "review_note")
+
+
+class JobsMixin(VaultCore):
+    def create_job(self, task_id: int, method: str, config: dict[str, Any]) -> int:
+        self.require("job.run")
+        check_label_name("method", method, 64)
+        self._room_key(roles.RECORDS)  # a job that could not store its records must not start
+        with self.transaction() as con:
+            if con.execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone() is None:
+                raise UserError(f"no task with id {task_id}")
+            job_id = schema.next_id(con, "jobs")
+            self._insert(con, "jobs", {"id": job_id, "task_id": task_id, "method": method, "config": canonical(config or {}),
+                                       "status": "running", "summary": None, "created_at": now_iso(),
+                                       "created_by": self.user, "finished_at": None, "units_done": 0})
+            self.audit("job.start", {"job_id": job_id, "task_id": task_id}, {"method": method, "config": config or {}})
+        return job_id
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        self.require("job.read")
+        rows = self._rows("jobs", _JOB_FIELDS, "id = ?", [job_id])
+        if not rows:
+            raise UserError(f"no job with id {job_id}")
+        d = rows[0]
+        d["config"] = json.loads(d["config"])
+        d["summary"] = json.loads(d["summary"]) if d["summary"] else None
+        return d
+
+    def list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Jobs, newest first, without their configuration (the home screen and job pickers list them)."""
+        self.require("job.read")
+        fields_ = ("id", "task_id", "method", "status", "created_at", "created_by", "finished_at", "units_done")
+        return self._rows("jobs", fields_, order="id DESC", limit=limit)
+
+    def finish_job(self, job_id: int, status: str, summary: dict[str, Any]) -> None:
+        """Close a job with a final status (e.g. 'succeeded', 'failed') and its summary (gate verdicts, counts)."""
+        self.require("job.run")
+        if not isinstance(status, str) or not _JOB_STATUS_RE.match(status) or status == "running":
+            raise UserError(f"invalid final job status {status!r}")
+        with self.transaction() as con:
+            row = con.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
+            if row is None:
+                raise UserError(f"no job with id {job_id}")
+            if row[0] != "running":
+                raise UserError(f"job {job_id} is already finished ({row[0]})")
+            counts = dict(con.execute("SELECT status, count(*) FROM records WHERE job_id = ? GROUP BY status", [job_id]).fetchall())
+            con.execute(
+                "UPDATE jobs SET status = ?, summary = ?, finished_at = ? WHERE id = ?",
+                [status, canonical(summary or {}), now_iso(), job_id],
+            )
+            self.audit("job.finish", {"job_id": job_id}, {"status": status, "records": counts, "summary": summary or {}})
+
+    def reopen_job(self, job_id: int) -> None:
+        """Mark a cancelled or failed job as running again, so ``resume`` can finish it (audited)."""
+        self.require("job.run")
+        with self.transaction() as con:
+            row = con.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
+            if row is None:
+                raise UserError(f"no job with id {job_id}")
+            if row[0] == "succeeded":
+                raise UserError(f"job {job_id} already succeeded; nothing to resume")
+            con.execute("UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = ?", [job_id])
+            self.audit("job.resume", {"job_id": job_id}, {"previous_status": row[0]})
+
+    def add_records(self, job_id: int, records: Sequence[dict[str, Any]], unit: int | None = None) -> list[int]:
+        """Store generated records of a running job in one transaction; returns their ids.
+
+        Each record: ``text`` (required), ``label``, ``context``, ``attributes`` (dict), ``status``
+        ('accepted' or 'quarantined', default accepted), ``reasons`` (list), ``scores`` (dict).
+        ``unit`` numbers the method's batches (1, 2, …): it is stored in the same transaction as the records, so
+        after a crash a resumed job knows exactly which batches are in the vault (none lost, none twice).
+        """
+        self.require("job.run")
+        gen, key = self._room_key(roles.RECORDS)
+        cols: dict[str, list[Any]] = {k: [] for k in RECORD_TYPES}
+        now = now_iso()
+        for i, r in enumerate(records):
+            text = r.get("text")
+            if not isinstance(text, str):
+                raise UserError(f"record {i + 1}: text must be a string")
+            status = r.get("status", "accepted")
+            if status not in ("accepted", "quarantined"):
+                raise UserError(f"record {i + 1}: status must be 'accepted' or 'quarantined', not {status!r}")
+            for k in ("label", "context"):
+                if r.get(k) is not None and not isinstance(r.get(k), str):
+                    raise UserError(f"record {i + 1}: {k} must be a string")
+            cols["text"].append(text)
+            cols["label"].append(r.get("label"))
+            cols["context"].append(r.get("context"))
+            cols["attributes"].append(canonical(r.get("attributes") or {}))
+            cols["status"].append(status)
+            cols["reasons"].append(canonical(list(r.get("reasons") or [])))
+            cols["scores"].append(canonical(r.get("scores") or {}))
+            cols["created_at"].append(now)
+        n = len(cols["text"])
+        with self.transaction() as con:
+            row = con.execute("SELECT status, units_done FROM jobs WHERE id = ?", [job_id]).fetchone()
+            if row is None:
+                raise UserError(f"no job with id {job_id}")
+            if row[0] != "running":
+                raise UserError(f"job {job_id} is finished ({row[0]}); records cannot be added")
+            if unit is not None:
+                if unit != row[1] + 1:
+                    raise RuntimeError(f"job {job_id}: batch {unit} out of order (batches done: {row[1]})")
+                con.execute("UPDATE jobs SET units_done = ? WHERE id = ?", [unit, job_id])
+            if n == 0:
+                return []
+            first = schema.next_id(con, "records")
+            cols["id"] = ids = list(range(first, first + n))
+            cols["job_id"] = [job_id] * n
+            for column in ("text", "context"):
+                cols[column] = [fields.seal_text(key, gen, roles.RECORDS, "records", column, i, v)
+                                for i, v in zip(ids, cols[column])]
+            db.insert_columns(con, "records", cols, RECORD_TYPES)
+        return ids
+
+    def list_records(self, job_id: int, status: str | None = None, limit: int | None = None,
+                     label: str | None = None) -> list[dict[str, Any]]:
+        """A job's records with their texts (sealed: the reader must hold the records key)."""
+        self.require("record.read")
+        self._room_key(roles.RECORDS)
+        where, args = "job_id = ?", [job_id]
+        if status is not None:
+            where += " AND status = ?"
+            args.append(status)
+        if label is not None:
+            where += " AND label = ?"
+            args.append(label)
+        out = self._rows("records", _RECORD_FIELDS, where, args, limit=limit)
+        for d in out:
+            for k in ("text", "context"):
+                d[k] = self._open(roles.RECORDS, "records", k, d["id"], d[k])
+            for k in ("attributes", "reasons", "scores"):
+                d[k] = json.loads(d[k])
+        return out
+
+    def count_records(self, job_id: int, status: str | None = None) -> int:
+        """How many records a job has (no text: counts are gate statistics, readable wherever jobs are)."""
+        self.require("job.read")
+        if status is None:
+            row = self._one("SELECT count(*) FROM records WHERE job_id = ?", [job_id])
+        else:
+            row = self._one("SELECT count(*) FROM records WHERE job_id = ? AND status = ?", [job_id, status])
+        return int(row[0])
+
+    def review_record(self, record_id: int, release: bool, note: str = "") -> str:
+        """A reviewer releases a quarantined record ('accepted') or rejects it ('rejected')."""
+        self.require("record.review")
+        self._room_key(roles.RECORDS)  # nobody decides on a record they cannot read
+        new_status = "accepted" if release else "rejected"
+        with self.transaction() as con:
+            row = con.execute("SELECT status, job_id FROM records WHERE id = ?", [record_id]).fetchone()
+            if row is None:
+                raise UserError(f"no record with id {record_id}")
+            if row[0] != "quarantined":
+                raise UserError(f"record {record_id} is not quarantined ({row[0]})")
+            con.execute(
+                "UPDATE records SET status = ?, reviewed_by = ?, review_note = ? WHERE id = ?",
+                [new_status, self.user, note, record_id],
+            )
+            self.audit("record.review", {"record_id": record_id, "job_id": row[1]}, {"decision": new_status})
+        return new_status

@@ -1,0 +1,49 @@
+"""Task specs: stored as text with their sha256, readable by authors, reviewers and auditors (job configurations
+refer to them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.errors import UserError
+from appliance.vault import schema
+from appliance.vault.core import VaultCore, check_label_name, sha256_text
+from appliance.vault.keys import now_iso
+
+_FIELDS = ("id", "name", "spec_toml", "sha256", "created_at", "created_by")
+
+
+class TasksMixin(VaultCore):
+    def add_task(self, name: str, toml_text: str) -> int:
+        """Store a task spec; the same name and text again returns the existing id."""
+        self.require("task.write")
+        check_label_name("task name", name)
+        if not isinstance(toml_text, str):
+            raise UserError("task spec must be text")
+        digest = sha256_text(toml_text)
+        with self.transaction() as con:
+            row = con.execute("SELECT id FROM tasks WHERE name = ? AND sha256 = ?", [name, digest]).fetchone()
+            if row:
+                return int(row[0])
+            task_id = schema.next_id(con, "tasks")
+            self._insert(con, "tasks", {"id": task_id, "name": name, "spec_toml": toml_text, "sha256": digest,
+                                        "created_at": now_iso(), "created_by": self.user})
+            self.audit("task.add", {"task_id": task_id}, {"name": name, "sha256": digest})
+        return task_id
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        self.require("task.read")
+        rows = self._rows("tasks", _FIELDS, "id = ?", [task_id])
+        if not rows:
+            raise UserError(f"no task with id {task_id}")
+        return rows[0]
+
+    def find_task(self, name: str) -> dict[str, Any] | None:
+        """The latest stored version of the task called ``name``."""
+        self.require("task.read")
+        row = self._one("SELECT id FROM tasks WHERE name = ? ORDER BY id DESC LIMIT 1", [name])
+        return self.get_task(int(row[0])) if row else None
+
+    def list_tasks(self) -> list[dict[str, Any]]:
+        self.require("task.read")
+        return self._rows("tasks", ("id", "name", "sha256", "created_at", "created_by"))
