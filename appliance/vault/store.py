@@ -37,6 +37,7 @@ RECORD_TYPES = {
     "attributes": "VARCHAR",
     "status": "VARCHAR",
     "reasons": "VARCHAR",
+    "findings": "VARCHAR",
     "scores": "VARCHAR",
     "created_at": "VARCHAR",
 }
@@ -161,6 +162,7 @@ class Vault:
             con = cls._connect(home, kf, unlocked.data_key, memory_limit)
             schema.check(con, kf.installation_id)
             schema.add_missing_tables(con)
+            schema.add_missing_columns(con)
             vault = cls(home, kf, lock, con, unlocked)
             vault._check_user_row()
             with vault.transaction():
@@ -492,7 +494,8 @@ class Vault:
         """Store generated records of a running job in one transaction; returns their ids.
 
         Each record: ``text`` (required), ``label``, ``context``, ``attributes`` (dict), ``status``
-        ('accepted' or 'quarantined', default accepted), ``reasons`` (list), ``scores`` (dict).
+        ('accepted' or 'quarantined', default accepted), ``reasons`` (list), ``findings`` (list: every PII finding the
+        gate made, blocking or not), ``scores`` (dict).
         ``unit`` numbers the method's batches (1, 2, …): it is stored in the same transaction as the records, so
         after a crash a resumed job knows exactly which batches are in the vault (none lost, none twice).
         """
@@ -515,6 +518,7 @@ class Vault:
             cols["attributes"].append(canonical(r.get("attributes") or {}))
             cols["status"].append(status)
             cols["reasons"].append(canonical(list(r.get("reasons") or [])))
+            cols["findings"].append(canonical(list(r.get("findings") or [])))
             cols["scores"].append(canonical(r.get("scores") or {}))
             cols["created_at"].append(now)
         n = len(cols["text"])
@@ -540,8 +544,8 @@ class Vault:
     def list_records(self, job_id: int, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         self.require("record.read")
         sql = (
-            "SELECT id, job_id, text, label, context, attributes, status, reasons, scores, created_at, reviewed_by, "
-            "review_note FROM records WHERE job_id = ?"
+            "SELECT id, job_id, text, label, context, attributes, status, reasons, findings, scores, created_at, "
+            "reviewed_by, review_note FROM records WHERE job_id = ?"
         )
         args: list[Any] = [job_id]
         if status is not None:
@@ -551,10 +555,11 @@ class Vault:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         out = []
-        fields = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "scores", "created_at", "reviewed_by", "review_note")
+        fields = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "findings", "scores",
+                  "created_at", "reviewed_by", "review_note")
         for row in self._all(sql, args):
             d = dict(zip(fields, row))
-            for k in ("attributes", "reasons", "scores"):
+            for k in ("attributes", "reasons", "findings", "scores"):
                 d[k] = json.loads(d[k])
             out.append(d)
         return out
