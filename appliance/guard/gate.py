@@ -22,8 +22,6 @@ from appliance.guard.pii import Finding, PiiScanner
 from appliance.guard.policy import Policy
 
 ACCEPTED, QUARANTINED = "accepted", "quarantined"
-
-
 BLOCK, REDACT = "block", "redact"  # what the policy does with a finding's entity
 
 
@@ -61,10 +59,10 @@ def seed_redactor(policy: Policy, scanner: PiiScanner | None = None) -> Callable
         policy.entities, policy.thresholds, policy.score_threshold, allow_degraded=policy.allow_degraded
     )
 
-    def redact(text: str) -> str:
+    def redact_seed(text: str) -> str:
         return redact(text, [finding_record(f, REDACT) for f in scanner.scan([text])[0]])
 
-    return redact
+    return redact_seed
 
 
 class Gate:

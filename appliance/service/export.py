@@ -6,8 +6,10 @@ the vault enforces the four-eyes rule. Writing runs a final gate pass under the 
 block are left out (counted by reason in the manifest), so a stricter export policy really applies. Only accepted
 records are read (reviewer-released ones included; a reason a reviewer already waived is not held against a released
 record again, a new one is). Every record written has every entity the export policy blocks or redacts replaced by
-``<ENTITY>``, reviewer-released ones included: a release waives the block, never the redaction. The records approved are pinned by a digest taken at request time: if the job's records
-change afterwards (a reviewer releases one more), the approval no longer covers them and the write is refused.
+``<ENTITY>``, reviewer-released ones included (and those also for what the generation gate found in them): a release
+waives the block, never the redaction. The records approved are pinned by a digest taken at request time: if the
+job's records change afterwards (a reviewer releases one more), the approval no longer covers them and the write is
+refused.
 
 The export is built in a staging directory beside the target and renamed into place at the end (``export.target``);
 the manifest is signed with the installation's key inside the vault (``Vault.sign``).

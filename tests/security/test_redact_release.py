@@ -19,7 +19,7 @@ from appliance.cli import main as cli_main
 from appliance.errors import UserError
 from appliance.export import formats
 from appliance.generate import GeneratedRecord
-from appliance.guard.gate import Gate
+from appliance.guard.gate import Gate, seed_redactor
 from appliance.guard.policy import load_policy
 from appliance.service import export, review
 from appliance.service.generation import stored_row
@@ -157,6 +157,12 @@ def test_a_lax_export_policy_does_not_undo_the_generation_redaction(home_and_job
     with session(home, "alice") as s:
         export.write_export(s, export_id, "csv", out)
     assert_no_secret(out, exported_texts(out, "csv"))
+
+
+def test_seed_redactor_replaces_every_entity_the_policy_knows(gate: Gate) -> None:
+    """The same redaction feeds seed records into prompts when a policy forbids raw seeds there."""
+    out = seed_redactor(gate.policy, gate.scanner)(NOTE)
+    assert "<PERSON>" in out and "<MEDICAL_RECORD_NUMBER>" in out and not any(s in out for s in SECRETS)
 
 
 @pytest.mark.parametrize("damage", [
