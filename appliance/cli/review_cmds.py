@@ -14,7 +14,7 @@ from rich.table import Table
 
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.errors import UserError
-from appliance.service.review import describe_reason
+from appliance.service import review
 from appliance.service.session import Session
 
 
@@ -51,16 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_review_list(args: argparse.Namespace) -> int:
     with Session.open(args.home, args.user, read_passphrase(args)) as session:
-        records = session.vault.list_records(args.job, status="quarantined")
+        records = review.quarantined(session, args.job)
     if args.json:
-        print(json.dumps([{k: r[k] for k in ("id", "label", "text", "reasons")} for r in records], ensure_ascii=False))
+        print(json.dumps([{k: r[k] for k in ("id", "label", "text", "reasons", "findings")} for r in records],
+                         ensure_ascii=False))
         return 0
     console = Console()
-    t = Table("record", "label", "reasons", "text")
+    t = Table("record", "label", "reasons", "findings", "text")
     for r in records:
-        t.add_row(str(r["id"]), r["label"] or "", ", ".join(describe_reason(x) for x in r["reasons"]), r["text"][:120])
+        t.add_row(str(r["id"]), r["label"] or "", r["reason_text"], r["finding_text"], review.highlighted(r))
     console.print(t)
-    console.print(f"{len(records)} quarantined records in job {args.job}")
+    console.print(f"{len(records)} quarantined records in job {args.job} (red: blocks the record; yellow: redacted on "
+                  "export, even after a release)")
     return 0
 
 

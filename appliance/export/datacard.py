@@ -47,6 +47,9 @@ def render(m: dict[str, Any]) -> str:
         f"{gate['generation'].get('quarantined', '-')} quarantined; reasons: {_kv(gate['generation'].get('reasons'))}",
         f"- Export gate (final pass): {exp['checked']} records checked, {exp['left_out']} left out; reasons: "
         f"{_kv(exp['left_out_by_reason'])}; {exp['released_by_review']} records were released by a reviewer",
+        f"- Redaction: every exported record, reviewer-released ones included, had each entity the export policy "
+        f"blocks or redacts replaced by its type (`<ENTITY>`); a release waives a block, never the redaction. "
+        f"{exp.get('released_redacted', 0)} of the {exp['released_by_review']} released records were redacted.",
         f"- PII scanner: {scan['mode']} mode ({scan['description']}); measured recall {scan['measured_recall']} "
         f"overall on {scan['benchmark']}, {scan.get('recall_caveat', 'no caveat recorded')}. "
         f"Per entity: {_kv(scan['recall_per_entity'])}. A scanner misses some PII: treat the data accordingly.",

@@ -4,6 +4,10 @@ It only orchestrates: PII findings come from ``pii.PiiScanner``, copies of seeds
 from ``canaries``, and what blocks, what is redacted and what the limits are from the ``policy``. A record is
 quarantined when anything blocks it; otherwise it is accepted, with the policy's redacted entities replaced by
 ``<ENTITY>`` (presidio-anonymizer). Reasons never contain seed text: only ids, offsets and lengths.
+
+Besides the reasons, every verdict carries *all* the PII findings of its text (``Verdict.findings``), blocking or
+not: a quarantined record is stored with the names it also holds, so a reviewer sees them, and an export can
+redact them even when a reviewer released the record (a release waives the block, never the redaction).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from appliance.guard.pii import Finding, PiiScanner
 from appliance.guard.policy import Policy
 
 ACCEPTED, QUARANTINED = "accepted", "quarantined"
+BLOCK, REDACT = "block", "redact"  # what the policy does with a finding's entity
 
 
 @dataclass
@@ -25,13 +30,25 @@ class Verdict:
     status: str
     text: str  # redacted when the policy redacts something and nothing blocked the record
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    # Every PII finding in the checked text, blocking or not: entity, start, end (offsets into the text as checked,
+    # before any redaction), score, action (BLOCK or REDACT). Never the matched text.
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _redact(text: str, findings: Sequence[Finding]) -> str:
+def finding_record(f: Finding, action: str) -> dict[str, Any]:
+    """A finding as stored with its record: where and what, never the matched characters."""
+    return {"entity": f.entity, "start": f.start, "end": f.end, "score": f.score, "action": action}
+
+
+def redact(text: str, findings: Sequence[dict[str, Any]]) -> str:
+    """``text`` with each finding's span (``finding_record`` dicts) replaced by ``<ENTITY>`` (presidio-anonymizer,
+    which also resolves overlapping spans)."""
+    if not findings:
+        return text
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
-    results = [RecognizerResult(f.entity, f.start, f.end, f.score) for f in findings]
+    results = [RecognizerResult(f["entity"], f["start"], f["end"], f["score"]) for f in findings]
     return AnonymizerEngine().anonymize(text, results, {"DEFAULT": OperatorConfig("replace")}).text
 
 
@@ -42,11 +59,10 @@ def seed_redactor(policy: Policy, scanner: PiiScanner | None = None) -> Callable
         policy.entities, policy.thresholds, policy.score_threshold, allow_degraded=policy.allow_degraded
     )
 
-    def redact(text: str) -> str:
-        findings = scanner.scan([text])[0]
-        return _redact(text, findings) if findings else text
+    def redact_seed(text: str) -> str:
+        return redact(text, [finding_record(f, REDACT) for f in scanner.scan([text])[0]])
 
-    return redact
+    return redact_seed
 
 
 class Gate:
@@ -107,17 +123,19 @@ class Gate:
                 })
             if near is not None:
                 reasons.append({"code": "NEAR_DUPLICATE", "seed_id": near.seed_id, "jaccard": near.jaccard})
-            to_redact = []
+            found = []
             for f in findings:
                 if f.entity in pol.block:
+                    found.append(finding_record(f, BLOCK))
                     reasons.append({"code": f"PII_{f.entity}", "entity": f.entity, "start": f.start, "end": f.end, "score": f.score})
                 elif f.entity in pol.redact:
-                    to_redact.append(f)
+                    found.append(finding_record(f, REDACT))
+            to_redact = [f for f in found if f["action"] == REDACT]
             status = QUARANTINED if reasons else ACCEPTED
             out = text
             if to_redact and status == ACCEPTED:
-                out = _redact(text, to_redact)
-                reasons += [{"code": f"REDACTED_{f.entity}", "entity": f.entity, "start": f.start, "end": f.end, "score": f.score}
+                out = redact(text, to_redact)
+                reasons += [{"code": f"REDACTED_{f['entity']}", **{k: f[k] for k in ("entity", "start", "end", "score")}}
                             for f in to_redact]
                 self.redacted += 1
             if self.degraded:
@@ -125,7 +143,7 @@ class Gate:
             self.checked += 1
             self.quarantined += status == QUARANTINED
             self.counts.update({r["code"] for r in reasons})
-            verdicts.append(Verdict(status, out, reasons))
+            verdicts.append(Verdict(status, out, reasons, found))
         return verdicts
 
     def summary(self) -> dict[str, Any]:

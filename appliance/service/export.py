@@ -5,8 +5,11 @@ it may be stricter). When that policy, or the job's own policy, requires approva
 the vault enforces the four-eyes rule. Writing runs a final gate pass under the export policy: records it would
 block are left out (counted by reason in the manifest), so a stricter export policy really applies. Only accepted
 records are read (reviewer-released ones included; a reason a reviewer already waived is not held against a released
-record again, a new one is). The records approved are pinned by a digest taken at request time: if the job's records
-change afterwards (a reviewer releases one more), the approval no longer covers them and the write is refused.
+record again, a new one is). Every record written has every entity the export policy blocks or redacts replaced by
+``<ENTITY>``, reviewer-released ones included (and those also for what the generation gate found in them): a release
+waives the block, never the redaction. The records approved are pinned by a digest taken at request time: if the
+job's records change afterwards (a reviewer releases one more), the approval no longer covers them and the write is
+refused.
 
 The export is built in a staging directory beside the target and renamed into place at the end (``export.target``);
 the manifest is signed with the installation's key inside the vault (``Vault.sign``).
@@ -200,15 +203,37 @@ def _check_format(fmt: str) -> None:
         raise UserError(f"unknown export format {fmt!r} (formats: {', '.join(formats.FORMATS)})")
 
 
+def _stored_findings(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The generation gate's findings stored with a record, checked before their spans are cut out of its text: a
+    damaged or edited entry refuses the export (one line naming the record) instead of redacting the wrong place."""
+    from appliance.guard.policy import KNOWN_ENTITIES
+
+    found = record.get("findings") or []
+    n = len(record["text"])
+    for f in found if isinstance(found, list) else [None]:
+        ok = (isinstance(f, dict) and isinstance(f.get("entity"), str) and f["entity"] in KNOWN_ENTITIES
+              and all(isinstance(f.get(k), int) and not isinstance(f.get(k), bool) for k in ("start", "end"))
+              and 0 <= f["start"] < f["end"] <= n and isinstance(f.get("score"), (int, float)))
+        if not ok:
+            raise UserError(f"record {record['id']}: its stored PII findings are damaged; the export is refused")
+    return found
+
+
 def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: list[dict[str, Any]]):
-    """Re-check every record under the export policy; returns (rows to export, statistics, the gate)."""
-    from appliance.guard.gate import ACCEPTED, Gate
+    """Re-check every record under the export policy; returns (rows to export, statistics, the gate).
+
+    The text of each row is the stored text with every finding replaced by its entity type, whatever the verdict.
+    For an accepted record that is the export gate's own redaction. A released record was stored unredacted (it was
+    quarantined) and its verdict here is still a quarantine, the block waived: its text is redacted for every
+    finding of the export gate and every finding the generation gate stored with it, so a release never lets out
+    what either policy blocks or redacts."""
+    from appliance.guard.gate import Gate, redact
 
     task = session.vault.get_task(job["task_id"])
     gate = Gate.for_task(session.vault, task["name"], policy, [job["task_id"]])
     rows: list[dict[str, Any]] = []
     left_out: Counter[str] = Counter()
-    n_left = released = redacted = 0
+    n_left = released = redacted = released_redacted = 0
     for i in range(0, len(records), GATE_BATCH):
         batch = records[i:i + GATE_BATCH]
         for r, v in zip(batch, gate.check([r["text"] for r in batch])):
@@ -221,9 +246,13 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
                 n_left += 1
                 left_out.update({x["code"] for x in blocking})
                 continue
+            if was_released:
+                text = redact(r["text"], v.findings + _stored_findings(r))
+            else:
+                text = v.text  # accepted: the gate replaced every finding it made (none of them blocks)
             released += was_released
-            text = v.text if v.status == ACCEPTED else r["text"]
             redacted += text != r["text"]
+            released_redacted += was_released and text != r["text"]
             rows.append({"record_id": r["id"], "text": text, "label": r.get("label"), "attributes": r.get("attributes") or {}})
     stats = {
         "policy": policy.name,
@@ -233,6 +262,7 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
         "left_out": n_left,
         "left_out_by_reason": dict(sorted(left_out.items())),
         "released_by_review": released,
+        "released_redacted": released_redacted,  # released records with an entity replaced (a release never waives that)
         "redacted_now": redacted,
         "pii_scanner": pii_recall.scanner_report(gate.degraded, policy.entities),
     }

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from appliance.engine.loader import load_model
 from appliance.errors import UserError
-from appliance.generate import Method, Progress
-from appliance.guard.gate import Gate
+from appliance.generate import GeneratedRecord, Method, Progress
+from appliance.guard.gate import Gate, Verdict
 from appliance.guard.policy import Policy, load_policy
 from appliance.service.methods import build_method
 from appliance.service.session import Session
@@ -216,6 +216,21 @@ def _charge_ledger(session: Session, req: GenerationRequest, policy: Policy, met
         session.vault.charge_privacy(req.seed_set, req.method, f"job {job_id}", *charge, budget_of(policy))
 
 
+def stored_row(record: GeneratedRecord, verdict: Verdict) -> dict[str, Any]:
+    """A generated record as the vault stores it, with the gate's verdict: its status, the reasons that blocked it
+    and every PII finding (blocking or not), so review shows them all and export can redact them all."""
+    return {
+        "text": verdict.text,
+        "label": record.label,
+        "context": record.context,
+        "attributes": record.attributes,
+        "status": verdict.status,
+        "reasons": verdict.reasons,
+        "findings": verdict.findings,
+        "scores": {"mean_logprob": record.meta.get("mean_logprob")},
+    }
+
+
 def _execute(
     session: Session,
     job_id: int,
@@ -251,18 +266,7 @@ def _execute(
             for unit, batch in enumerate(method.run(loaded.model, req.task, req.n, seed=req.seed, progress=progress), 1):
                 if unit <= units_done:
                     continue  # already in the vault: replayed only to restore the method's state
-                rows = [
-                    {
-                        "text": v.text,
-                        "label": r.label,
-                        "context": r.context,
-                        "attributes": r.attributes,
-                        "status": v.status,
-                        "reasons": v.reasons,
-                        "scores": {"mean_logprob": r.meta.get("mean_logprob")},
-                    }
-                    for r, v in zip(batch, gate.check([r.text for r in batch]))
-                ]
+                rows = [stored_row(r, v) for r, v in zip(batch, gate.check([r.text for r in batch]))]
                 ids = vault.add_records(job_id, rows, unit=unit)
                 _fault_injection(unit)
                 if on_batch:

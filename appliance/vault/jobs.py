@@ -28,12 +28,13 @@ RECORD_TYPES = {
     "attributes": "VARCHAR",
     "status": "VARCHAR",
     "reasons": "VARCHAR",
+    "findings": "VARCHAR",
     "scores": "VARCHAR",
     "created_at": "VARCHAR",
 }
 _JOB_FIELDS = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at", "units_done")
-_RECORD_FIELDS = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "scores", "created_at",
-                  "reviewed_by", "review_note")
+_RECORD_FIELDS = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "findings", "scores",
+                  "created_at", "reviewed_by", "review_note")
 
 
 class JobsMixin(VaultCore):
@@ -101,7 +102,8 @@ class JobsMixin(VaultCore):
         """Store generated records of a running job in one transaction; returns their ids.
 
         Each record: ``text`` (required), ``label``, ``context``, ``attributes`` (dict), ``status``
-        ('accepted' or 'quarantined', default accepted), ``reasons`` (list), ``scores`` (dict).
+        ('accepted' or 'quarantined', default accepted), ``reasons`` (list), ``findings`` (list: every PII finding of
+        the gate, entity and offsets, never the matched text), ``scores`` (dict).
         ``unit`` numbers the method's batches (1, 2, …): it is stored in the same transaction as the records, so
         after a crash a resumed job knows exactly which batches are in the vault (none lost, none twice).
         """
@@ -125,6 +127,7 @@ class JobsMixin(VaultCore):
             cols["attributes"].append(canonical(r.get("attributes") or {}))
             cols["status"].append(status)
             cols["reasons"].append(canonical(list(r.get("reasons") or [])))
+            cols["findings"].append(canonical(list(r.get("findings") or [])))
             cols["scores"].append(canonical(r.get("scores") or {}))
             cols["created_at"].append(now)
         n = len(cols["text"])
@@ -165,7 +168,7 @@ class JobsMixin(VaultCore):
         for d in out:
             for k in ("text", "context"):
                 d[k] = self._open(roles.RECORDS, "records", k, d["id"], d[k])
-            for k in ("attributes", "reasons", "scores"):
+            for k in ("attributes", "reasons", "findings", "scores"):
                 d[k] = json.loads(d[k])
         return out
 

@@ -74,6 +74,7 @@ DDL = (
         attributes VARCHAR NOT NULL,
         status VARCHAR NOT NULL,
         reasons VARCHAR NOT NULL,
+        findings VARCHAR NOT NULL DEFAULT '[]',
         scores VARCHAR NOT NULL,
         created_at VARCHAR NOT NULL,
         reviewed_by VARCHAR,
@@ -162,6 +163,25 @@ def add_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
     for stmt in DDL:
         if _table_name(stmt) not in present:
             con.execute(stmt)
+
+
+# Columns added after schema version 1 shipped: (table, column, type, default). The gate's findings of every record
+# (not only the blocking reason), so review shows them all and export redacts them all; an older record has none.
+ADDED_COLUMNS = (("records", "findings", "VARCHAR", "'[]'"),)
+
+
+def add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Add ``ADDED_COLUMNS`` to an older vault's tables (DuckDB adds a column only without constraints, so NOT NULL
+    is set afterwards; existing rows get the default first)."""
+    present = {
+        (t, c) for t, c in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = current_database()"
+        ).fetchall()
+    }
+    for table, column, sql_type, default in ADDED_COLUMNS:
+        if (table, column) not in present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type} DEFAULT {default}")
+            con.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL")
 
 
 def check(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:

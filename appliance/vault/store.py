@@ -102,6 +102,7 @@ class Vault(UsersMixin, TasksMixin, JobsMixin, SeedsMixin, ExportsMixin, Mainten
             con = cls._connect(home, kf, unlocked.room_keys[roles.META][kf.generation], memory_limit)
             schema.check(con, kf.installation_id)
             schema.add_missing_tables(con)
+            schema.add_missing_columns(con)
             vault = cls(home, kf, lock, con, unlocked)
             vault._check_user_row()
             with vault.transaction():

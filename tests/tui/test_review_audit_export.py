@@ -22,7 +22,8 @@ def _job_with_quarantine(home: Path) -> int:
         v.add_records(job_id, [
             {"text": "A fine film.", "label": "positive"},
             {"text": "Call Dana Whitlock on 555-0142 about it.", "label": "negative", "status": "quarantined",
-             "reasons": [{"code": "pii.PHONE_NUMBER", "start": 25, "end": 33}]},
+             "reasons": [{"code": "pii.PHONE_NUMBER", "start": 25, "end": 33}],
+             "findings": [{"entity": "PERSON", "start": 5, "end": 18, "score": 0.85, "action": "redact"}]},
             {"text": "Dana Whitlock hated it.", "label": "negative", "status": "quarantined",
              "reasons": [{"code": "pii.PERSON", "start": 0, "end": 13}]},
         ], unit=1)
@@ -47,7 +48,11 @@ def test_release_refused_for_author_allowed_for_reviewer(home: Path) -> None:
         await d.sign_out()
         await d.sign_in("rita")
         await d.go("f6")
-        assert "pii.PHONE_NUMBER[25:33]" in str(d.q("#review-text", Static).render())
+        shown = d.q("#review-text", Static).render()
+        assert "pii.PHONE_NUMBER[25:33]" in str(shown)
+        assert "findings: PERSON[5:18] 0.85 redact" in str(shown)  # the name that does not block is shown too...
+        marked = {str(shown)[sp.start:sp.end]: repr(sp.style) for sp in shown.spans}
+        assert "Dana Whitlock" in marked and len(set(marked.values())) == 2  # ...and highlighted, unlike a blocking span
         await d.click("#release")  # no justification yet
         await d.pilot.pause()
         assert any("justification is required" in m for m in d.errors())

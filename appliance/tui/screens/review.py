@@ -1,6 +1,7 @@
-"""Review: a job's quarantined records with their reason codes and the flagged spans highlighted; a reviewer
-releases or rejects each with a justification. Other roles see the records; the vault refuses their decisions
-(and audits the refusal), which shows here as a notification."""
+"""Review: a job's quarantined records with their reason codes, every PII finding (blocking or not) and the flagged
+spans highlighted (red blocks the record, yellow is redacted on export even after a release); a reviewer releases or
+rejects each with a justification. Other roles see the records; the vault refuses their decisions (and audits the
+refusal), which shows here as a notification."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class ReviewScreen(AppScreen):
                 yield Button("Reject", id="reject", variant="error")
 
     def on_mount(self) -> None:
-        self.query_one("#quarantine", DataTable).add_columns("record", "label", "reasons", "text")
+        self.query_one("#quarantine", DataTable).add_columns("record", "label", "reasons", "findings", "text")
 
     def on_screen_resume(self) -> None:
         jobs = self.guard(self.session.vault.list_jobs) or []
@@ -61,8 +62,8 @@ class ReviewScreen(AppScreen):
             return
         for r in self.guard(review_service.quarantined, self.session, int(job)) or []:
             self.records[str(r["id"])] = r
-            table.add_row(str(r["id"]), r["label"] or "", r["reason_text"], " ".join(r["text"].split())[:80],
-                          key=str(r["id"]))
+            table.add_row(str(r["id"]), r["label"] or "", r["reason_text"], r["finding_text"],
+                          " ".join(r["text"].split())[:80], key=str(r["id"]))
         if not self.records:
             self.query_one("#review-text", Static).update(f"No quarantined records in job {job}.")
 
@@ -72,10 +73,8 @@ class ReviewScreen(AppScreen):
         r = self.records.get(str(event.row_key.value))
         if r is None:
             return
-        text = Text(r["text"])
-        for start, end, _code in review_service.spans(r):
-            text.stylize("bold reverse red", start, end)
-        self.query_one("#review-text", Static).update(Text.assemble(f"record {r['id']} · {r['reason_text']}\n", text))
+        self.query_one("#review-text", Static).update(Text.assemble(
+            f"record {r['id']} · {r['reason_text']}\nfindings: {r['finding_text']}\n", review_service.highlighted(r)))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id in ("release", "reject"):
