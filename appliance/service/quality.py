@@ -28,10 +28,11 @@ def job_dataset(session: Session, job_id: int) -> tuple[dict[str, Any], TaskSpec
     return job, task, records
 
 
-def _load_scorer(home: Path, name: str | None):
+def _load_scorer(session: Session, home: Path, name: str | None):
+    from appliance.engine.convert import Seal
     from appliance.engine.loader import load_model
 
-    return load_model(home, name, max_parallel=32, ctx_per_seq=512)
+    return load_model(home, name, max_parallel=32, ctx_per_seq=512, seal=Seal.of(session.vault))
 
 
 def evaluate_job(
@@ -63,7 +64,7 @@ def evaluate_job(
     from appliance.quality.embed import get_embedder
 
     embedder = get_embedder() if any(m.startswith("mlp") for m in task_models) else None
-    loaded = _load_scorer(home, model or job["config"].get("model")) if prompting else None
+    loaded = _load_scorer(session, home, model or job["config"].get("model")) if prompting else None
     try:
         ev = evaluate_on_real(task, [r["text"] for r in records], [r["label"] for r in records], real.texts, real.labels,
                               embedder=embedder, model=loaded.model if loaded else None, task_models=task_models,
@@ -100,7 +101,7 @@ def report_job(
     from appliance.quality.embed import get_embedder
 
     embedder = get_embedder()
-    loaded = _load_scorer(home, model or job["config"].get("model")) if use_model else None
+    loaded = _load_scorer(session, home, model or job["config"].get("model")) if use_model else None
     if loaded is None and (cfg.judge_agree or cfg.min_margin is not None or cfg.max_perplexity is not None):
         raise UserError("the judge and perplexity filter rules need the scoring model (drop --no-model)")
     try:

@@ -21,7 +21,7 @@ import duckdb
 from appliance.errors import UserError
 from appliance.paths import resolve_home
 from appliance.vault import db, keys, layout, roles, rotate, schema
-from appliance.vault.audit import AuditLog, VerifyResult, canonical, export_jsonl
+from appliance.vault.audit import AuditLog, VerifyResult, canonical
 from appliance.vault.keys import KdfParams, KeyFile, Unlocked, now_iso
 from appliance.vault.lock import VaultLock
 
@@ -107,6 +107,7 @@ class Vault:
         home = resolve_home(home)
         keys.check_user_name(admin_user)
         keys.check_new_passphrase(passphrase)
+        layout.check_new_home(home)
         layout.ensure_home(home)
         os.chmod(home, 0o700)
         lock = VaultLock.acquire(home)
@@ -231,6 +232,16 @@ class Vault:
     def signing_public_key(self) -> bytes:
         """The installation's Ed25519 public key (raw 32 bytes): verifies audit checkpoints and export manifests."""
         return self._kf.signing_public_key()
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for one ``purpose`` (HKDF-SHA256 of the data key, info=purpose): binds files kept outside the
+        database (the compute-copy seals) to this vault and key generation without storing another secret."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        if self._closed:
+            raise UserError("the vault is closed")
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode("utf-8")).derive(self._dk)
 
     def sign(self, data: bytes) -> bytes:
         """Sign ``data`` (an export manifest) with the installation's Ed25519 key; the key never leaves the vault."""
@@ -846,12 +857,16 @@ class Vault:
         with self._mutex:
             return self._log.entries(user=user, action=action, since=since, until=until, limit=limit)
 
-    def export_audit(self, path: str | Path, **filters: Any) -> int:
-        """Write (filtered) entries as JSON Lines; the export itself is audited."""
+    def export_audit(self, path: str | Path, *, force: bool = False, **filters: Any) -> int:
+        """Write (filtered) entries as JSON Lines (hashes and signatures included, so they re-verify) to a path outside
+        the home, never over an existing file unless ``force``; the export itself is audited."""
+        from appliance.outputs import check_output, write_output
+
+        check_output(path, self.home, force=force)
         entries = self.audit_entries(**filters)
-        n = export_jsonl(entries, Path(path))
-        self.audit("audit.export", {}, {"entries": n, "filters": {k: v for k, v in filters.items() if v}})
-        return n
+        write_output(path, "".join(canonical(e) + "\n" for e in entries), self.home, force=force)
+        self.audit("audit.export", {}, {"entries": len(entries), "filters": {k: v for k, v in filters.items() if v}})
+        return len(entries)
 
     # ------------------------------------------------------------------ maintenance
 
