@@ -34,6 +34,7 @@ def is_disk_full(e: BaseException) -> bool:
     return False
 
 
-def disk_full_error(doing: str) -> UserError:
-    """The one line a full disk gets, e.g. ``disk_full_error("writing report.json")``."""
-    return UserError(f"no space left on device while {doing}; nothing was changed (free some space and try again)")
+def disk_full_error(doing: str, outcome: str = "nothing was changed") -> UserError:
+    """The one line a full disk gets, e.g. ``disk_full_error("writing report.json")``. ``outcome`` says what state
+    things were left in, where "nothing was changed" would not be true (a long job keeps its finished batches)."""
+    return UserError(f"no space left on device while {doing}; {outcome} (free some space and try again)")

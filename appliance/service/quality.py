@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from appliance.errors import UserError
+from appliance.outputs import write_output
 from appliance.quality import report as rpt
 from appliance.quality.evaluate import SIZES, TASK_MODELS, evaluate_on_real, quality_metrics
 from appliance.quality.filter import FilterConfig, apply_filter
@@ -134,16 +135,9 @@ def latest_report(session: Session, job_id: int, kind: str = rpt.REPORT_KIND) ->
 
 
 def save_html_report(session: Session, job_id: int, path: str | Path) -> Path:
-    """Write the job's latest stored HTML report to ``path`` (temp file, then rename: nothing half-written)."""
+    """Write the job's latest stored HTML report to ``path``: outside the home, never over an existing file, temp file
+    then rename (``appliance.outputs``)."""
     body = latest_report(session, job_id, rpt.HTML_KIND)
     if body is None:
         raise UserError(f"job {job_id} has no HTML report yet (compute the report first)")
-    target = Path(path).expanduser()
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(body["html"], encoding="utf-8")
-        tmp.replace(target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {target}: {e.strerror}") from None
-    return target
+    return write_output(path, body["html"], session.vault.home)

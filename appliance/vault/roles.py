@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "adapter.train": ("train DP adapters on seed records", frozenset({AUTHOR})),
     "adapter.list": ("list adapters", frozenset({AUTHOR, REVIEWER})),
     "ledger.read": ("read the privacy budget ledger", frozenset({AUTHOR, REVIEWER})),
+    "model.add": ("register models", frozenset({ADMIN, AUTHOR})),
 }
 
 
