@@ -12,6 +12,9 @@ from pathlib import Path
 
 import platformdirs
 
+MODEL_CACHE_DIR = "model-cache"
+USER_MODEL_REGISTRY = "models.toml"
+
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     """The installation's home directory (not created here)."""
@@ -25,6 +28,6 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
 
 def model_cache_dir(home: Path) -> Path:
     """Derived model files (assembled Gemma, re-quantized copies). Public weights only, never user data."""
-    d = home / "model-cache"
+    d = home / MODEL_CACHE_DIR
     d.mkdir(parents=True, exist_ok=True)
     return d

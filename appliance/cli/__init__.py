@@ -1,7 +1,8 @@
 """The command line: a thin layer over ``appliance.service``.
 
 Each command group lives in its own module with a ``register(subparsers)`` function. Bad input raises
-``UserError``: one line on stderr, exit code 2. Anything else is our bug: exit code 1 with the traceback.
+``UserError``: one line on stderr, exit code 2; so is a full disk. Anything else is our bug: exit code 1 with the
+traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 
 from appliance import __version__
-from appliance.errors import UserError
+from appliance.errors import UserError, disk_full_error, is_disk_full
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,3 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("appliance: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a full disk is the machine's state, not our bug: one line, the failed step rolled back
+        if not is_disk_full(e):
+            raise
+        doing = f"running `appliance {args.command}`"
+        print(f"appliance: error: {disk_full_error(doing, 'the failed step was rolled back')}", file=sys.stderr)
+        return UserError.exit_code

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -89,7 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("verify-export", help="check an export's signature and every file's sha256")
-    add_home_option(p)
+    p.add_argument("--home", default=None, help="the installation whose key must have signed the export "
+                   "(default: $APPLIANCE_HOME; with neither, and no --pubkey, the signer is reported unpinned)")
     p.add_argument("dir", type=Path)
     p.add_argument("--pubkey", default=None, type=Path, help="require this signer (PEM from `appliance export pubkey`)")
     p.add_argument("--bundle-passphrase-file", default=None, help="decrypt an encrypted bundle and check the files in it")
@@ -195,13 +197,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.decrypt_to and not args.bundle_passphrase_file:
         raise UserError("--decrypt-to needs --bundle-passphrase-file")
     pw = _bundle_passphrase(args, confirm=False)
-    v = export.verify(args.dir, home=resolve_home(args.home), pubkey_file=args.pubkey, passphrase=pw, decrypt_to=args.decrypt_to)
+    named = bool(args.home or os.environ.get("APPLIANCE_HOME"))  # an installation named: its key is the pin
+    v = export.verify(args.dir, home=resolve_home(args.home), pin_installation=named, pubkey_file=args.pubkey,
+                      passphrase=pw, decrypt_to=args.decrypt_to)
     m = v.manifest
     what = "encrypted bundle" if v.encrypted else "export"
-    print(f"OK: {what} {v.path} · signature valid · {v.files_checked} files match their sha256 · "
-          f"job {m['dataset']['job_id']} · {m['records']['exported']} records · {m['export']['format']}")
-    who = {True: "this installation", False: "another installation (compare the fingerprint with the sender's)",
-           None: "a key not checked against an installation"}[v.key_matches_installation]
+    pinned = v.pinned_to is not None or v.key_matches_installation is True
+    print(f"{'OK' if pinned else 'UNPINNED'}: {what} {v.path} · signature valid · {v.files_checked} files match their "
+          f"sha256 · job {m['dataset']['job_id']} · {m['records']['exported']} records · {m['export']['format']}")
+    if v.key_matches_installation is True:
+        who = "this installation"
+    elif v.pinned_to is not None:
+        who = f"{v.pinned_to} · another installation" if v.key_matches_installation is False else v.pinned_to
+    else:
+        who = ("unpinned: anyone can sign an export with a key of their own; compare this fingerprint with the "
+               "sender's (`appliance export pubkey`), or verify with --pubkey PEM or --home")
     print(f"signed by {v.fingerprint} · {who}")
     for note in v.notes:
         print(f"note: {note}")

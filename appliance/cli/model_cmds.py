@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from appliance.cli.common import add_home_option
+from appliance.cli.common import add_auth_options, add_home_option, read_passphrase
 from appliance.paths import resolve_home
 from appliance.service import models as svc
+from appliance.service.session import Session
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_home_option(q)
     q.add_argument("names", nargs="*")
     q.set_defaults(func=cmd_verify)
-    q = msub.add_parser("add", help="register a GGUF file you bring (its hash is recorded)")
-    add_home_option(q)
+    q = msub.add_parser("add", help="register a GGUF file you bring (its hash is recorded; audited once a vault exists)")
+    add_auth_options(q)
     q.add_argument("path", type=Path)
     q.add_argument("--name")
     q.add_argument("--license", default="unknown")
@@ -56,6 +57,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    e = svc.add_model(resolve_home(args.home), args.path, args.name, args.license)
+    from appliance.vault import layout
+
+    home = resolve_home(args.home)
+    if not layout.key_file(home).exists():
+        e = svc.add_model(home, args.path, args.name, args.license)
+    else:
+        with Session.open(home, args.user, read_passphrase(args)) as session:
+            e = svc.add_model(home, args.path, args.name, args.license, session=session)
     print(f"added {e.name}: {e.architecture}, context {e.context_length}, {'instruct' if e.instruct else 'base'}, sha256 {e.sha256}")
     return 0

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.errors import UserError
+from appliance.outputs import check_output, write_output
 from appliance.paths import resolve_home
 from appliance.service.session import Session
 
@@ -32,14 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-prompting", action="store_true", help="skip the PROMPTING baseline")
     p.add_argument("--task-models", default=",".join(TASK_MODELS), help=f"comma list (default: {','.join(TASK_MODELS)})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here (outside the home)")
+    _force_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="quality report of a job: terminal summary, JSON and self-contained HTML")
     add_auth_options(p)
     p.add_argument("job", type=int)
-    p.add_argument("--html", type=Path, default=None, help="write the HTML report here")
-    p.add_argument("--json", type=Path, default=None, help="write the JSON report here")
+    p.add_argument("--html", type=Path, default=None, help="write the HTML report here (outside the home)")
+    p.add_argument("--json", type=Path, default=None, help="write the JSON report here (outside the home)")
+    _force_option(p)
     p.add_argument("--model", default=None, help="GGUF for the verbalizer judge and perplexity (default: the job's generator)")
     p.add_argument("--no-model", action="store_true", help="skip the model-based metrics (judge, perplexity)")
     p.add_argument("--filter", default=None, help='quality filter rules, e.g. "judge_agree,max_perplexity=200,dedup"')
@@ -47,15 +50,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _force_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="replace output files that already exist")
+
+
 def _say(console: Console):
     return lambda msg: console.print(f"[dim]· {msg}[/]")
 
 
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror}") from None
+def _check_outputs(args: argparse.Namespace, *paths: Path | None) -> None:
+    """Refuse a bad output path before any work is done (inside the home, or existing without --force)."""
+    for path in paths:
+        if path is not None:
+            check_output(path, resolve_home(args.home), force=args.force)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -65,6 +72,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not args.real.is_file():
         raise UserError(f"no such file: {args.real}")
+    _check_outputs(args, args.json)
     label_map = parse_label_map(args.label_map)
     models = [m.strip() for m in args.task_models.split(",") if m.strip()]
     console = Console()
@@ -78,7 +86,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     console.print(f"accuracy vs. size: {curve}", soft_wrap=True)
     console.print(f"stored in the vault as report {ev['report_id']} · real file not stored", soft_wrap=True)
     if args.json:
-        _write(args.json, json.dumps(ev, indent=1, default=str))
+        write_output(args.json, json.dumps(ev, indent=1, default=str), resolve_home(args.home), force=args.force)
+        console.print(f"JSON result: {os.fspath(args.json)}")
     return 0
 
 
@@ -86,16 +95,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from appliance.quality.report import print_summary
     from appliance.service.quality import report_job
 
+    _check_outputs(args, args.html, args.json)
     console = Console()
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session:
         body, html = report_job(session, resolve_home(args.home), args.job, model=args.model, use_model=not args.no_model,
                                 filter_spec=args.filter, sample=args.sample, progress=_say(console))
     print_summary(console, body)
+    console.print(f"stored in the vault as reports {body['report_id']} (JSON) and {body['html_report_id']} (HTML)", soft_wrap=True)
+    home = resolve_home(args.home)
     if args.html:
-        _write(args.html, html)
+        write_output(args.html, html, home, force=args.force)
         console.print(f"HTML report: {os.fspath(args.html)}")
     if args.json:
-        _write(args.json, json.dumps(body, indent=1, default=str))
-    console.print(f"stored in the vault as reports {body['report_id']} (JSON) and {body['html_report_id']} (HTML)", soft_wrap=True)
+        write_output(args.json, json.dumps(body, indent=1, default=str), home, force=args.force)
+        console.print(f"JSON report: {os.fspath(args.json)}")
     return 0

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.errors import UserError
+from appliance.outputs import check_output
+from appliance.paths import resolve_home
 from appliance.service.session import Session
 from appliance.vault.roles import ROLES
 
@@ -84,7 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--action", default=None, help="only this action (a trailing * matches a prefix, e.g. 'export.*')")
     p.add_argument("--since", default=None, help="from this time (ISO 8601, e.g. 2025-01-31 or 2025-01-31T12:00; UTC if no zone)")
     p.add_argument("--until", default=None, help="up to this time (inclusive)")
-    p.add_argument("--jsonl", default=None, metavar="PATH", help="write the entries as JSON Lines to PATH")
+    p.add_argument("--jsonl", default=None, metavar="PATH", help="write the entries as JSON Lines to PATH (outside the home)")
+    p.add_argument("--force", action="store_true", help="replace PATH if it already exists")
     p.set_defaults(func=cmd_audit_log)
 
     p = subparsers.add_parser("import", help="import seed records (CSV, TSV, JSONL or Parquet) for a task")
@@ -241,9 +244,11 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
         "since": parse_time(args.since),
         "until": parse_time(args.until, end=True),
     }
+    if args.jsonl:  # refused before the passphrase is asked for
+        check_output(args.jsonl, resolve_home(args.home), force=args.force)
     with _session(args) as s:
         if args.jsonl:
-            n = s.vault.export_audit(Path(args.jsonl), **filters)
+            n = s.vault.export_audit(Path(args.jsonl), force=args.force, **filters)
             print(f"{n} entries written to {args.jsonl}")
             return 0
         entries = s.vault.audit_entries(**filters)

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.engine.convert import DEFAULT_COMPUTE_TYPE, compute_copy
+from appliance.engine.convert import DEFAULT_COMPUTE_TYPE, Seal, compute_copy
 from appliance.engine.llama import LocalModel, gpu_offload_supported
 from appliance.engine.registry import ModelEntry, Registry
 from appliance.errors import UserError
@@ -54,13 +54,16 @@ def load_model(
     max_parallel: int = 32,
     ctx_per_seq: int = 512,
     lora_path: Path | None = None,
+    seal: Seal | None = None,
 ) -> LoadedModel:
+    """Verify the model, pick (or make) its compute copy and load it. ``seal`` (``Seal.of(vault)``) binds the copy to
+    a vault: every load on behalf of a vault passes it; loads outside one (benchmarks, tests) need none."""
     if n_gpu_layers is not None and n_gpu_layers < -1:
         raise UserError(f"n_gpu_layers must be -1 (all layers), 0 or a number of layers, not {n_gpu_layers}")
     registry = Registry(home)
     entry, source = registry.verified_path(name)
     ctype = compute_type or os.environ.get("APPLIANCE_COMPUTE_TYPE") or DEFAULT_COMPUTE_TYPE
-    path, digest = compute_copy(entry, source, model_cache_dir(home), ctype)
+    path, digest = compute_copy(entry, source, model_cache_dir(home), ctype, seal)
     model = LocalModel(
         path,
         instruct=entry.instruct,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import re
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,8 +20,10 @@ from typing import Any
 import tomli_w
 
 from appliance.errors import UserError
-from appliance.paths import model_cache_dir
+from appliance.paths import USER_MODEL_REGISTRY, model_cache_dir
 from appliance.shipped import shipped_path
+from appliance.tomlfields import Fields
+from appliance.outputs import write_output
 
 SHIPPED_REGISTRY = shipped_path("models", "registry.toml")
 _FIELDS = {
@@ -59,17 +62,53 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _parse_entries(doc: dict[str, Any], origin: str) -> list[ModelEntry]:
-    entries = []
-    for i, raw in enumerate(doc.get("model", [])):
-        unknown = set(raw) - _FIELDS
-        if unknown:
-            raise UserError(f"invalid model registry {origin}: model[{i}]: unknown key {sorted(unknown)[0]}")
-        try:
-            entries.append(ModelEntry(**raw))
-        except TypeError as e:
-            raise UserError(f"invalid model registry {origin}: model[{i}]: {e}") from None
-    return entries
+_F = Fields("model registry")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_SOURCE_KINDS = ("package", "assemble", "file")
+
+
+def _parse_entry(raw: Any, where: str) -> ModelEntry:
+    """One ``[[model]]`` table, every field checked for its type (the file may have been edited by hand)."""
+    if not isinstance(raw, dict):
+        raise _F.fail(where, "must be a table")
+    _F.no_unknown(raw, _FIELDS, where)
+    source = _F.get(raw, "source", where, dict)
+    if sum(k in source for k in _SOURCE_KINDS) != 1:
+        raise _F.fail(f"{where}.source", f"must name exactly one of {', '.join(_SOURCE_KINDS)}")
+    for key, value in source.items():
+        if not isinstance(value, str) or not value:
+            raise _F.fail(f"{where}.source.{key}", "must be a non-empty string")
+    sha = _F.get(raw, "sha256", where, str)
+    if not _HEX64.match(sha):
+        raise _F.fail(f"{where}.sha256", "must be 64 lowercase hex digits")
+    context = _F.get(raw, "context_length", where, int)
+    params = _F.get(raw, "parameters", where, int, 0)
+    if context <= 0 or params < 0:
+        raise _F.fail(f"{where}.{'context_length' if context <= 0 else 'parameters'}", "must be positive")
+    return ModelEntry(
+        name=_F.get(raw, "name", where, str), filename=_F.get(raw, "filename", where, str), source=dict(source),
+        sha256=sha, license=_F.get(raw, "license", where, str), architecture=_F.get(raw, "architecture", where, str),
+        context_length=context, instruct=_F.get(raw, "instruct", where, bool), parameters=params,
+        quantization=_F.get(raw, "quantization", where, str, ""), default=_F.get(raw, "default", where, bool, False),
+    )
+
+
+def _read_registry(origin: Path) -> tuple[dict[str, Any], list[ModelEntry]]:
+    """A registry file's TOML document and its entries; UserError naming the file and what is wrong."""
+    try:
+        doc = tomllib.loads(origin.read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise UserError(f"cannot read model registry {origin}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"invalid model registry {origin}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"invalid model registry {origin}: {e}") from None
+    try:
+        _F.no_unknown(doc, {"model"}, "")
+        models = _F.get(doc, "model", "", list, [])
+        return doc, [_parse_entry(raw, f"model[{i}]") for i, raw in enumerate(models)]
+    except UserError as e:
+        raise UserError(f"{e} (in {origin})") from None
 
 
 class Registry:
@@ -77,15 +116,11 @@ class Registry:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.user_file = home / "models.toml"
+        self.user_file = home / USER_MODEL_REGISTRY
         self.entries: dict[str, ModelEntry] = {}
         for origin in (SHIPPED_REGISTRY, self.user_file):
             if origin.exists():
-                try:
-                    doc = tomllib.loads(origin.read_text(encoding="utf-8"))
-                except tomllib.TOMLDecodeError as e:
-                    raise UserError(f"invalid model registry {origin}: {e}") from None
-                for entry in _parse_entries(doc, str(origin)):
+                for entry in _read_registry(origin)[1]:
                     self.entries[entry.name] = entry
 
     def names(self) -> list[str]:
@@ -174,11 +209,9 @@ class Registry:
         )
         user_doc: dict[str, Any] = {"model": []}
         if self.user_file.exists():
-            user_doc = tomllib.loads(self.user_file.read_text(encoding="utf-8"))
+            user_doc = _read_registry(self.user_file)[0]
         user_doc.setdefault("model", []).append({k: v for k, v in asdict(entry).items()})
         self.home.mkdir(parents=True, exist_ok=True)
-        tmp = self.user_file.with_suffix(".tmp")
-        tmp.write_text(tomli_w.dumps(user_doc), encoding="utf-8")
-        tmp.replace(self.user_file)
+        write_output(self.user_file, tomli_w.dumps(user_doc), None, force=True)
         self.entries[name] = entry
         return entry

@@ -4,8 +4,9 @@
 the vault). The signature over the manifest's exact bytes is ``manifest.sig`` (base64); the public key is embedded in
 the manifest (``signing_key``) and written as ``signing_key.pub`` (PEM) with its fingerprint, so anyone can check an
 export without the appliance's secrets. The embedded key proves the files are the ones the signer listed; that the
-signer is *this* installation is a fingerprint comparison (``verify-export`` does it when the installation's key
-file is at hand, or against ``--pubkey``).
+signer is *this* installation is a pin: ``verify-export`` compares the signer with ``--pubkey``, or with the
+installation's own key when ``--home`` (or ``$APPLIANCE_HOME``) names one; without either it says the check was
+unpinned and prints the signer's fingerprint, since anyone can sign an export with a key of their own.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Verified:
     encrypted: bool
     inner_checked: bool  # for an encrypted bundle: were the files inside decrypted and checked?
     key_matches_installation: bool | None = None
+    pinned_to: str | None = None  # what the signer was checked against ("--pubkey FILE", "the installation in HOME")
     extracted_to: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -120,11 +122,14 @@ def verify_export(
     path: str | Path,
     *,
     expected_key: bytes | None = None,
+    expected_name: str = "the expected key",
     installation_key: bytes | None = None,
     passphrase: str | None = None,
     decrypt_to: str | Path | None = None,
+    home: Path | None = None,
 ) -> Verified:
-    """Check the signature and every file; any problem is a one-line UserError naming it."""
+    """Check the signature and every file; any problem is a one-line UserError naming it. ``expected_key`` pins the
+    signer (``expected_name`` says whose key it is); ``decrypt_to`` may not lie inside ``home``."""
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise UserError(f"{root} is not a directory")
@@ -150,8 +155,8 @@ def verify_export(
     if (root / PUBKEY).exists() and load_public_key_file(root / PUBKEY) != public_raw:
         raise UserError(f"{PUBKEY} is not the key the manifest names")
     if expected_key is not None and expected_key != public_raw:
-        raise UserError(f"signed by {fp}, not by the expected key {fingerprint(expected_key)}")
-    result = Verified(root, manifest, fp, 0, False, False)
+        raise UserError(f"signed by {fp}, not by {expected_name} {fingerprint(expected_key)}")
+    result = Verified(root, manifest, fp, 0, False, False, pinned_to=expected_name if expected_key is not None else None)
     if installation_key is not None:
         result.key_matches_installation = installation_key == public_raw
 
@@ -186,13 +191,13 @@ def verify_export(
         result.files_checked += 1
     result.inner_checked = True
     if decrypt_to is not None:
-        result.extracted_to = _extract(inner, root, Path(decrypt_to))
+        result.extracted_to = _extract(inner, root, Path(decrypt_to), home)
     return result
 
 
-def _extract(inner: dict[str, bytes], root: Path, to: Path) -> Path:
+def _extract(inner: dict[str, bytes], root: Path, to: Path, home: Path | None) -> Path:
     """Decrypted files plus the signed manifest, written beside the target and renamed into place."""
-    to = target.check_target(to)
+    to = target.check_target(to, home)
     staging = target.make_staging(to)
     try:
         for name, data in inner.items():

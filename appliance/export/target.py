@@ -13,11 +13,12 @@ import tempfile
 from pathlib import Path
 
 from appliance.errors import UserError
+from appliance.outputs import check_outside_home
 
 
-def check_target(to: Path) -> Path:
-    """The resolved target; UserError when it is a file or a directory that is not empty."""
-    to = Path(to).expanduser().resolve()
+def check_target(to: Path, home: Path | None = None) -> Path:
+    """The resolved target; UserError when it is inside the appliance home, a file, or a directory that is not empty."""
+    to = check_outside_home(to, home)
     if to.exists() and not to.is_dir():
         raise UserError(f"export target {to} exists and is not a directory")
     if to.is_dir() and any(to.iterdir()):

@@ -114,6 +114,13 @@ def parse_policy(text: bytes, source: str) -> Policy:
         raise UserError(f"invalid policy {source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"invalid policy {source}: TOML syntax: {e}") from None
+    try:
+        return _policy_from(doc, text, source)
+    except UserError as e:  # a field error names the field; say which file too
+        raise UserError(f"{e} (in {source})") from None
+
+
+def _policy_from(doc: dict[str, Any], text: bytes, source: str) -> Policy:
     for where, allowed in _SCHEMA.items():
         table = doc if not where else doc.get(where, {})
         if not isinstance(table, dict):

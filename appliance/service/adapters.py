@@ -176,6 +176,7 @@ def adapter_file(session: Session, name: str, model_entry: ModelEntry) -> Iterat
 def canary_exposure(session: Session, home: Path, adapter: str, candidates: int = 500) -> list[dict[str, Any]]:
     """Exposure of every canary planted in the adapter's seed set, under the base model and under base + adapter."""
     from appliance.adapt.exposure import exposure
+    from appliance.engine.convert import Seal
     from appliance.engine.loader import load_model
 
     vault = session.vault
@@ -189,10 +190,10 @@ def canary_exposure(session: Session, home: Path, adapter: str, candidates: int 
     results: dict[int, dict[str, Any]] = {c.canary_id: {"canary_id": c.canary_id} for c in canaries}
     for which in ("base", "adapter"):
         if which == "base":
-            loaded = load_model(home, entry.name, max_parallel=1, ctx_per_seq=128)
+            loaded = load_model(home, entry.name, max_parallel=1, ctx_per_seq=128, seal=Seal.of(vault))
         else:
             with adapter_file(session, adapter, entry) as (path, _):
-                loaded = load_model(home, entry.name, max_parallel=1, ctx_per_seq=128, lora_path=path)
+                loaded = load_model(home, entry.name, max_parallel=1, ctx_per_seq=128, lora_path=path, seal=Seal.of(vault))
         with loaded.model as model:
             for c in canaries:
                 results[c.canary_id][which] = exposure(lambda t: model.loglik("\n", t), c.secret, candidates)

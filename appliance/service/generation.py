@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from appliance.engine.convert import Seal
 from appliance.engine.loader import load_model
 from appliance.errors import UserError
 from appliance.generate import GeneratedRecord, Method, Progress
@@ -178,6 +179,7 @@ def _load(home: Path, req: GenerationRequest, session: Session):
     else:
         kw = dict(compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel,
                   n_gpu_layers=req.n_gpu_layers)
+    kw["seal"] = Seal.of(session.vault)
     if not req.adapter:
         return load_model(home, req.model, **kw), None
     from appliance.engine.registry import Registry

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from appliance.engine.registry import ModelEntry, Registry, sha256_file
 from appliance.errors import UserError
+from appliance.service.session import Session
+from appliance.vault import layout
 
 
 @dataclass(frozen=True)
@@ -43,5 +45,17 @@ def verify_models(home: Path, names: list[str] | None = None) -> list[ModelStatu
     return out
 
 
-def add_model(home: Path, path: Path, name: str | None = None, license: str = "unknown") -> ModelEntry:
-    return Registry(home).add(path, name=name, license=license)
+def add_model(
+    home: Path, path: Path, name: str | None = None, license: str = "unknown", session: Session | None = None
+) -> ModelEntry:
+    """Register a GGUF. With a vault in ``home`` the caller must pass the user's ``session``: the role is checked and
+    the addition audited (``model.add``: name, sha256, file). Before ``init`` there is no log to write to."""
+    if session is None and layout.key_file(home).exists():
+        raise UserError(f"{home} holds a vault: registering a model needs --user (it is audited)")
+    if session is not None:
+        session.require("model.add")
+    entry = Registry(home).add(path, name=name, license=license)
+    if session is not None:
+        session.vault.audit("model.add", {"model": entry.name},
+                            {"sha256": entry.sha256, "file": entry.source.get("file"), "license": entry.license})
+    return entry

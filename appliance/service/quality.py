@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from appliance.errors import UserError
+from appliance.outputs import write_output
 from appliance.quality import report as rpt
 from appliance.quality.evaluate import SIZES, TASK_MODELS, evaluate_on_real, quality_metrics
 from appliance.quality.filter import FilterConfig, apply_filter
@@ -28,10 +29,11 @@ def job_dataset(session: Session, job_id: int) -> tuple[dict[str, Any], TaskSpec
     return job, task, records
 
 
-def _load_scorer(home: Path, name: str | None):
+def _load_scorer(session: Session, home: Path, name: str | None):
+    from appliance.engine.convert import Seal
     from appliance.engine.loader import load_model
 
-    return load_model(home, name, max_parallel=32, ctx_per_seq=512)
+    return load_model(home, name, max_parallel=32, ctx_per_seq=512, seal=Seal.of(session.vault))
 
 
 def evaluate_job(
@@ -63,7 +65,7 @@ def evaluate_job(
     from appliance.quality.embed import get_embedder
 
     embedder = get_embedder() if any(m.startswith("mlp") for m in task_models) else None
-    loaded = _load_scorer(home, model or job["config"].get("model")) if prompting else None
+    loaded = _load_scorer(session, home, model or job["config"].get("model")) if prompting else None
     try:
         ev = evaluate_on_real(task, [r["text"] for r in records], [r["label"] for r in records], real.texts, real.labels,
                               embedder=embedder, model=loaded.model if loaded else None, task_models=task_models,
@@ -100,7 +102,7 @@ def report_job(
     from appliance.quality.embed import get_embedder
 
     embedder = get_embedder()
-    loaded = _load_scorer(home, model or job["config"].get("model")) if use_model else None
+    loaded = _load_scorer(session, home, model or job["config"].get("model")) if use_model else None
     if loaded is None and (cfg.judge_agree or cfg.min_margin is not None or cfg.max_perplexity is not None):
         raise UserError("the judge and perplexity filter rules need the scoring model (drop --no-model)")
     try:
@@ -133,16 +135,9 @@ def latest_report(session: Session, job_id: int, kind: str = rpt.REPORT_KIND) ->
 
 
 def save_html_report(session: Session, job_id: int, path: str | Path) -> Path:
-    """Write the job's latest stored HTML report to ``path`` (temp file, then rename: nothing half-written)."""
+    """Write the job's latest stored HTML report to ``path``: outside the home, never over an existing file, temp file
+    then rename (``appliance.outputs``)."""
     body = latest_report(session, job_id, rpt.HTML_KIND)
     if body is None:
         raise UserError(f"job {job_id} has no HTML report yet (compute the report first)")
-    target = Path(path).expanduser()
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(body["html"], encoding="utf-8")
-        tmp.replace(target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {target}: {e.strerror}") from None
-    return target
+    return write_output(path, body["html"], session.vault.home)

@@ -21,13 +21,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from appliance.errors import UserError
 from appliance.vault import layout
 from appliance.vault.keys import now_iso
 
@@ -313,16 +312,3 @@ class AuditLog:
             d["params"] = json.loads(d["params"])
             out.append(d)
         return out
-
-
-def export_jsonl(entries: Iterable[dict[str, Any]], path: Path) -> int:
-    """Write entries as JSON Lines for a compliance officer (hashes and signatures included, so they re-verify)."""
-    n = 0
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            for e in entries:
-                f.write(canonical(e) + "\n")
-                n += 1
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror}") from None
-    return n

@@ -108,6 +108,15 @@ class VaultCore:
     def db_path(self) -> Path:
         return self.home / self._kf.db_file
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for one ``purpose`` (HKDF-SHA256 of the database key, info=purpose): binds files kept outside
+        the database (the compute-copy seals) to this vault and key generation without storing another secret."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        _gen, key = self._room_key(roles.META)
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode("utf-8")).derive(key)
+
     # ------------------------------------------------------------------ room keys
 
     def holds(self, room: str) -> bool:

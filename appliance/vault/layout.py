@@ -11,6 +11,9 @@ import os
 import re
 from pathlib import Path
 
+from appliance.errors import UserError
+from appliance.paths import MODEL_CACHE_DIR, USER_MODEL_REGISTRY
+
 KEY_FILE = "vault.keys.json"
 LOCK_FILE = "vault.lock"
 CHECKPOINT_FILE = "audit.checkpoint.json"
@@ -60,22 +63,32 @@ def is_db_file_name(name: str) -> bool:
     return bool(m) and not m.group(2)
 
 
-def check_home_for_init(home: Path) -> None:
-    """A new vault goes into a new or empty directory only: never mixed into (and chmod-ing) a shared one."""
-    from appliance.errors import UserError
-
-    if home.is_symlink() or (home.exists() and not home.is_dir()):
-        raise UserError(f"{home} is not a directory")
-    if home.is_dir() and not key_file(home).exists():
-        leftovers = {LOCK_FILE, TEMP_DIR, CHECKPOINT_FILE, "model-cache"}
-        others = [e.name for e in os.scandir(home) if e.name not in leftovers and not _DB_RE.match(e.name)]
-        if others:
-            raise UserError(f"{home} is not empty and holds no vault: choose a new or empty directory")
-
-
 def ensure_home(home: Path) -> None:
     """Create home owner-only: other local users must not even see file sizes."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+# What may already be in a home before `init`: the model cache and registry (`models add`, the doctor) and the
+# leftovers of an interrupted init. Temporary names are these with a leading dot (``atomic_write``).
+_OWN_NAMES = frozenset({KEY_FILE, LOCK_FILE, CHECKPOINT_FILE, TEMP_DIR, MODEL_CACHE_DIR, USER_MODEL_REGISTRY})
+
+
+def _is_own(name: str) -> bool:
+    return name in _OWN_NAMES or bool(_DB_RE.match(name)) or any(name.startswith(f".{n}.") for n in _OWN_NAMES)
+
+
+def check_new_home(home: Path) -> None:
+    """Before `init`: refuse a directory that holds anything but the appliance's own files, so a shared folder is
+    never made owner-only and mixed with the vault. A new, empty or appliance-only directory passes."""
+    if not home.exists():
+        return
+    if not home.is_dir():
+        raise UserError(f"{home} exists and is not a directory; choose a new or empty directory for the vault")
+    foreign = sorted(e.name for e in os.scandir(home) if not _is_own(e.name))
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise UserError(f"{home} is not empty and holds no vault ({foreign[0]!r}{more}); "
+                        "choose a new or empty directory for the vault")
 
 
 def stray_db_files(home: Path, current: str | None) -> list[Path]:

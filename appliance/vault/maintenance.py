@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.errors import UserError
 from appliance.vault import db, fields, keys, layout, roles, rotate, schema
-from appliance.vault.audit import VerifyResult, export_jsonl
+from appliance.vault.audit import VerifyResult, canonical
 from appliance.vault.core import ALIAS, VaultCore
 
 
@@ -151,12 +151,16 @@ class MaintenanceMixin(VaultCore):
         with self._mutex:
             return self._log.entries(user=user, action=action, since=since, until=until, limit=limit)
 
-    def export_audit(self, path: str | Path, **filters: Any) -> int:
-        """Write (filtered) entries as JSON Lines; the export itself is audited."""
+    def export_audit(self, path: str | Path, *, force: bool = False, **filters: Any) -> int:
+        """Write (filtered) entries as JSON Lines (hashes and signatures included, so they re-verify) to a path outside
+        the home, never over an existing file unless ``force``; the export itself is audited."""
+        from appliance.outputs import check_output, write_output
+
+        check_output(path, self.home, force=force)
         entries = self.audit_entries(**filters)
-        n = export_jsonl(entries, Path(path))
-        self.audit("audit.export", {}, {"entries": n, "filters": {k: v for k, v in filters.items() if v}})
-        return n
+        write_output(path, "".join(canonical(e) + "\n" for e in entries), self.home, force=force)
+        self.audit("audit.export", {}, {"entries": len(entries), "filters": {k: v for k, v in filters.items() if v}})
+        return len(entries)
 
     # ------------------------------------------------------------------ status
 

@@ -63,6 +63,7 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "adapter.list": ("list adapters", frozenset({AUTHOR, REVIEWER, AUDITOR})),
     "ledger.read": ("read the privacy budget ledger", frozenset({AUTHOR, REVIEWER, AUDITOR})),
     "key.grant": ("grant data keys to another user", frozenset({AUTHOR, REVIEWER})),
+    "model.add": ("register models", frozenset({ADMIN, AUTHOR})),
 }
 
 

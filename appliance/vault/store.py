@@ -44,7 +44,7 @@ class Vault(UsersMixin, TasksMixin, JobsMixin, SeedsMixin, ExportsMixin, Mainten
         home = resolve_home(home)
         keys.check_user_name(admin_user)
         keys.check_new_passphrase(passphrase)
-        layout.check_home_for_init(home)
+        layout.check_new_home(home)
         layout.ensure_home(home)
         lock = VaultLock.acquire(home)
         con = None

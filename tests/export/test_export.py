@@ -113,7 +113,8 @@ def test_hf_directory_loads_with_datasets(job_home, tmp_path: Path, monkeypatch:
     assert (out / "README.md").read_text().startswith("---\n")
 
 
-def test_tampered_file_or_manifest_is_detected(job_home, tmp_path: Path, capsys) -> None:
+def test_tampered_file_or_manifest_is_detected(job_home, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APPLIANCE_HOME", raising=False)  # no installation named: the unpinned case below
     home, job_id = job_home
     export_id = approved(home, job_id)
     out = tmp_path / "out"
@@ -150,8 +151,11 @@ def test_tampered_file_or_manifest_is_detected(job_home, tmp_path: Path, capsys)
     pin.write_text(capsys.readouterr().out.split("SHA256:")[0])
     rc, _, err = verify_cli(str(out), "--pubkey", str(pin), capsys=capsys)
     assert rc == 2 and "not by the expected key" in err
-    rc, out_text, _ = verify_cli(str(out), "--home", str(home), capsys=capsys)
-    assert rc == 0 and "another installation" in out_text
+    # --home pins the installation's key (issue 14): the re-signed export fails; without any pin it says so
+    rc, _, err = verify_cli(str(out), "--home", str(home), capsys=capsys)
+    assert rc == 2 and "not by this installation" in err
+    rc, out_text, _ = verify_cli(str(out), capsys=capsys)
+    assert rc == 0 and out_text.startswith("UNPINNED") and mf.fingerprint(raw) in out_text
 
 
 def test_unapproved_and_denied_exports_are_refused(job_home, tmp_path: Path) -> None:

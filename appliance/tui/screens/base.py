@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from appliance.errors import UserError
+from appliance.errors import UserError, disk_full_error, is_disk_full
 from appliance.service.session import Session
 from appliance.tui.components.nav import NavBar
 
@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 
 def report_error(app, e: BaseException) -> None:
+    if not isinstance(e, UserError) and is_disk_full(e):
+        e = disk_full_error("saving", "the failed step was rolled back")
     if isinstance(e, UserError):
         app.notify(str(e), title="Not done", severity="error", timeout=8)
     else:  # our bug: say so plainly, keep the interface alive
