@@ -347,17 +347,22 @@ def import_file(
     seed_set: str | None = None,
     task_id: int | None = None,
     task_name: str | None = None,
+    task_toml: str | None = None,
     max_chars: int = MAX_TEXT_CHARS,
 ) -> ImportResult:
-    """Validate a whole file, then store it as one seed set in one transaction (all or nothing)."""
+    """Validate a whole file, then store it as one seed set in one transaction (all or nothing). With
+    ``task_toml``, the task spec is stored (or found) only once the file has passed, so a refused file stores
+    nothing at all."""
     vault.require("seed.import")
     p = Path(path)
-    rows, digest = read_seed_file(
-        p, text_column, label_column, allowed_labels=allowed_labels, max_chars=max_chars, temp_dir=layout.temp_dir(vault.home)
-    )
     name = seed_set or p.stem
     if has_control_chars(name):
         raise UserError("seed set name contains control characters")
+    rows, digest = read_seed_file(
+        p, text_column, label_column, allowed_labels=allowed_labels, max_chars=max_chars, temp_dir=layout.temp_dir(vault.home)
+    )
+    if task_name and task_toml is not None:
+        task_id = vault.add_task(task_name, task_toml)
     set_id = vault.import_seeds(
         name,
         [(r.text, r.label) for r in rows],
