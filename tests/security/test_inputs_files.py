@@ -170,3 +170,25 @@ def test_duckdb_messages_never_carry_a_quoted_value(tmp_path: Path) -> None:
     except duckdb.Error as e:
         shown = reader_error(e)
     assert "CANARY" not in shown and "Conversion Error" in shown
+
+
+def test_the_tui_seed_screen_checks_paths_the_same_way(cli: Cli, tmp_path: Path) -> None:
+    """The Seeds screen's preview and check go through the same input-file check as `appliance import`."""
+    from appliance.service.seeds import check_seed_file, preview_seed_file
+    from appliance.service.session import Session
+
+    secret = tmp_path / "target.csv"
+    secret.write_text(f"{CANARY} first line of someone's file,x\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(secret)
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    with Session.open(cli.home, "alice", AUTHOR_PASSPHRASE) as session:
+        for path, needle in [(link, "symbolic link"), (fifo, "named pipe"), (tmp_path, "is a directory")]:
+            for call in (lambda: preview_seed_file(session, path), lambda: check_seed_file(session, path, "text")):
+                with pytest.raises(UserError) as e:
+                    call()
+                assert needle in str(e.value) and "CANARY" not in str(e.value)
+        lines = tmp_path / "lines.jsonl"  # a JSON line that is no object shows as an empty row, not a traceback
+        lines.write_text('{"text": "a note"}\n[1, 2]\n7\n')
+        assert preview_seed_file(session, lines).rows == [["a note"], [None], [None]]
