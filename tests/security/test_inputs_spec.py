@@ -140,3 +140,39 @@ def test_generate_refuses_a_bad_spec_before_anything_loads(cli: Cli, tmp_path: P
     link = tmp_path / "link.toml"
     link.symlink_to(MEDICAL_TASK)
     assert_refused(*cli.run("generate", "--task", str(link)), "symbolic link")
+
+
+class _EchoModel:
+    """A stand-in model: a base model whose every completion is a distinct, well-formed text, and which keeps the
+    prompts it was given."""
+
+    instruct = False
+    max_parallel = 4
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def generate(self, prompts, params, on_token=None):  # noqa: ANN001 (the TextModel protocol's signature)
+        from appliance.engine.interface import Completion
+
+        self.prompts.extend(prompts)
+        start = len(self.prompts) - len(prompts)
+        return [Completion(self._text(p, start + i), 12, "stop", -1.0, '"') for i, p in enumerate(prompts)]
+
+    @staticmethod
+    def _text(prompt: str, i: int) -> str:
+        if prompt.rstrip().endswith('. "'):  # the context stage's numbered list
+            return f"a man of {20 + i} years"
+        return f"Note {i}: new rash on both arms since Monday, treated with a cream and reviewed in two weeks."
+
+
+@pytest.mark.parametrize("method", ["zerogen", "attrprompt"])
+def test_a_job_with_braces_in_its_prompts_runs_and_keeps_them(method: str) -> None:
+    """What used to raise KeyError/IndexError after the model had loaded: the whole method, braces kept."""
+    spec = parse_task(_with_first_prompt(JSON_PROMPT))
+    model = _EchoModel()
+    built, _ = build_method(None, method, spec)
+    records = [r for batch in built.run(model, spec, 6, seed=1) for r in batch]
+    assert len(records) == 6
+    literal = JSON_PROMPT.split("{context}")[0]
+    assert any(p.startswith(literal) for p in model.prompts), model.prompts[:3]
