@@ -40,6 +40,15 @@ class Fields:
             raise self.fail(name, "must not be empty")
         return value
 
+    def bounded(
+        self, table: dict[str, Any], key: str, where: str, kind: type, low: float, high: float, default: Any = MISSING
+    ) -> Any:
+        """``get`` for a number that must lie in [low, high]; the message gives the range (NaN is out of range)."""
+        value = self.get(table, key, where, kind, default)
+        if not low <= value <= high:
+            raise self.fail(f"{where}.{key}" if where else key, f"must be between {low} and {high}, not {value}")
+        return value
+
     def no_unknown(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
         for key in table:
             if key not in allowed:

@@ -2,7 +2,7 @@
 
 Each command group lives in its own module with a ``register(subparsers)`` function. Bad input raises
 ``UserError``: one line on stderr, exit code 2; so is a full disk. Anything else is our bug: exit code 1 with the
-traceback.
+traceback. Options are never abbreviated and a passphrase is never taken as an argument (``common.StrictParser``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import os
 import sys
 
 from appliance import __version__
+from appliance.cli.common import StrictParser
 from appliance.errors import UserError, disk_full_error, is_disk_full
 
 
 def build_parser() -> argparse.ArgumentParser:
     from appliance.cli import adapt_cmds, doctor_cmds, export_cmds, gen_cmds, model_cmds, quality_cmds, review_cmds, tui_cmds, vault_cmds
 
-    parser = argparse.ArgumentParser(prog="appliance", description="Offline synthetic-data appliance.")
+    parser = StrictParser(prog="appliance", description="Offline synthetic-data appliance.")
     parser.add_argument("--version", action="version", version=f"appliance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (model_cmds, gen_cmds, vault_cmds, review_cmds, quality_cmds, tui_cmds, export_cmds, doctor_cmds, adapt_cmds):

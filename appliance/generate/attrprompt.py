@@ -5,7 +5,8 @@ Instead of one class-conditional prompt, every prompt draws one value for each a
 (``[attributes.NAME]``: e.g. note type, age band, aspect, grade level; values may be restricted per label) and states
 them in the prompt, so the data spreads over the attribute space instead of collapsing onto the model's favourite
 kind of text. Draws are uniform and independent, as in the paper's random attribute sampling. Each record keeps its
-attribute values in ``GeneratedRecord.attributes`` so reports can show their distribution. The label prompt and the
+attribute values in ``GeneratedRecord.attributes`` so reports can show their distribution. A label prompt may place
+a value itself with ``{NAME}``; the values it does not place are stated after the prompt. The label prompt and the
 context stage are ZeroGen's; outputs go through ZeroGen's cut/drop/dedupe rules.
 """
 
@@ -22,6 +23,7 @@ from appliance.generate.common import clean_output, emit, keep, prompts_per_batc
 from appliance.generate.records import GeneratedRecord
 from appliance.generate.zerogen import ZeroGen, build_prompt
 from appliance.spec import TaskSpec
+from appliance.spec.taskspec import placeholders
 
 
 def draw_attributes(task: TaskSpec, label_id: str, rng: random.Random) -> dict[str, str]:
@@ -30,15 +32,19 @@ def draw_attributes(task: TaskSpec, label_id: str, rng: random.Random) -> dict[s
 
 
 def attr_instruction(task: TaskSpec, label_id: str, context: str, attrs: dict[str, str]) -> str:
-    text = task.label(label_id).prompt.format(context=context)
-    if attrs:
-        text += " Attributes of the text: " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in attrs.items()) + "."
+    """The label prompt with its ``{NAME}`` attribute placeholders filled; attributes it does not name are stated
+    after it."""
+    text = task.label(label_id).instruction(context, attrs)
+    rest = {k: v for k, v in attrs.items() if k not in placeholders(task.label(label_id).prompt)}
+    if rest:
+        text += " Attributes of the text: " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in rest.items()) + "."
     return text
 
 
 @dataclass
 class AttrPrompt(ZeroGen):
     name: str = "attrprompt"
+    fills_attributes = True  # the one method whose prompts may name attributes as {NAME} (see build_method)
 
     def run(
         self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None

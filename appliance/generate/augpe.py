@@ -128,7 +128,7 @@ class AugPE(ZeroGen):
                 if max(short.values()) <= 0:
                     break
                 ctxs = self.contexts(model, task, max(short.values()) + 2, base + 1_000_003 * (attempt + 1), prog)
-                jobs = [(lab, c, task.label(lab).prompt.format(context=c), "") for c in ctxs for lab in labels if short[lab] > 0]
+                jobs = [(lab, c, task.label(lab).instruction(c), "") for c in ctxs for lab in labels if short[lab] > 0]
                 add(self._texts(model, task, jobs, base + 31 * attempt, prog))
                 if progress:
                     progress(prog)

@@ -34,7 +34,7 @@ class Dino(ZeroGen):
     def group(self, model: TextModel, task: TaskSpec, label_id: str, context: str) -> list[str]:
         """The label's prompt first, then every counter-label's prompt for the same context."""
         order = [label_id] + [lab for lab in task.label_ids if lab != label_id]
-        return [build_prompt(model, task.label(lab).prompt.format(context=context)) for lab in order]
+        return [build_prompt(model, task.label(lab).instruction(context)) for lab in order]
 
     def run(
         self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None

@@ -37,6 +37,7 @@ def fewshot_prompt(task: TaskSpec, label_id: str, demos: list[str]) -> str:
 @dataclass
 class FewGen:
     name: str = "fewgen"
+    uses_label_prompts = False  # its prompts are the seeds, so attribute placeholders in label prompts do not matter
     seeds: list[dict[str, Any]] = field(default_factory=list)
     redact: Callable[[str], str] | None = None  # the gate's anonymizer; None: raw seeds in prompts
     k: int = 4  # demonstrations per prompt

@@ -29,7 +29,7 @@ from appliance.spec import TaskSpec
 
 
 def demo_instruction(task: TaskSpec, label_id: str, context: str, demos: list[str]) -> str:
-    text = task.label(label_id).prompt.format(context=context)
+    text = task.label(label_id).instruction(context)
     if not demos:
         return text
     shown = "\n".join(f'"{d}"' for d in demos)

@@ -56,7 +56,7 @@ class SuperGen(ZeroGen):
             jobs = [(ctx, lab) for ctx in contexts for lab in labels if short[lab] > 0]
             for start in range(0, len(jobs), prompts_per_batch(self, model)):
                 chunk = jobs[start : start + prompts_per_batch(self, model)]
-                prompts = [build_prompt(model, task.label(lab).prompt.format(context=ctx)) for ctx, lab in chunk]
+                prompts = [build_prompt(model, task.label(lab).instruction(ctx)) for ctx, lab in chunk]
                 comps = model.generate(prompts, self.params(task, task.max_new_tokens, rseed + 17 + start))
                 for (ctx, lab), c in zip(chunk, comps):
                     prog.tokens += c.n_tokens

@@ -103,7 +103,7 @@ class ZeroGen:
             size = prompts_per_batch(self, model)
             for start in range(0, len(jobs), size):
                 chunk = jobs[start : start + size]
-                prompts = [build_prompt(model, task.label(lab).prompt.format(context=ctx)) for ctx, lab in chunk]
+                prompts = [build_prompt(model, task.label(lab).instruction(ctx)) for ctx, lab in chunk]
                 comps = model.generate(prompts, self.params(task, task.max_new_tokens, rseed + 17 + start))
                 batch: list[GeneratedRecord] = []
                 for (ctx, lab), c in zip(chunk, comps):

@@ -7,6 +7,9 @@ Label mapping, first that applies: an explicit ``--label-map "0=negative,1=posit
 shipped task (SST-2's 0/1, TREC's coarse classes); the label's normalised form (lower case, runs of
 non-alphanumerics as ``_``: 'Cardiovascular / Pulmonary' → 'cardiovascular_pulmonary') equal to a label id. A real
 label with no mapping is an error naming it, unless ``drop_unmapped``.
+
+The file passes the importer's rules: a regular file (no symlink, directory, FIFO or device), a text column of
+strings, a label column of strings or integers, and messages that name rows and columns, never a record's content.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Sequence
 import duckdb
 
 from appliance.errors import UserError
+from appliance.inputfile import check_input_file
+from appliance.vault.importer import check_column_types, missing_column, reader_error
 
 DEFAULT_LABEL_MAPS: dict[str, dict[str, str]] = {
     "sst2_sentiment": {"0": "negative", "1": "positive"},
@@ -102,22 +107,22 @@ def read_real(
     seed: int = 13,
 ) -> RealData:
     """Rows (text, task label id) of a real file. ``limit`` keeps a seeded random sample of that many rows."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no such file: {path}")
+    path = check_input_file(path, "real data file")
     src = _source(path)
     con = duckdb.connect()
     try:
-        cols = [d[0] for d in con.execute(f"SELECT * FROM {src} LIMIT 0", [str(path)]).description]
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}", [str(path)]).fetchall()}
+        fmt = path.suffix.lower().lstrip(".")
         for c in (text_column, label_column):
-            if c not in cols:
-                raise UserError(f"{path.name}: missing column {c!r} (columns: {', '.join(cols)})")
+            if c not in types:
+                raise missing_column(path.name, c, list(types), fmt)
+        check_column_types(path.name, types, text_column, label_column)
         q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
         rows = con.execute(
             f"SELECT CAST({q(text_column)} AS VARCHAR), CAST({q(label_column)} AS VARCHAR) FROM {src}", [str(path)]
         ).fetchall()
     except duckdb.Error as e:
-        raise UserError(f"{path.name}: cannot be read: {str(e).splitlines()[0]}") from None
+        raise UserError(f"{path.name}: cannot be read: {reader_error(e)}") from None
     finally:
         con.close()
     rows = [(t, lab) for t, lab in rows if t is not None and t.strip() and lab is not None]

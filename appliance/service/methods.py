@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from appliance.errors import UserError
 from appliance.generate import METHODS, Method, get_method
 from appliance.guard.policy import Policy
 from appliance.service.session import Session
@@ -30,7 +31,12 @@ def build_method(
     allows raw seeds (``prompts.raw_seeds_allowed``), and its ε per seed set is the budget a DP method may spend
     (an explicit, smaller ``epsilon_budget`` option still wins)."""
     opts = dict(options or {})
-    fields = set(getattr(METHODS.get(name), "__dataclass_fields__", {}))
+    cls = METHODS.get(name)
+    fields = set(getattr(cls, "__dataclass_fields__", {}))
+    named = task.attribute_placeholders  # refused before the model loads, not as a literal "{NAME}" in every prompt
+    if named and cls is not None and getattr(cls, "uses_label_prompts", True) and not getattr(cls, "fills_attributes", False):
+        shown = ", ".join("{" + n + "}" for n in sorted(named))
+        raise UserError(f"task {task.name}: label prompts name attributes ({shown}); only attrprompt fills them, not {name}")
     if policy is not None and "epsilon_budget" in fields and policy.dp_epsilon_per_seed_set is not None:
         asked = opts.get("epsilon_budget")
         opts["epsilon_budget"] = min(asked, policy.dp_epsilon_per_seed_set) if asked else policy.dp_epsilon_per_seed_set

@@ -12,6 +12,7 @@ from typing import Collection
 import duckdb
 
 from appliance.errors import UserError
+from appliance.inputfile import check_input_file
 from appliance.service.session import Session
 from appliance.vault import db, importer, layout
 
@@ -27,9 +28,7 @@ class SeedPreview:
 def preview_seed_file(session: Session, path: str | Path, n: int = 8) -> SeedPreview:
     """The file's columns and its first ``n`` rows (authors only: it shows raw seed text)."""
     session.require("seed.import")
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise UserError(f"cannot read {p}: no such file")
+    p = check_input_file(Path(path).expanduser(), "seed file")
     fmt = importer.detect_format(p)
     con = db.connect(layout.temp_dir(session.vault.home), threads=1)
     try:
@@ -42,6 +41,7 @@ def preview_seed_file(session: Session, path: str | Path, n: int = 8) -> SeedPre
             import json
 
             parsed = [json.loads(o[0]) if o[0] else None for o in objs]
+            parsed = [d if isinstance(d, dict) else None for d in parsed]  # a line that is no object shows as empty
             columns: list[str] = []
             for d in parsed:
                 for k in d or {}:
@@ -54,7 +54,7 @@ def preview_seed_file(session: Session, path: str | Path, n: int = 8) -> SeedPre
             columns = [d[0] for d in rel.description]
             rows = [[None if v is None else str(v) for v in r] for r in rel.fetchall()]
     except duckdb.Error as e:
-        raise UserError(f"{p.name}: cannot be read as {fmt.upper()}: {str(e).splitlines()[0]}") from None
+        raise UserError(f"{p.name}: cannot be read as {fmt.upper()}: {importer.reader_error(e)}") from None
     finally:
         con.close()
     return SeedPreview(p, fmt, columns, rows)

@@ -66,9 +66,6 @@ class Session:
     ) -> ImportResult:
         """Import a seed file for a task: the task spec is stored (or found) first, then the seeds, all checked."""
         self.require("seed.import")
-        task_id = None
-        if task_name and task_toml is not None:
-            task_id = self.vault.add_task(task_name, task_toml)
         return importer.import_file(
             self.vault,
             path,
@@ -76,8 +73,8 @@ class Session:
             label_column=label_column,
             allowed_labels=allowed_labels,
             seed_set=seed_set,
-            task_id=task_id,
             task_name=task_name,
+            task_toml=task_toml,
         )
 
     def close(self) -> None:

@@ -8,6 +8,11 @@ vault in one transaction, each with the SHA-256 of its text.
 
 Row numbers: for CSV/TSV, row 1 is the first record after the header; for JSON Lines, row N is the N-th
 non-blank line.
+
+No message quotes the file's content: problems are named by row and column. A CSV's first line is its header, but in
+a file without one it is the first record, so header names are never listed either. The text column must hold
+strings (a Parquet integer, list, struct or binary column would otherwise arrive as its printed form); the label
+column may hold strings or integers (class ids such as SST-2's 0/1).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING, Collection
 import duckdb
 
 from appliance.errors import UserError
+from appliance.inputfile import check_input_file, has_control_chars
 from appliance.vault import db, layout
 
 if TYPE_CHECKING:
@@ -40,6 +46,14 @@ FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+
+
+# DuckDB column types a label column may have; the text column must be VARCHAR.
+_INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+TEXT_TYPES = frozenset({"VARCHAR"})
+LABEL_TYPES = TEXT_TYPES | _INTEGER_TYPES
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,40 @@ def _quote_ident(name: str) -> str:
 
 def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def reader_error(e: Exception) -> str:
+    """The first line of a DuckDB error with every quoted part blanked: DuckDB quotes offending values (e.g. "Could
+    not convert string '...'"), and a message must never carry record content."""
+    msg = str(e)
+    first = msg.splitlines()[0] if msg.strip() else type(e).__name__
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)
+
+
+def missing_column(name: str, column: str, columns: list[str], fmt: str) -> UserError:
+    """A requested column that the file lacks. A CSV/TSV header is not listed: without a header, that first line
+    is a record. Only a name equal to the request but for case is suggested (it echoes nothing new)."""
+    near = [c for c in columns if c.lower() == column.lower()]
+    if near:
+        return UserError(f"{name}: missing column {column!r} (did you mean {near[0]!r}? names are case-sensitive)")
+    if fmt in ("csv", "tsv"):
+        return UserError(
+            f"{name}: missing column {column!r} (the first line is read as the header and names {len(columns)} "
+            f"column{'s' if len(columns) != 1 else ''}, none of them {column!r}; does the file have a header line?)"
+        )
+    return UserError(f"{name}: missing column {column!r} (columns: {', '.join(columns) or 'none'})")
+
+
+def check_column_types(name: str, types: dict[str, str], text_column: str, label_column: str | None) -> None:
+    """Refuse a typed text column (and a label column that is neither strings nor integers), naming column and
+    type, before any value is read."""
+    ttype = types[text_column]
+    if ttype not in TEXT_TYPES:
+        raise UserError(f"{name}: column {text_column!r} has type {ttype}; the text column must hold strings")
+    if label_column is not None:
+        ltype = types[label_column]
+        if ltype not in LABEL_TYPES:
+            raise UserError(f"{name}: column {label_column!r} has type {ltype}; a label column must hold strings or integers")
 
 
 def _scan_bytes(path: Path, fmt: str) -> str:
@@ -133,8 +181,7 @@ def _csv_error(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, e: duckdb.E
         if found:
             return UserError(f"{path.name}: {found}")
         return UserError(f"{path.name}: cannot be parsed as {fmt.upper()} (check the delimiter and quoting)")
-    first = msg.splitlines()[0] if msg else type(e).__name__
-    return UserError(f"{path.name}: cannot be parsed as {fmt.upper()}: {first}")
+    return UserError(f"{path.name}: cannot be parsed as {fmt.upper()}: {reader_error(e)}")
 
 
 def _diagnose_field_counts(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> str | None:
@@ -177,15 +224,15 @@ def _read_tabular(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col
     else:
         source = "read_parquet(?)"
     try:
-        rel = con.execute(f"SELECT * FROM {source} LIMIT 0", [str(path)])
-        columns = [d[0] for d in rel.description]
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()}
     except duckdb.Error as e:
         if fmt in ("csv", "tsv"):
             raise _csv_error(con, path, fmt, e) from None
-        raise UserError(f"{path.name}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
+        raise UserError(f"{path.name}: cannot be read as Parquet: {reader_error(e)}") from None
     for col in (text_col, label_col):
-        if col is not None and col not in columns:
-            raise UserError(f"{path.name}: missing column {col!r} (columns: {', '.join(columns) or 'none'})")
+        if col is not None and col not in types:
+            raise missing_column(path.name, col, list(types), fmt)
+    check_column_types(path.name, types, text_col, label_col)
     select = f"CAST({_quote_ident(text_col)} AS VARCHAR)"
     select += f", CAST({_quote_ident(label_col)} AS VARCHAR)" if label_col else ", NULL"
     try:
@@ -193,7 +240,7 @@ def _read_tabular(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col
     except duckdb.Error as e:
         if fmt in ("csv", "tsv"):
             raise _csv_error(con, path, fmt, e) from None
-        raise UserError(f"{path.name}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
+        raise UserError(f"{path.name}: cannot be read as Parquet: {reader_error(e)}") from None
 
 
 def _read_json(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col: str, label_col: str | None) -> list[tuple]:
@@ -208,7 +255,7 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col: s
     try:
         raw = con.execute(sql, [tp, tp, label_path, label_path, str(path)]).fetchall()
     except duckdb.Error as e:
-        raise UserError(f"{path.name}: cannot be read as JSON: {str(e).splitlines()[0]}") from None
+        raise UserError(f"{path.name}: cannot be read as JSON: {reader_error(e)}") from None
     if raw and all(r[1] is None for r in raw if r[0] == "OBJECT"):
         raise UserError(f"{path.name}: missing column {text_col!r} (no record has this key)")
     if label_col and raw and all(r[3] is None for r in raw if r[0] == "OBJECT"):
@@ -221,8 +268,8 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col: s
             raise UserError(f"{path.name}: row {i}: not a JSON object")
         if ttype not in (None, "NULL", "VARCHAR"):
             raise UserError(f"{path.name}: row {i}: {text_col!r} must be a string, not {ttype.lower()}")
-        if label_col and ltype in ("OBJECT", "ARRAY"):
-            raise UserError(f"{path.name}: row {i}: {label_col!r} must be a string, not {ltype.lower()}")
+        if label_col and ltype not in (None, "NULL", "VARCHAR", "BIGINT", "UBIGINT"):
+            raise UserError(f"{path.name}: row {i}: {label_col!r} must be a string or an integer, not {ltype.lower()}")
         out.append((text, label if label_col else None))
     return out
 
@@ -238,9 +285,7 @@ def read_seed_file(
 ) -> tuple[list[SeedRow], str]:
     """Parse and validate a seed file; returns its rows and its SHA-256. Raises UserError naming the first bad row
     and the numbers of the others (one line), so a file can be fixed in one pass."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"cannot read {p}: no such file")
+    p = check_input_file(path, "seed file")
     fmt = detect_format(p)
     digest = _scan_bytes(p, fmt)
     con = db.connect(temp_dir, threads=1)
@@ -285,6 +330,8 @@ def _row_problem(text: str | None, label: str | None, text_column: str, label_co
             return f"empty label in column {label_column!r}"
         if len(label) > MAX_LABEL_CHARS:
             return f"label is longer than {MAX_LABEL_CHARS} characters"
+        if has_control_chars(label):
+            return f"label in column {label_column!r} contains control characters"
         if allowed is not None and label not in allowed:
             return f"unknown label {label!r} (the task allows: {', '.join(sorted(allowed))})"
     return None
@@ -300,15 +347,22 @@ def import_file(
     seed_set: str | None = None,
     task_id: int | None = None,
     task_name: str | None = None,
+    task_toml: str | None = None,
     max_chars: int = MAX_TEXT_CHARS,
 ) -> ImportResult:
-    """Validate a whole file, then store it as one seed set in one transaction (all or nothing)."""
+    """Validate a whole file, then store it as one seed set in one transaction (all or nothing). With
+    ``task_toml``, the task spec is stored (or found) only once the file has passed, so a refused file stores
+    nothing at all."""
     vault.require("seed.import")
     p = Path(path)
+    name = seed_set or p.stem
+    if has_control_chars(name):
+        raise UserError("seed set name contains control characters")
     rows, digest = read_seed_file(
         p, text_column, label_column, allowed_labels=allowed_labels, max_chars=max_chars, temp_dir=layout.temp_dir(vault.home)
     )
-    name = seed_set or p.stem
+    if task_name and task_toml is not None:
+        task_id = vault.add_task(task_name, task_toml)
     set_id = vault.import_seeds(
         name,
         [(r.text, r.label) for r in rows],

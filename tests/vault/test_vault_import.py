@@ -50,7 +50,9 @@ def test_csv_jsonl_parquet_read_the_same(tmp_path: Path) -> None:
     [
         ("enc.csv", b"text,label\nfine,cardiology\nbad \xff\xfe bytes,oncology\n", r"enc\.csv: row 2 \(line 3\): not valid UTF-8"),
         ("enc.jsonl", b'{"text":"ok","label":"oncology"}\n\n{"text":"y\xe9s","label":"oncology"}\n', r"row 2 \(line 3\): not valid UTF-8"),
-        ("nocol.csv", "body,label\nhello,cardiology\n", r"missing column 'text' \(columns: body, label\)"),
+        # the header is not listed: in a file without one, the first line is a record (issue 14)
+        ("nocol.csv", "body,label\nhello,cardiology\n", r"missing column 'text' \(the first line is read as the header and names 2 columns"),
+        ("case.csv", "Text,label\nhello,cardiology\n", r"missing column 'text' \(did you mean 'Text'\?"),
         ("nolabel.csv", "text,kind\nhello,cardiology\n", r"missing column 'label'"),
         ("nocol.jsonl", '{"body":"x","label":"oncology"}\n', r"missing column 'text'"),
         ("empty.csv", "text,label\nfine,oncology\n   ,oncology\n", r"empty\.csv: row 2: empty text in column 'text'"),

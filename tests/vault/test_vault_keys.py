@@ -148,7 +148,7 @@ def test_calibration_solves_for_the_target_from_two_timed_derivations(monkeypatc
     monkeypatch.setattr(keys, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
     params = keys.calibrate(target_s=0.15)
     assert derived == [1, 2]
-    assert (params.memory_kib, params.lanes) == (65536, 1)
+    assert (params.memory_kib, params.lanes) == (keys.KDF_MEMORY_KIB, 1) == (262144, 1)
     assert params.iterations == 5  # ceil((0.15 - 0.01) / 0.03)
-    assert keys.calibrate(target_s=0.0).iterations == 2  # never below two passes
+    assert keys.calibrate(target_s=0.0).iterations == keys.MIN_KDF_ITERATIONS == 2  # never below two passes
     assert keys.calibrate(target_s=100.0).iterations == 64  # and capped
