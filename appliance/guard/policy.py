@@ -34,7 +34,7 @@ _SCHEMA: dict[str, set[str]] = {
     "pii": {"block", "redact", "score_threshold", "thresholds"},
     "memorization": {"max_shared_tokens", "near_duplicate_jaccard", "shingle_tokens", "min_shingles"},
     "canaries": {"block"},
-    "export": {"requires_approval"},
+    "export": {"requires_approval", "reviewer_predates_job"},
     "prompts": {"raw_seeds_allowed"},
     "dp": {"required", "epsilon_per_seed_set", "delta"},
     "nlp": {"allow_degraded"},
@@ -59,6 +59,9 @@ class Policy:
     min_shingles: int = 5
     block_canaries: bool = True
     export_requires_approval: bool = True
+    # The approving reviewer must have been a user before the job started: an admin cannot create an approver for a
+    # job already in the vault.
+    export_reviewer_predates_job: bool = False
     raw_seeds_in_prompts: bool = False
     dp_required: bool = False
     dp_epsilon_per_seed_set: float | None = None
@@ -177,6 +180,7 @@ def _policy_from(doc: dict[str, Any], text: bytes, source: str) -> Policy:
         min_shingles=min_sh,
         block_canaries=_get(doc.get("canaries", {}), "block", "canaries", bool, True),
         export_requires_approval=_get(doc.get("export", {}), "requires_approval", "export", bool, True),
+        export_reviewer_predates_job=_get(doc.get("export", {}), "reviewer_predates_job", "export", bool, False),
         raw_seeds_in_prompts=_get(doc.get("prompts", {}), "raw_seeds_allowed", "prompts", bool, False),
         dp_required=dp_required,
         dp_epsilon_per_seed_set=eps,

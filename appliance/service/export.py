@@ -80,6 +80,24 @@ def approval_required(job: dict[str, Any], policy: Policy) -> bool:
     return policy.export_requires_approval or gen is None or gen.export_requires_approval
 
 
+def reviewer_must_predate_job(job: dict[str, Any], policy: Policy) -> bool:
+    """Under either policy's rule, only a reviewer created before the job started may approve its export."""
+    gen = _generation_policy(job)
+    return policy.export_reviewer_predates_job or gen is None or gen.export_reviewer_predates_job
+
+
+def _check_approver_predates_job(session: Session, job: dict[str, Any], policy: Policy, approver: str,
+                                 export_id: int) -> None:
+    if not reviewer_must_predate_job(job, policy):
+        return
+    user = session.vault.user_record(approver)
+    if user is None or not user["created_at"] < job["created_at"]:
+        session.vault.audit_refusal("export.decide", {"export_id": export_id, "job_id": job["id"]},
+                                    "approver created after the job started")
+        raise UserError(f"under policy {policy.name}, export {export_id} needs a reviewer who was a user before job "
+                        f"{job['id']} started; {approver} was added {user['created_at'][:19] if user else 'never'}")
+
+
 def records_digest(records: list[dict[str, Any]]) -> str:
     """What an approval covers: the ids, texts and labels of the accepted records at request time."""
     return sha256_text(canonical([[r["id"], sha256_text(r["text"]), r.get("label")] for r in records]))
@@ -113,6 +131,12 @@ def decide_export(session: Session, export_id: int, approve: bool, reason: str) 
     """A reviewer (never the requester) approves or denies; the vault checks and audits both."""
     if not reason or not reason.strip():
         raise UserError("a reason is required (--reason)")
+    if approve:
+        exp = session.vault.check_export_decision(export_id)
+        job = session.vault.get_job(exp["job_id"])
+        pinned = exp["manifest"].get("policy") or {}
+        _check_approver_predates_job(session, job, _export_policy(job, pinned.get("source") or pinned.get("name")),
+                                     session.user, export_id)
     return session.vault.decide_export(export_id, approve, reason.strip())
 
 
@@ -161,12 +185,17 @@ def write_export(
     if records_digest(records) != pinned.get("records_digest"):
         raise _refuse(session, job["id"], export_id,
                       f"the accepted records of job {job['id']} changed since export {export_id} was requested; request a new export")
+    if exp["status"] == "approved":
+        _check_approver_predates_job(session, job, pol, exp["decided_by"], export_id)
     approval = {
         "required": required,
         "export_id": export_id,
         "requested_by": exp["requested_by"],
+        "requested_by_created_by": (vault.user_record(exp["requested_by"]) or {}).get("created_by"),
         "requested_at": exp["requested_at"],
         "approved_by": exp["decided_by"] if exp["status"] == "approved" else None,
+        "approved_by_created_by": (vault.user_record(exp["decided_by"]) or {}).get("created_by")
+        if exp["status"] == "approved" else None,
         "approved_at": exp["decided_at"] if exp["status"] == "approved" else None,
         "note": exp["decision_reason"],
     }
