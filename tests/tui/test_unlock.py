@@ -7,7 +7,9 @@ from pathlib import Path
 
 from textual.widgets import Static
 
+from appliance.vault import Vault
 from tests.tui.conftest import drive
+from tests.vault.vault_helpers import PASSPHRASES
 
 
 def test_wrong_then_right_passphrase(home: Path) -> None:
@@ -26,8 +28,8 @@ def test_wrong_then_right_passphrase(home: Path) -> None:
 
 def test_role_decides_screens(home: Path) -> None:
     async def scenario(d) -> None:
-        await d.sign_in("rita")  # reviewer: review, quality, audit, export; no seeds, tasks or generate
-        assert [p.name for p in d.app.allowed_places()] == ["home", "review", "quality", "audit", "export"]
+        await d.sign_in("rita")  # reviewer: review, quality, audit, export, users (to grant); no seeds, tasks, generate
+        assert [p.name for p in d.app.allowed_places()] == ["home", "review", "quality", "audit", "export", "users"]
         await d.go("f5")
         assert type(d.app.screen).__name__ == "HomeScreen"
         assert any("not available to the reviewer role" in m for m, _ in d.notes)
@@ -36,8 +38,16 @@ def test_role_decides_screens(home: Path) -> None:
         await d.sign_out()
         await d.sign_in("alice")
         assert [p.name for p in d.app.allowed_places()] == ["home", "seeds", "tasks", "generate", "review", "quality",
-                                                            "export"]
+                                                            "export", "users"]
+        await d.sign_out()
+        await d.sign_in("olga", "olga-passphrase-1")  # the compliance officer: the log, metadata, no record text
+        assert [p.name for p in d.app.allowed_places()] == ["home", "quality", "audit"]
+        await d.go("f8")
+        assert type(d.app.screen).__name__ == "AuditScreen"
+        assert not d.errors(), d.errors()
 
+    with Vault.open(home, "root", PASSPHRASES["root"]) as v:
+        v.add_user("olga", "auditor", "olga-passphrase-1")
     drive(home, scenario)
 
 
