@@ -234,6 +234,13 @@ class VaultCore:
             sql += f" LIMIT {int(limit)}"
         return [dict(zip(columns, r)) for r in self._all(sql, args)]
 
+    def _by_id(self, table: str, columns: Sequence[str], row_id: int, what: str) -> dict[str, Any]:
+        """One row by id as a dict, or "no WHAT with id N"."""
+        rows = self._rows(table, columns, "id = ?", [row_id])
+        if not rows:
+            raise UserError(f"no {what} with id {row_id}")
+        return rows[0]
+
     def _insert(self, con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
         """INSERT with named columns (never positional)."""
         names = list(row)

@@ -51,11 +51,9 @@ class ExportsMixin(VaultCore):
 
     def get_report(self, report_id: int) -> dict[str, Any]:
         self.require("report.read")
-        rows = self._rows("reports", ("id", "job_id", "kind", "body", "created_at", "created_by"), "id = ?", [report_id])
-        if not rows:
-            raise UserError(f"no report with id {report_id}")
-        rows[0]["body"] = json.loads(rows[0]["body"])
-        return rows[0]
+        d = self._by_id("reports", ("id", "job_id", "kind", "body", "created_at", "created_by"), report_id, "report")
+        d["body"] = json.loads(d["body"])
+        return d
 
     def list_reports(self, job_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         """Reports (newest last), optionally of one job and/or one kind, without their bodies."""
@@ -88,11 +86,9 @@ class ExportsMixin(VaultCore):
 
     def get_export(self, export_id: int) -> dict[str, Any]:
         self.require("export.read")
-        rows = self._rows("exports", _EXPORT_FIELDS, "id = ?", [export_id])
-        if not rows:
-            raise UserError(f"no export with id {export_id}")
-        rows[0]["manifest"] = json.loads(rows[0]["manifest"])
-        return rows[0]
+        d = self._by_id("exports", _EXPORT_FIELDS, export_id, "export")
+        d["manifest"] = json.loads(d["manifest"])
+        return d
 
     def list_exports(self) -> list[dict[str, Any]]:
         """Export requests, newest first, without manifests."""

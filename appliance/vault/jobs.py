@@ -54,10 +54,7 @@ class JobsMixin(VaultCore):
 
     def get_job(self, job_id: int) -> dict[str, Any]:
         self.require("job.read")
-        rows = self._rows("jobs", _JOB_FIELDS, "id = ?", [job_id])
-        if not rows:
-            raise UserError(f"no job with id {job_id}")
-        d = rows[0]
+        d = self._by_id("jobs", _JOB_FIELDS, job_id, "job")
         d["config"] = json.loads(d["config"])
         d["summary"] = json.loads(d["summary"]) if d["summary"] else None
         return d

@@ -33,10 +33,7 @@ class TasksMixin(VaultCore):
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         self.require("task.read")
-        rows = self._rows("tasks", _FIELDS, "id = ?", [task_id])
-        if not rows:
-            raise UserError(f"no task with id {task_id}")
-        return rows[0]
+        return self._by_id("tasks", _FIELDS, task_id, "task")
 
     def find_task(self, name: str) -> dict[str, Any] | None:
         """The latest stored version of the task called ``name``."""

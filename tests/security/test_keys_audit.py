@@ -17,7 +17,7 @@ from appliance.errors import UserError
 from appliance.vault import Vault, db, fields, layout
 from appliance.vault.audit import CHECKPOINT_FORMAT, GENESIS_HASH, canonical, entry_hash
 from appliance.vault.keyfile import KeyFile
-from tests.vault.vault_helpers import PASSPHRASES, use_fast_kdf
+from tests.vault.vault_helpers import PASSPHRASES, make_populated, use_fast_kdf
 
 
 @pytest.fixture(autouse=True)
@@ -27,17 +27,7 @@ def _fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def populated(tmp_path: Path) -> Path:
-    """root (admin), alice and bob (authors), rita (reviewer); alice created the data keys and granted them."""
-    from tests.vault.vault_helpers import FAST_KDF, ROLES
-
-    home = tmp_path / "home"
-    with Vault.create(home, "root", PASSPHRASES["root"], kdf_params=FAST_KDF) as v:
-        for name in ("alice", "bob", "rita"):
-            v.add_user(name, ROLES[name], PASSPHRASES[name])
-    with Vault.open(home, "alice", PASSPHRASES["alice"]) as v:
-        v.grant("bob")
-        v.grant("rita")
-    return home
+    return make_populated(tmp_path / "home")
 
 
 def _open(home: Path, user: str) -> Vault:

@@ -31,6 +31,18 @@ def use_fast_kdf(monkeypatch) -> None:  # noqa: ANN001 (pytest.MonkeyPatch; pyte
     monkeypatch.setattr(keys, "FAILURE_DELAY_MAX_S", 0.05)
 
 
+def make_populated(home: Path) -> Path:
+    """A vault with an admin (root), two authors (alice, bob) and a reviewer (rita); alice, the first author to
+    sign in, created the data keys and granted them to bob and rita."""
+    with Vault.create(home, "root", PASSPHRASES["root"], kdf_params=FAST_KDF) as v:
+        for name in ("alice", "bob", "rita"):
+            v.add_user(name, ROLES[name], PASSPHRASES[name])
+    with Vault.open(home, "alice", PASSPHRASES["alice"]) as v:
+        v.grant("bob")
+        v.grant("rita")
+    return home
+
+
 def open_as(home: Path, user: str) -> Vault:
     return Vault.open(home, user, PASSPHRASES[user])
 
