@@ -51,6 +51,20 @@ def log_softmax_at(row: np.ndarray, token: int) -> float:
     return float(row[token]) - m - math.log(float(np.exp(row - m).sum()))
 
 
+def cpu_has_amx() -> bool:
+    """True when the CPU advertises Intel AMX (Sapphire Rapids and later).
+
+    llama.cpp repacks weights into an AMX buffer on such CPUs, and its AMX matrix multiply crashed the process with a
+    segmentation fault on the first decode (seen on this project's 2-core build machine; ggml-org/llama.cpp#20824).
+    ``LocalModel`` then loads without llama.cpp's extra buffer types; other CPUs keep them, so their outputs are unchanged.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            return any(line.startswith("flags") and " amx_int8" in line for line in f)
+    except OSError:
+        return False
+
+
 def gpu_offload_supported() -> bool:
     """True when this llama.cpp build can offload layers to a GPU (a CUDA/Metal/Vulkan build)."""
     return bool(C.llama_supports_gpu_offload())
@@ -142,6 +156,8 @@ class LocalModel:
 
         mparams = C.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu_layers
+        if cpu_has_amx():
+            mparams.use_extra_bufts = False  # llama.cpp's AMX path segfaults (see cpu_has_amx)
         self._model = C.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self._model:
             raise UserError(f"llama.cpp could not load model file {self.path}")
