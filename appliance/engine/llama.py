@@ -181,6 +181,8 @@ class LocalModel:
             raise UserError(f"llama.cpp could not create a context for {self.path} (too little memory?)")
         self._mem = C.llama_get_memory(self._ctx)
         self.n_batch = int(cparams.n_batch)
+        self.n_ubatch = int(cparams.n_ubatch)
+        self.offloaded = n_gpu_layers != 0 and gpu_offload_supported()
         self._batch = C.llama_batch_init(self.n_batch, 0, self.max_parallel)
         self._lora = None
         if lora_path is not None:
@@ -398,6 +400,19 @@ class LocalModel:
                 self._batch_set(i, t, i, (0,), i == len(toks) - 1)
             self._decode(len(toks))
             return self.logits_row(len(toks) - 1).copy()
+
+    def score_tokens(
+        self,
+        requests: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
+        on_scored: Callable[[int], None] | None = None,
+    ) -> list[list[list[float]]]:
+        """Per-token log-probabilities ``out[r][j][k]`` of continuation ``j`` of request ``r = (prefix, continuations)``
+        (token ids; the prefix as tokenized, BOS included where the model has one). Each prefix is evaluated once,
+        many requests per decode (``engine.scoring``). ``on_scored(n)`` gets the continuations finished as it goes."""
+        from appliance.engine.scoring import score_tokens
+
+        with self._lock:
+            return score_tokens(self, requests, on_scored)
 
     def loglik_tokens(self, prompt: str, continuation: str) -> tuple[float, list[float]]:
         """The total and per-token log-likelihood of ``continuation`` after ``prompt``."""
