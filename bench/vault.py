@@ -37,7 +37,7 @@ import duckdb  # noqa: E402
 
 from appliance.vault import db, keys, schema  # noqa: E402
 from appliance.vault.audit import canonical  # noqa: E402
-from appliance.vault.store import RECORD_TYPES  # noqa: E402
+from appliance.vault.jobs import RECORD_TYPES  # noqa: E402
 
 TARGET_RATIO = 1.1
 LABELS = ["cardiology", "oncology", "neurology", "dermatology", "gastroenterology"]

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import TextColumn
 from rich.table import Table
 
 from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.cli.progress import StepProgress
 from appliance.errors import UserError
 from appliance.paths import resolve_home
 from appliance.service.session import Session
@@ -85,16 +86,13 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
 
 
 def _with_progress(console: Console, title: str, total: int, task_name: str, work) -> GenerationResult:
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[tps]:>6.0f} tok/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=console, transient=False,
-    ) as bar:
+    with StepProgress(console, columns=(TextColumn("{task.fields[tps]:>6.0f} tok/s"),), fields={"tps": 0.0},
+                      plain=" · {tps:.0f} tok/s") as view:
         t0 = time.perf_counter()
-        tid = bar.add_task(title, total=total, tps=0.0)
+        view(title, 0, total)
 
         def on_progress(p) -> None:
-            bar.update(tid, completed=p.accepted, tps=p.tokens / max(1e-9, time.perf_counter() - t0))
+            view(title, min(p.accepted, total), total, tps=p.tokens / max(1e-9, time.perf_counter() - t0))
 
         result = work(on_progress)
     _summary(console, task_name, result)

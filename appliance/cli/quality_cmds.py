@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.cli.progress import StepProgress
 from appliance.errors import UserError
 from appliance.outputs import check_output, write_output
 from appliance.paths import resolve_home
@@ -54,10 +55,6 @@ def _force_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
-def _say(console: Console):
-    return lambda msg: console.print(f"[dim]· {msg}[/]")
-
-
 def _check_outputs(args: argparse.Namespace, *paths: Path | None) -> None:
     """Refuse a bad output path before any work is done (inside the home, or existing without --force)."""
     for path in paths:
@@ -77,10 +74,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.task_models.split(",") if m.strip()]
     console = Console()
     passphrase = read_passphrase(args)
-    with Session.open(args.home, args.user, passphrase) as session:
+    with Session.open(args.home, args.user, passphrase) as session, StepProgress(console) as view:
         ev = evaluate_job(session, resolve_home(args.home), args.job, args.real, args.text_column, args.label_column,
                           label_map=label_map, drop_unmapped=args.drop_unmapped, limit=args.limit, model=args.model,
-                          prompting=not args.no_prompting, task_models=models, seed=args.seed, progress=_say(console))
+                          prompting=not args.no_prompting, task_models=models, seed=args.seed, progress=view)
     console.print(eval_table(ev))
     curve = ", ".join(f"{r['task_model']}@{r['n_train']}: {100 * r['accuracy']:.1f}" for r in ev["curve"])
     console.print(f"accuracy vs. size: {curve}", soft_wrap=True)
@@ -98,9 +95,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_outputs(args, args.html, args.json)
     console = Console()
     passphrase = read_passphrase(args)
-    with Session.open(args.home, args.user, passphrase) as session:
+    with Session.open(args.home, args.user, passphrase) as session, StepProgress(console) as view:
         body, html = report_job(session, resolve_home(args.home), args.job, model=args.model, use_model=not args.no_model,
-                                filter_spec=args.filter, sample=args.sample, progress=_say(console))
+                                filter_spec=args.filter, sample=args.sample, progress=view)
     print_summary(console, body)
     console.print(f"stored in the vault as reports {body['report_id']} (JSON) and {body['html_report_id']} (HTML)", soft_wrap=True)
     home = resolve_home(args.home)

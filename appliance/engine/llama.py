@@ -51,6 +51,20 @@ def log_softmax_at(row: np.ndarray, token: int) -> float:
     return float(row[token]) - m - math.log(float(np.exp(row - m).sum()))
 
 
+def cpu_has_amx() -> bool:
+    """True when the CPU advertises Intel AMX (Sapphire Rapids and later).
+
+    llama.cpp repacks weights into an AMX buffer on such CPUs, and its AMX matrix multiply crashed the process with a
+    segmentation fault on the first decode (seen on this project's 2-core build machine; ggml-org/llama.cpp#20824).
+    ``LocalModel`` then loads without llama.cpp's extra buffer types; other CPUs keep them, so their outputs are unchanged.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            return any(line.startswith("flags") and " amx_int8" in line for line in f)
+    except OSError:
+        return False
+
+
 def gpu_offload_supported() -> bool:
     """True when this llama.cpp build can offload layers to a GPU (a CUDA/Metal/Vulkan build)."""
     return bool(C.llama_supports_gpu_offload())
@@ -142,6 +156,8 @@ class LocalModel:
 
         mparams = C.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu_layers
+        if cpu_has_amx():
+            mparams.use_extra_bufts = False  # llama.cpp's AMX path segfaults (see cpu_has_amx)
         self._model = C.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self._model:
             raise UserError(f"llama.cpp could not load model file {self.path}")
@@ -165,6 +181,8 @@ class LocalModel:
             raise UserError(f"llama.cpp could not create a context for {self.path} (too little memory?)")
         self._mem = C.llama_get_memory(self._ctx)
         self.n_batch = int(cparams.n_batch)
+        self.n_ubatch = int(cparams.n_ubatch)
+        self.offloaded = n_gpu_layers != 0 and gpu_offload_supported()
         self._batch = C.llama_batch_init(self.n_batch, 0, self.max_parallel)
         self._lora = None
         if lora_path is not None:
@@ -382,6 +400,19 @@ class LocalModel:
                 self._batch_set(i, t, i, (0,), i == len(toks) - 1)
             self._decode(len(toks))
             return self.logits_row(len(toks) - 1).copy()
+
+    def score_tokens(
+        self,
+        requests: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
+        on_scored: Callable[[int], None] | None = None,
+    ) -> list[list[list[float]]]:
+        """Per-token log-probabilities ``out[r][j][k]`` of continuation ``j`` of request ``r = (prefix, continuations)``
+        (token ids; the prefix as tokenized, BOS included where the model has one). Each prefix is evaluated once,
+        many requests per decode (``engine.scoring``). ``on_scored(n)`` gets the continuations finished as it goes."""
+        from appliance.engine.scoring import score_tokens
+
+        with self._lock:
+            return score_tokens(self, requests, on_scored)
 
     def loglik_tokens(self, prompt: str, continuation: str) -> tuple[float, list[float]]:
         """The total and per-token log-likelihood of ``continuation`` after ``prompt``."""

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from appliance.progress import Report
 from appliance.quality import prompting
 from appliance.spec import TaskSpec
 
@@ -26,10 +27,11 @@ def margins(scores: np.ndarray, intended: Sequence[int]) -> np.ndarray:
     return out
 
 
-def verbalizer_judge(model, task: TaskSpec, texts: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
+def verbalizer_judge(model, task: TaskSpec, texts: Sequence[str], labels: Sequence[str],
+                     report: Report | None = None) -> dict[str, object]:
     ids = task.label_ids
     y = [ids.index(lab) for lab in labels]
-    res = prompting.run_prompting(model, task, texts)
+    res = prompting.run_prompting(model, task, texts, report, "correctness: verbalizer judge")
     cal = prompting.calibrate(res.scores, res.content_free)
     m, mc = margins(res.scores, y), margins(cal, y)
     return {

@@ -11,7 +11,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -88,11 +88,28 @@ class Embedder:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self._model = SentenceTransformer(str(root), device=device, local_files_only=True)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embeddings of ``texts``; ``progress(n)`` gets the texts done as it goes.
+
+        With progress, the texts are encoded in chunks taken in sentence-transformers' own order (longest first), so
+        every chunk holds whole batches of the single call and the vectors stay those of one call."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if progress is None:
+            return self._encode(list(texts), batch_size)
+        texts = list(texts)
+        order = np.argsort([-len(t) for t in texts])
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        step = batch_size * 8
+        for start in range(0, len(texts), step):
+            idx = order[start : start + step]
+            out[idx] = self._encode([texts[i] for i in idx], batch_size)
+            progress(len(idx))
+        return out
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         return np.asarray(
-            self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False),
+            self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False),
             dtype=np.float32,
         )
 

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from appliance.progress import Report, counter, silent
 from appliance.quality import correctness, diversity, naturalness, prompting
 from appliance.quality.taskmodels import MLPClassifier, SunGenConfig, TfidfLR, normalised, sungen_weights
 from appliance.spec import TaskSpec
@@ -79,50 +80,51 @@ def evaluate_on_real(
     task_models: Sequence[str] = TASK_MODELS,
     sizes: Sequence[float] = SIZES,
     seed: int = 0,
-    progress=None,
+    progress: Report | None = None,
 ) -> dict[str, Any]:
-    """Rows {task_model, method, n_train, accuracy, macro_f1} for the task models, PROMPTING and the size curve."""
-    say = progress or (lambda msg: None)
+    """Rows {task_model, method, n_train, accuracy, macro_f1} for the task models, PROMPTING and the size curve.
+
+    ``progress`` gets each long step's counts (embedding, training, PROMPTING; see ``appliance.progress``)."""
+    say = progress or silent
     classes = task.label_ids
     need_emb = any(m.startswith("mlp") for m in task_models)
     need_w = any(m.endswith("_sungen") for m in task_models)
     t0 = time.perf_counter()
     emb = test_emb = None
     if need_emb:
-        say("embedding synthetic and real texts")
-        emb = embedder.encode(list(texts))
-        test_emb = embedder.encode(list(real_texts))
+        advance = counter(say, "embedding synthetic and real texts", len(texts) + len(real_texts))
+        emb = embedder.encode(list(texts), progress=advance)
+        test_emb = embedder.encode(list(real_texts), progress=advance)
     weights = None
     if need_w:
         say("learning SunGen weights")
         weights = learned_weights(emb if emb is not None else embedder.encode(list(texts)), labels, classes, seed)
     rows: list[dict[str, Any]] = []
+    curve_models = [m for m in ("tfidf_lr", "mlp") if m in task_models]
+    trained = counter(say, "training task models", len(task_models) + len(curve_models) * sum(f != 1.0 for f in sizes))
     for name in task_models:
-        say(f"training {name}")
         w = normalised(weights) if weights is not None and name.endswith("_sungen") else None
         pred = train_and_predict(name, classes, texts, labels, real_texts, train_emb=emb, test_emb=test_emb, weights=w, seed=seed)
         rows.append({"task_model": name, "method": "synthetic", "n_train": len(texts), **scores(real_labels, pred, classes)})
+        trained(1)
     curve: list[dict[str, Any]] = []
     order = np.random.default_rng(seed).permutation(len(texts))
     for frac in sizes:
         k = max(2, int(round(frac * len(texts))))
         idx = order[:k]
         sub_t, sub_l = [texts[i] for i in idx], [labels[i] for i in idx]
-        for name in ("tfidf_lr", "mlp"):
-            if name not in task_models:
-                continue
+        for name in curve_models:
             if frac == 1.0:
                 r = next(r for r in rows if r["task_model"] == name)
                 curve.append({**r, "fraction": frac})
                 continue
-            say(f"size curve: {name} on {k} records")
             pred = train_and_predict(name, classes, sub_t, sub_l, real_texts,
                                      train_emb=emb[idx] if emb is not None else None, test_emb=test_emb, seed=seed)
+            trained(1)
             curve.append({"task_model": name, "method": "synthetic", "n_train": k, "fraction": frac,
                           **scores(real_labels, pred, classes)})
     if model is not None:
-        say(f"PROMPTING: scoring {len(real_texts)} real texts with the generator")
-        res = prompting.run_prompting(model, task, real_texts)
+        res = prompting.run_prompting(model, task, real_texts, say, "PROMPTING: scoring real texts with the generator")
         rows.append({"task_model": "prompting", "method": "prompting", "n_train": 0,
                      **scores(real_labels, res.predictions, classes)})
         rows.append({"task_model": "prompting_calibrated", "method": "prompting", "n_train": 0,
@@ -155,10 +157,10 @@ def quality_metrics(
     real: tuple[Sequence[str], Sequence[str]] | None = None,
     sample: int = 200,
     seed: int = 0,
-    progress=None,
+    progress: Report | None = None,
 ) -> dict[str, Any]:
     """Diversity, correctness and naturalness of accepted records (aggregates and per-record score lists)."""
-    say = progress or (lambda msg: None)
+    say = progress or silent
     texts = [r["text"] for r in records]
     labels = [r["label"] for r in records]
     attrs: dict[str, Counter] = {}
@@ -167,8 +169,7 @@ def quality_metrics(
             attrs.setdefault(k, Counter())[str(v)] += 1
     emb = None
     if embedder is not None and texts:
-        say("embedding records")
-        emb = embedder.encode(texts)
+        emb = embedder.encode(texts, progress=counter(say, "embedding records", len(texts)))
     say("diversity")
     out: dict[str, Any] = {
         "n_records": len(records),
@@ -178,10 +179,8 @@ def quality_metrics(
         "diversity": diversity.diversity_metrics(texts, labels, emb, sample, seed),
     }
     if model is not None and texts:
-        say("correctness: verbalizer judge")
-        judge = correctness.verbalizer_judge(model, task, texts, labels)
-        say("naturalness: perplexity")
-        ppl = naturalness.perplexities(model, texts)
+        judge = correctness.verbalizer_judge(model, task, texts, labels, say)
+        ppl = naturalness.perplexities(model, texts, counter(say, "naturalness: perplexity", len(texts)))
         out["correctness"] = {k: v for k, v in judge.items() if k != "predicted"}
         out["naturalness"] = {"perplexity": naturalness.summary(ppl), "perplexities": ppl}
     if real is not None and texts:

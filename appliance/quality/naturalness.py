@@ -8,7 +8,7 @@ their first tokens. Scoring is batched (``scoring.score_continuations``): severa
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -23,12 +23,10 @@ def perplexity(model, text: str) -> float:
     return math.exp(-sum(lps) / len(lps)) if lps else float("nan")
 
 
-def perplexities(model, texts: Sequence[str]) -> list[float]:
-    """Perplexity of each text, batched."""
+def perplexities(model, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[float]:
+    """Perplexity of each text, batched (``progress(n)``: texts scored since its last call)."""
     out = [float("nan")] * len(texts)
     limit = getattr(model, "ctx_per_seq", 512) - 4
-    n_batch = getattr(model, "n_batch", 512)
-    par = getattr(model, "max_parallel", 1)
     items = []
     for i, t in enumerate(texts):
         toks = model.tokenize(t, add_special=False)
@@ -39,22 +37,11 @@ def perplexities(model, texts: Sequence[str]) -> list[float]:
             t = model.detokenize(toks)
             toks = model.tokenize(t, add_special=False)[:limit]
         items.append((i, t, len(toks)))
-    chunk: list[tuple[int, str, int]] = []
-
-    def flush() -> None:
-        if not chunk:
-            return
-        sums = score_continuations(model, [PREFIX], [t for _, t, _ in chunk])[0]
-        for (i, _, n), s in zip(chunk, sums):
-            out[i] = math.exp(-s / n)
-        chunk.clear()
-
-    for it in items:
-        longest = max([it[2]] + [c[2] for c in chunk])
-        if chunk and (len(chunk) + 1 > par or longest * (len(chunk) + 1) > n_batch):
-            flush()
-        chunk.append(it)
-    flush()
+    if not items:
+        return out
+    sums = score_continuations(model, [PREFIX], [t for _, t, _ in items], progress=progress)[0]
+    for (i, _, n), s in zip(items, sums):
+        out[i] = math.exp(-s / n)
     return out
 
 

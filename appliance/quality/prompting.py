@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from appliance.progress import Report, counter
 from appliance.quality.scoring import score_continuations
 from appliance.spec import TaskSpec
 
@@ -49,11 +50,13 @@ def label_scores_from_verbalizers(verb_scores: np.ndarray, owner: Sequence[int],
     return out
 
 
-def label_scores(model, task: TaskSpec, texts: Sequence[str]) -> np.ndarray:
-    """[len(texts), len(task.labels)] label log-scores."""
+def label_scores(model, task: TaskSpec, texts: Sequence[str], report: Report | None = None,
+                 step: str = "scoring texts") -> np.ndarray:
+    """[len(texts), len(task.labels)] label log-scores; ``report`` gets the texts scored as ``step``."""
     conts, owner = _verbalizer_index(task)
     prompts = [judge_prompt(model, task, t) for t in texts]
-    verb = score_continuations(model, prompts, conts, max_prompt_tokens=MAX_TEXT_TOKENS + 96)
+    advance = counter(report, step, len(texts), per=len(conts)) if report else None
+    verb = score_continuations(model, prompts, conts, max_prompt_tokens=MAX_TEXT_TOKENS + 96, progress=advance)
     return label_scores_from_verbalizers(verb, owner, len(task.labels))
 
 
@@ -78,8 +81,9 @@ class PromptingResult:
     calibrated_predictions: list[str]
 
 
-def run_prompting(model, task: TaskSpec, texts: Sequence[str]) -> PromptingResult:
-    s = label_scores(model, task, texts)
+def run_prompting(model, task: TaskSpec, texts: Sequence[str], report: Report | None = None,
+                  step: str = "PROMPTING") -> PromptingResult:
+    s = label_scores(model, task, texts, report, step)
     cf = content_free_scores(model, task)
     ids = task.label_ids
     return PromptingResult(s, cf, predict(s, ids), predict(calibrate(s, cf), ids))

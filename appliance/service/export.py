@@ -34,7 +34,7 @@ from appliance.vault import layout
 from appliance.vault.audit import canonical
 from appliance.vault.keyfile import KeyFile
 from appliance.vault.keys import now_iso
-from appliance.vault.store import sha256_text
+from appliance.vault.core import sha256_text
 
 GATE_BATCH = 256
 

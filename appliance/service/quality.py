@@ -5,10 +5,11 @@ read for evaluation only and never stored (neither as seeds nor in a report: rep
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from appliance.errors import UserError
 from appliance.outputs import write_output
+from appliance.progress import Report
 from appliance.quality import report as rpt
 from appliance.quality.evaluate import SIZES, TASK_MODELS, evaluate_on_real, quality_metrics
 from appliance.quality.filter import FilterConfig, apply_filter
@@ -16,7 +17,7 @@ from appliance.quality.realdata import read_real
 from appliance.service.session import Session
 from appliance.spec import TaskSpec, parse_task
 
-Say = Callable[[str], None]
+Say = Report  # what the long steps report to (a bare ``say(message)`` works too)
 
 
 def job_dataset(session: Session, job_id: int) -> tuple[dict[str, Any], TaskSpec, list[dict[str, Any]]]:

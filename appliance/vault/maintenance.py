@@ -16,7 +16,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.errors import UserError
 from appliance.vault import db, fields, keys, layout, roles, rotate, schema
 from appliance.vault.audit import VerifyResult, canonical
 from appliance.vault.core import ALIAS, VaultCore

@@ -15,9 +15,8 @@ from pathlib import Path
 from appliance.errors import UserError
 from appliance.paths import resolve_home
 from appliance.vault import keys, layout, roles, schema
-from appliance.vault.core import ALIAS, sha256_text  # noqa: F401 (re-exported for callers)
 from appliance.vault.exports import ExportsMixin
-from appliance.vault.jobs import RECORD_STATUSES, RECORD_TYPES, JobsMixin  # noqa: F401 (re-exported)
+from appliance.vault.jobs import JobsMixin
 from appliance.vault.keyfile import KeyFile, Unlocked
 from appliance.vault.keys import KdfParams, now_iso
 from appliance.vault.lock import VaultLock
