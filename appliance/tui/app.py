@@ -105,7 +105,8 @@ class ApplianceApp(App):
         for place in self.allowed_places():
             self.install_screen(place.factory(), place.name)
             self._installed.append(place.name)
-        self.switch_screen("home")
+        # The compliance officer's home is the audit log; everyone else starts on Home.
+        self.switch_screen("audit" if session.role == "auditor" else "home")
 
     def action_go(self, name: str) -> None:
         if self.session is None:

@@ -132,6 +132,32 @@ class AuditLog:
                 out.setdefault(reg[0], []).append(reg[1])
         return out
 
+    def seal_keys_in_force(self) -> dict[str, tuple[str, bool]]:
+        """User -> (the sealing public key the log last registered for them, whether it is confirmed).
+
+        Confirmed: registered by the user themselves (``vault.init``, their own ``user.passwd``) or followed by a
+        holder's ``key.grant`` to them, or by their own ``key.room.create``. Room keys are sealed only to keys the log registered, and a rotation re-seals
+        only to confirmed ones, so a key planted in the key file (or registered by an admin alone) receives nothing."""
+        out: dict[str, tuple[str, bool]] = {}
+        rows = self.con.execute(
+            "SELECT user_name, action, object_ids, params FROM audit WHERE action IN (?, ?, ?, 'key.grant', 'key.room.create') "
+            "ORDER BY seq", list(KEY_ACTIONS)).fetchall()
+        for actor, action, oids, prm in rows:
+            if action == "key.room.create":
+                if actor in out:
+                    out[actor] = (out[actor][0], True)
+                continue
+            try:
+                target, params = json.loads(oids)["user"], json.loads(prm)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if action == "key.grant":
+                if target in out:
+                    out[target] = (out[target][0], True)
+            elif isinstance(params, dict) and isinstance(params.get("keys"), dict) and isinstance(params["keys"].get("seal"), str):
+                out[target] = (params["keys"]["seal"], actor == target)
+        return out
+
     def head(self) -> tuple[int, str]:
         row = self.con.execute("SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         return (0, GENESIS_HASH) if row is None else (int(row[0]), row[1])

@@ -254,9 +254,11 @@ class KeyFile:
             self.rooms[room]["publics"] = {gen: _b64(public)}
         self.seal_room(creator, room, gen, secret)
 
-    def add_generation(self, room: str, gen: str, secret: bytes, public: bytes | None = None) -> list[str]:
-        """Seal a new key generation of ``room`` to every current holder (a rotation's first step); the holders."""
-        holders = self.holders(room)
+    def add_generation(self, room: str, gen: str, secret: bytes, public: bytes | None = None,
+                       trusted: set[str] | None = None) -> list[str]:
+        """Seal a new key generation of ``room`` to every current holder in ``trusted`` (all when None): a rotation's
+        first step. Returns the holders sealed to."""
+        holders = [n for n in self.holders(room) if trusted is None or n in trusted]
         for name in holders:
             self.seal_room(name, room, gen, secret)
         if public is not None:

@@ -58,7 +58,8 @@ class MaintenanceMixin(VaultCore):
         old_gen = self._kf.current(room)
         gen, secret, public = self._new_room_secret(room)
         kf = self._kf.copy()
-        holders = kf.add_generation(room, gen, secret, public)
+        trusted = self._trusted_seal_keys(confirmed_only=True)
+        holders = kf.add_generation(room, gen, secret, public, trusted)
         kf.save()  # step 1: both generations sealed to every holder
         self._kf = kf
         self._keys[room][gen] = secret
@@ -96,6 +97,16 @@ class MaintenanceMixin(VaultCore):
             db.insert_columns(con, "_reseal", {"id": ids, "v": hashes}, {"id": "BIGINT", "v": "VARCHAR"})
             con.execute("UPDATE seeds SET sha256 = _reseal.v FROM _reseal WHERE seeds.id = _reseal.id")
         con.execute("DROP TABLE _reseal")
+
+    def _trusted_seal_keys(self, confirmed_only: bool) -> set[str]:
+        """Users whose sealing key in the key file is the one the audit log registered (and confirmed, if asked)."""
+        in_force = self._log.seal_keys_in_force()
+        out = {self.user}  # this user's entry was checked against their own private key at sign-in
+        for name in self._kf.users:
+            key, confirmed = in_force.get(name, (None, False))
+            if key == self._kf.public_keys(name)["seal"] and (confirmed or not confirmed_only):
+                out.add(name)
+        return out
 
     def _rotate_meta(self) -> str:
         """Re-encrypt the database under a new key sealed to every user; returns the new generation."""

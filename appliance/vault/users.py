@@ -106,6 +106,10 @@ class UsersMixin(VaultCore):
         role = self._kf.role_of(name)
         if role is None:
             raise UserError(f"no such active user {name}")
+        if name not in self._trusted_seal_keys(confirmed_only=False):
+            self.audit_refusal("key.grant", {"user": name}, "key file key differs from the registered one")
+            raise UserError(f"the key file's key for user {name} is not the one the audit log registered (key file "
+                            "edited?): nothing granted; ask an admin to reset their passphrase")
         kf = self._kf.copy()
         granted = []
         for room in sorted(self._keys):
