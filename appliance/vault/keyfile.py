@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,8 +333,6 @@ class KeyFile:
         return Unlocked(name, u["role"], room_keys, sign_key, list(self.doc.get("failed_unlocks", [])))
 
     def _record_failure(self, name: str, u: dict[str, Any] | None) -> None:
-        import time
-
         pending = self.doc.setdefault("failed_unlocks", [])
         count = 1
         if u is not None:

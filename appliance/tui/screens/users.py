@@ -90,9 +90,10 @@ class UsersScreen(AppScreen):
 
     def action_remove_user(self) -> None:
         name = self._selected()
-        if name and self.guard(lambda: user_service.remove_user(self.session, name) or True):
-            self._done(f"user {name} disabled; the database key was rotated, their data keys rotate at a holder's "
-                       "next sign-in")
+        if name:  # removing re-encrypts the database under a new key: a worker keeps the screen responsive
+            self.background(user_service.remove_user, self.session, name,
+                            done=lambda _: self._done(f"user {name} disabled; the database key was rotated, their "
+                                                      "data keys rotate at a holder's next sign-in"))
 
     def action_grant(self) -> None:
         name = self._selected()
