@@ -114,14 +114,6 @@ def remove_stray_db_files(home: Path, current: str | None) -> list[str]:
     return removed
 
 
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def fsync_dir(path: Path) -> None:
     """Make a rename durable (POSIX: the directory entry must be synced too)."""
     try:
