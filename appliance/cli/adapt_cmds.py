@@ -79,9 +79,11 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def cmd_adapters_list(args: argparse.Namespace) -> int:
+    from appliance.service.adapters import list_adapters
+
     session, _ = _open(args)
     with session:
-        rows = session.vault.list_adapters()
+        rows = list_adapters(session)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -96,13 +98,13 @@ def cmd_adapters_list(args: argparse.Namespace) -> int:
 
 def cmd_ledger(args: argparse.Namespace) -> int:
     from appliance.guard.policy import load_policy
-    from appliance.service.adapters import budget_of
+    from appliance.service.adapters import ledger
 
-    budget = budget_of(load_policy(args.policy))
+    load_policy(args.policy)  # a bad policy is refused before the passphrase is asked for
     session, _ = _open(args)
     with session:
-        spent = session.vault.privacy_spent(args.seed_set)
-    spent["budget_epsilon"], spent["left_epsilon"] = budget, max(0.0, budget - spent["epsilon"])
+        spent = ledger(session, args.seed_set, args.policy)
+    budget = spent["budget_epsilon"]
     if args.json:
         print(json.dumps(spent, indent=2, default=str))
         return 0

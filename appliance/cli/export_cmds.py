@@ -181,7 +181,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_pubkey(args: argparse.Namespace) -> int:
     from appliance.export.manifest import fingerprint, public_pem
-    from appliance.service.export import installation_public_key
+    from appliance.service.export_verify import installation_public_key
 
     key = installation_public_key(resolve_home(args.home))
     if key is None:

@@ -149,13 +149,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from appliance.service import jobs
     from appliance.service.generation import resume_job
 
     console = Console()
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session:
-        job = session.vault.get_job(args.job)
-        task_name = session.vault.get_task(job["task_id"])["name"]
+        job = jobs.get_job(session, args.job)
+        task_name = jobs.task_name(session, job)
         n = job["config"]["request"]["n"]
         _with_progress(console, f"{task_name} · {job['method']} (resume job {args.job})", n, task_name,
                        lambda cb: resume_job(session, resolve_home(args.home), args.job, cb))
@@ -164,6 +165,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Open (or create, on first use) the vault and run the medical task on the embedded model."""
+    from appliance.service.users import add_user
     from appliance.vault import layout
 
     console = Console()
@@ -174,7 +176,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(f"No vault in {home} yet: creating one (admin 'admin', author '{user}', same passphrase).")
         passphrase = read_passphrase(args, "Choose a passphrase for the new vault: ")
         with Session.init(home, "admin", passphrase) as admin:
-            admin.vault.add_user(user, "author", passphrase)
+            add_user(admin, user, "author", passphrase)
     else:
         passphrase = read_passphrase(args, f"Passphrase for {user}: ")
     args.user = user

@@ -67,10 +67,10 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 
 def cmd_review_decide(args: argparse.Namespace) -> int:
-    if not args.note.strip():
+    if not args.note.strip():  # refused before the passphrase is asked for
         raise UserError("--note must give a justification")
     with Session.open(args.home, args.user, read_passphrase(args)) as session:
-        status = session.vault.review_record(args.record, args.release, args.note.strip())
+        status = review.decide(session, args.record, args.release, args.note)
     print(f"record {args.record}: {status}")
     return 0
 

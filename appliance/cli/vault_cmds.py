@@ -13,14 +13,15 @@ import getpass
 import json
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.errors import UserError
 from appliance.outputs import check_output
 from appliance.paths import resolve_home
+from appliance.service import audit as audit_service
+from appliance.service import users as user_service
+from appliance.service.overview import vault_status
 from appliance.service.session import Session
-from appliance.vault.roles import ROLES
 
 AUDIT_FAILED_EXIT = 3
 
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = usub.add_parser("add", help="add a user with a role")
     add_auth_options(p)
     p.add_argument("name")
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--role", required=True, choices=user_service.role_names())
     _add_new_passphrase_option(p)
     p.set_defaults(func=cmd_user_add)
     p = usub.add_parser("passwd", help="change your passphrase (admins: --name to reset another user's)")
@@ -133,7 +134,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         passphrase = read_new_passphrase(argparse.Namespace(new_passphrase_file=None), "Passphrase for the first admin: ")
     with Session.init(args.home, args.user, passphrase) as s:
-        st = s.vault.status()
+        st = vault_status(s)
     print(f"vault created in {st['home']} (AES-256-{st['cipher']}); admin: {args.user}")
     return 0
 
@@ -141,7 +142,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_user_add(args: argparse.Namespace) -> int:
     with _session(args) as s:
         s.require("user.manage")
-        s.vault.add_user(args.name, args.role, read_new_passphrase(args, f"Passphrase for {args.name}: "))
+        user_service.add_user(s, args.name, args.role, read_new_passphrase(args, f"Passphrase for {args.name}: "))
     print(f"user {args.name} added ({args.role})")
     return 0
 
@@ -151,14 +152,14 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
         target = args.name or s.user
         if target != s.user:
             s.require("user.manage")
-        s.vault.change_passphrase(read_new_passphrase(args), target)
+        user_service.change_passphrase(s, target, read_new_passphrase(args))
     print(f"passphrase changed for {target}")
     return 0
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        users = s.vault.list_users()
+        users = user_service.list_users(s)
     for u in users:
         state = " (removed)" if u["disabled"] else ""
         held = ",".join(u["keys"]) or "-"
@@ -168,7 +169,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        s.vault.remove_user(args.name)
+        user_service.remove_user(s, args.name)
     print(f"user {args.name} removed; the database key was rotated, and any data key they held rotates at the "
           "next sign-in of a user who holds it")
     return 0
@@ -176,21 +177,21 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
 
 def cmd_user_grant(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        granted = s.vault.grant(args.name)
+        granted = user_service.grant(s, args.name)
     print(f"granted to {args.name}: {', '.join(granted)}")
     return 0
 
 
 def cmd_vault_rotate_key(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        generation = s.vault.rotate_key()
+        generation = user_service.rotate_key(s)
     print(f"vault re-encrypted under a new data key (generation {generation}); all users re-sealed")
     return 0
 
 
 def cmd_vault_status(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        st = s.vault.status()
+        st = vault_status(s)
     if args.json:
         print(json.dumps(st, indent=2, sort_keys=True))
         return 0
@@ -205,7 +206,7 @@ def cmd_vault_status(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        result = s.vault.verify_audit(args.anchor)
+        result = audit_service.verify(s, args.anchor)
     if result.ok:
         print(result)
         return 0
@@ -215,7 +216,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        anchor = s.vault.audit_anchor()
+        anchor = audit_service.anchor(s)
     print(anchor)
     print("keep this digest outside this machine; `appliance audit verify --anchor DIGEST` proves the log still "
           "extends it", file=sys.stderr)
@@ -248,10 +249,10 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
         check_output(args.jsonl, resolve_home(args.home), force=args.force)
     with _session(args) as s:
         if args.jsonl:
-            n = s.vault.export_audit(Path(args.jsonl), force=args.force, **filters)
+            n = audit_service.export_jsonl(s, args.jsonl, force=args.force, **filters)
             print(f"{n} entries written to {args.jsonl}")
             return 0
-        entries = s.vault.audit_entries(**filters)
+        entries = audit_service.entries(s, **filters)
     for e in entries:
         ids = " ".join(f"{k}={v}" for k, v in sorted(e["object_ids"].items()) if v is not None)
         params = json.dumps(e["params"], sort_keys=True, ensure_ascii=False) if e["params"] else ""

@@ -48,6 +48,18 @@ def budget_of(policy: Policy) -> float:
     return policy.dp_epsilon_per_seed_set if policy.dp_epsilon_per_seed_set is not None else DEFAULT_BUDGET
 
 
+def list_adapters(session: Session) -> list[dict[str, Any]]:
+    """The DP adapters stored in the vault, each with its manifest (model, seed set, (ε, δ))."""
+    return session.vault.list_adapters()
+
+
+def ledger(session: Session, seed_set: str, policy: str = "default") -> dict[str, Any]:
+    """A seed set's privacy ledger: its charges and the ε spent, with the budget under ``policy`` and what is left."""
+    budget = budget_of(load_policy(policy))
+    spent = session.vault.privacy_spent(seed_set)
+    return spent | {"budget_epsilon": budget, "left_epsilon": max(0.0, budget - spent["epsilon"])}
+
+
 def in_plain_words(n_records: int, epsilon: float) -> str:
     """What this ε on this many records means for the user, said plainly (see the measurements in bench/dp.py)."""
     if epsilon <= 2:

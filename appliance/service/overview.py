@@ -36,6 +36,11 @@ class Budget:
         return max(0.0, self.budget_epsilon - self.spent_epsilon)
 
 
+def vault_status(session: Session) -> dict[str, Any]:
+    """Where the vault is, its encryption, its size, its users by role and its contents, and who is signed in."""
+    return session.vault.status()
+
+
 def last_audit_verification(session: Session) -> dict[str, Any] | None:
     if not session.can("audit.read"):
         return None
@@ -68,7 +73,7 @@ def overview(session: Session, home: Path, jobs: int = 8, verify: bool = True) -
     """Everything for the home screen; ``verify`` hashes every model file (run it off the interface thread)."""
     can_exports = session.can("export.request") or session.can("export.decide")
     return Overview(
-        status=session.vault.status(),
+        status=vault_status(session),
         last_verification=last_audit_verification(session),
         models=verify_models(home) if verify else None,
         jobs=session.vault.list_jobs(limit=jobs) if session.can("record.read") else [],

@@ -118,6 +118,11 @@ def save_task(session: Session, spec: TaskSpec) -> int:
     return session.vault.add_task(spec.name, spec.source_text)
 
 
+def list_tasks(session: Session) -> list[dict]:
+    """Every task spec stored in the vault (each version of a name is its own task), oldest first."""
+    return session.vault.list_tasks()
+
+
 def stored_task(session: Session, task_id: int) -> TaskSpec:
     row = session.vault.get_task(task_id)
     return parse_task(row["spec_toml"], origin=f"task {task_id}")
@@ -129,7 +134,7 @@ def task_choices(session: Session) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if session.can("task.read"):
         latest: dict[str, int] = {}
-        for t in session.vault.list_tasks():
+        for t in list_tasks(session):
             latest[t["name"]] = t["id"]
         out += [(f"{name} (vault task {tid})", f"vault:{tid}") for name, tid in latest.items()]
     out += [(f"{stem} (example)", f"example:{stem}") for stem in shipped_tasks()]

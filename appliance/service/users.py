@@ -24,16 +24,17 @@ def list_users(session: Session) -> list[dict[str, Any]]:
     return session.vault.list_users()
 
 
-def _confirmed(passphrase: str, confirmation: str) -> str:
-    """The new passphrase, once typed the same twice; the vault then checks its strength."""
+def _confirmed(passphrase: str, confirmation: str | None) -> str:
+    """The new passphrase, once typed the same twice (``confirmation`` None: the caller's prompt already asked twice);
+    the vault then checks its strength."""
     if not passphrase:
         raise UserError("type a passphrase for the user")
-    if passphrase != confirmation:
+    if confirmation is not None and passphrase != confirmation:
         raise UserError("the two passphrases differ")
     return passphrase
 
 
-def add_user(session: Session, name: str, role: str, passphrase: str, confirmation: str) -> None:
+def add_user(session: Session, name: str, role: str, passphrase: str, confirmation: str | None = None) -> None:
     """Add a user with a role; a disabled user of the same name is enabled again under the new passphrase."""
     session.require("user.manage")
     name = name.strip()
@@ -50,7 +51,7 @@ def remove_user(session: Session, name: str) -> None:
     session.vault.remove_user(name)
 
 
-def change_passphrase(session: Session, name: str, passphrase: str, confirmation: str) -> None:
+def change_passphrase(session: Session, name: str | None, passphrase: str, confirmation: str | None = None) -> None:
     """Set a new passphrase for ``name`` (an admin may reset anyone's; others only their own)."""
     session.vault.change_passphrase(_confirmed(passphrase, confirmation), name or None)
 

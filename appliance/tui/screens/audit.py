@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Static
 
+from appliance.service import audit as audit_service
 from appliance.tui.screens.base import AppScreen
 
 
@@ -48,7 +49,7 @@ class AuditScreen(AppScreen):
     def action_reload(self) -> None:
         table = self.query_one("#audit-log", DataTable)
         table.clear()
-        entries = self.guard(self.session.vault.audit_entries, **self._filters()) or []
+        entries = self.guard(audit_service.entries, self.session, **self._filters()) or []
         for e in reversed(entries):  # newest first
             ids = " ".join(f"{k}={v}" for k, v in sorted(e["object_ids"].items()) if v is not None)
             params = json.dumps(e["params"], sort_keys=True, ensure_ascii=False)[:60] if e["params"] else ""
@@ -62,7 +63,7 @@ class AuditScreen(AppScreen):
 
     def action_verify(self) -> None:
         self.query_one("#audit-result", Static).update("verifying…")
-        self.background(self.session.vault.verify_audit, done=self._verified)
+        self.background(audit_service.verify, self.session, done=self._verified)
 
     def _verified(self, result) -> None:
         out = self.query_one("#audit-result", Static)
@@ -76,7 +77,7 @@ class AuditScreen(AppScreen):
         if not path:
             self.notify("type a path for the JSON Lines file", severity="warning")
             return
-        n = self.guard(self.session.vault.export_audit, path, **self._filters())
+        n = self.guard(audit_service.export_jsonl, self.session, path, **self._filters())
         if n is not None:
             self.notify(f"{n} entries written to {path}")
             self.action_reload()

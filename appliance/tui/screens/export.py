@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from appliance.service import export as export_service
+from appliance.service import jobs as job_service
 from appliance.tui.screens.base import AppScreen
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
@@ -50,7 +51,7 @@ class ExportScreen(AppScreen):
 
     def on_screen_resume(self) -> None:
         if self.session.can("export.request"):
-            jobs = [j for j in self.guard(self.session.vault.list_jobs) or [] if j["status"] == "succeeded"]
+            jobs = self.guard(job_service.finished_jobs, self.session) or []
             self.query_one("#export-job", Select).set_options([(f"job {j['id']} · {j['method']}", j["id"]) for j in jobs])
         self.reload()
 
@@ -71,7 +72,7 @@ class ExportScreen(AppScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None:
             return
-        e = self.guard(self.session.vault.get_export, int(event.row_key.value))
+        e = self.guard(export_service.get_export, self.session, int(event.row_key.value))
         if e:
             self.query_one("#export-detail", Static).update(
                 f"export {e['id']} of job {e['job_id']}: {e['status']} · manifest {e['manifest']}")

@@ -21,6 +21,8 @@ from textual.worker import Worker
 from appliance.errors import UserError
 from appliance.service import adapters as adapter_service
 from appliance.service import catalog
+from appliance.service import jobs as job_service
+from appliance.service import seeds as seed_service
 from appliance.service import tasks as task_service
 from appliance.tui.components.records_table import RecordsTable
 from appliance.tui.screens.base import AppScreen, report_error
@@ -84,7 +86,7 @@ class GenerateScreen(AppScreen):
             return
         self.query_one("#gen-task", Select).set_options(self.guard(task_service.task_choices, self.session) or [])
         if self.session.can("seed.read"):
-            sets = self.guard(self.session.vault.list_seed_sets) or []
+            sets = self.guard(seed_service.list_seed_sets, self.session) or []
             self.query_one("#gen-seed-set", Select).set_options([(s["name"], s["name"]) for s in sets])
         self._refresh_adapters()
         self._refresh_resumable()
@@ -152,7 +154,7 @@ class GenerateScreen(AppScreen):
         if job_id is None:
             self.notify("choose a job to resume", severity="warning")
             return
-        job = self.guard(self.session.vault.get_job, int(job_id))
+        job = self.guard(job_service.get_job, self.session, int(job_id))
         if job is None:
             return
         session, home = self.session, self.home

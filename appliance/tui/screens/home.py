@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from appliance.service import tasks as task_service
 from appliance.service.overview import Overview, overview
 from appliance.tui.screens.base import AppScreen
 
@@ -83,7 +84,7 @@ class HomeScreen(AppScreen):
         jobs.clear()
         tasks = {}
         if self.session.can("task.read"):
-            tasks = {t["id"]: t["name"] for t in self.session.vault.list_tasks()}
+            tasks = {t["id"]: t["name"] for t in task_service.list_tasks(self.session)}
         for j in ov.jobs:
             jobs.add_row(str(j["id"]), tasks.get(j["task_id"], str(j["task_id"])), j["method"], j["status"],
                          str(j["units_done"]), j["created_by"], j["created_at"][:16])

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from appliance.service import jobs as job_service
 from appliance.service import quality as quality_service
 from appliance.tui.components.size_curve import SizeCurve
 from appliance.tui.screens.base import AppScreen
@@ -49,7 +50,7 @@ class QualityScreen(AppScreen):
         self.query_one("#compute", Button).display = self.session.can("report.write")
 
     def on_screen_resume(self) -> None:
-        jobs = [j for j in self.guard(self.session.vault.list_jobs) or [] if j["status"] == "succeeded"]
+        jobs = self.guard(job_service.finished_jobs, self.session) or []
         select = self.query_one("#quality-job", Select)
         current = select.value
         select.set_options([(f"job {j['id']} · {j['method']}", j["id"]) for j in jobs])

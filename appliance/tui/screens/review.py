@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from appliance.service import jobs as job_service
 from appliance.service import review as review_service
 from appliance.tui.screens.base import AppScreen
 
@@ -39,7 +40,7 @@ class ReviewScreen(AppScreen):
         self.query_one("#quarantine", DataTable).add_columns("record", "label", "reasons", "findings", "text")
 
     def on_screen_resume(self) -> None:
-        jobs = self.guard(self.session.vault.list_jobs) or []
+        jobs = self.guard(job_service.list_jobs, self.session) or []
         select = self.query_one("#review-job", Select)
         current = select.value
         select.set_options([(f"job {j['id']} · {j['method']} · {j['status']}", j["id"]) for j in jobs])

@@ -69,7 +69,7 @@ class TasksScreen(AppScreen):
     def on_screen_resume(self) -> None:
         table = self.query_one("#task-list", DataTable)
         table.clear()
-        for t in self.guard(self.session.vault.list_tasks) or []:
+        for t in self.guard(task_service.list_tasks, self.session) or []:
             table.add_row(str(t["id"]), t["name"], t["sha256"][:12], t["created_by"], t["created_at"][:16])
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
