@@ -13,7 +13,7 @@ import stat
 import unicodedata
 from pathlib import Path
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 # DuckDB's readers take their path as a glob pattern: a name with these characters may read other files too.
 _PATTERN_CHARS = ("*", "?")
@@ -40,27 +40,27 @@ def check_input_file(path: str | Path, what: str = "file") -> Path:
     path and what is wrong with it. ``what`` names the file's role in the message ("seed file", "task spec")."""
     p = Path(path)
     if has_control_chars(str(p)):
-        raise UserError(f"cannot read the {what}: its path contains control characters")
+        raise BadInput(f"cannot read the {what}: its path contains control characters")
     if any(c in p.name for c in _PATTERN_CHARS):
-        raise UserError(f"cannot read {p}: a {what} name may not contain '*' or '?' (rename the file)")
+        raise BadInput(f"cannot read {p}: a {what} name may not contain '*' or '?' (rename the file)")
     try:
         st = os.lstat(p)
     except (FileNotFoundError, NotADirectoryError):
-        raise UserError(f"{what} not found: {p} (no such file)") from None
+        raise BadInput(f"{what} not found: {p} (no such file)") from None
     except OSError as e:
-        raise UserError(f"cannot read {p}: {e.strerror}") from None
+        raise BadInput(f"cannot read {p}: {e.strerror}") from None
     if stat.S_ISLNK(st.st_mode):
-        raise UserError(f"cannot read {p}: it is a symbolic link; give the path of the file itself")
+        raise BadInput(f"cannot read {p}: it is a symbolic link; give the path of the file itself")
     for is_kind, words in _KINDS:
         if is_kind(st.st_mode):
-            raise UserError(f"cannot read {p}: it is {words}")
+            raise BadInput(f"cannot read {p}: it is {words}")
     if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"cannot read {p}: not a regular file")
+        raise BadInput(f"cannot read {p}: not a regular file")
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
-        raise UserError(f"cannot read {p}: {e.strerror}") from None
+        raise BadInput(f"cannot read {p}: {e.strerror}") from None
     os.close(fd)
     if st.st_size == 0:
-        raise UserError(f"{p.name}: the file is empty")
+        raise BadInput(f"{p.name}: the file is empty")
     return p

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from appliance.errors import UserError, disk_full_error, is_disk_full
+from appliance.errors import BadInput, disk_full_error, is_disk_full
 
 
 def check_outside_home(path: str | os.PathLike[str], home: Path | None) -> Path:
@@ -27,7 +27,7 @@ def check_outside_home(path: str | os.PathLike[str], home: Path | None) -> Path:
     if home is not None:
         h = Path(home).expanduser().resolve()
         if resolved == h or h in resolved.parents:
-            raise UserError(f"refusing to write {os.fspath(path)}: it is inside the appliance home {h}, "
+            raise BadInput(f"refusing to write {os.fspath(path)}: it is inside the appliance home {h}, "
                             "which holds only the vault's own files (choose a path outside it)")
     return resolved
 
@@ -37,13 +37,13 @@ def check_output(path: str | os.PathLike[str], home: Path | None, *, force: bool
     given = Path(path).expanduser()
     resolved = check_outside_home(given, home)
     if resolved.is_dir():
-        raise UserError(f"cannot write {os.fspath(path)}: it is a directory")
+        raise BadInput(f"cannot write {os.fspath(path)}: it is a directory")
     if (os.path.lexists(given) or resolved.exists()) and not force:
-        raise UserError(f"{os.fspath(path)} already exists; add --force to replace it")
+        raise BadInput(f"{os.fspath(path)} already exists; add --force to replace it")
     if resolved.exists() and not resolved.is_file():
-        raise UserError(f"cannot write {os.fspath(path)}: it is not a regular file")
+        raise BadInput(f"cannot write {os.fspath(path)}: it is not a regular file")
     if not resolved.parent.is_dir():
-        raise UserError(f"cannot write {os.fspath(path)}: no directory {resolved.parent}")
+        raise BadInput(f"cannot write {os.fspath(path)}: no directory {resolved.parent}")
     return resolved
 
 
@@ -69,7 +69,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, home: Path | N
     except OSError as e:
         if is_disk_full(e):
             raise disk_full_error(f"writing {os.fspath(path)}") from None
-        raise UserError(f"cannot write {os.fspath(path)}: {e.strerror or e}") from None
+        raise BadInput(f"cannot write {os.fspath(path)}: {e.strerror or e}") from None
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -80,8 +80,8 @@ def _link_no_clobber(tmp: Path, target: Path, given: str | os.PathLike[str]) -> 
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise UserError(f"{os.fspath(given)} already exists; add --force to replace it") from None
+        raise BadInput(f"{os.fspath(given)} already exists; add --force to replace it") from None
     except OSError:  # no hard links here (e.g. FAT, some network file systems): a rename after the check above
         if target.exists():
-            raise UserError(f"{os.fspath(given)} already exists; add --force to replace it") from None
+            raise BadInput(f"{os.fspath(given)} already exists; add --force to replace it") from None
         os.replace(tmp, target)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, UserError
 
 MISSING: Any = object()
 
@@ -19,7 +19,7 @@ class Fields:
         self.nonempty_strings = nonempty_strings
 
     def fail(self, name: str, problem: str) -> UserError:
-        return UserError(f"invalid {self.what}: {name}: {problem}")
+        return BadInput(f"invalid {self.what}: {name}: {problem}")
 
     def get(self, table: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any = MISSING) -> Any:
         """``table[key]`` checked against ``kind`` (an int is accepted, as a float, where a float is asked for)."""

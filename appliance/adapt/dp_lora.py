@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 NOISE_SOURCE = "torch default generator (Opacus secure_mode off: torchcsprng is not installable here)"
 ACCOUNTANT = "rdp"
@@ -180,7 +180,7 @@ def train(
     from torch.utils.data import DataLoader, TensorDataset
 
     if len(texts) < 2:
-        raise UserError("an adapter needs at least 2 seed records")
+        raise BadInput("an adapter needs at least 2 seed records")
     torch.manual_seed(cfg.seed)
     n = len(texts)
     ids, labels = encode(tokenizer, texts, cfg.max_tokens)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 
 def _rope_permute(rows: np.ndarray, n_head: int) -> np.ndarray:
@@ -41,7 +41,7 @@ def write_gguf_lora(
     try:
         arch = next(a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == architecture)
     except StopIteration:
-        raise UserError(f"gguf has no architecture named {architecture}") from None
+        raise BadInput(f"gguf has no architecture named {architecture}") from None
     names = gguf.get_tensor_name_map(arch, n_blocks)
     writer = gguf.GGUFWriter(str(path), architecture)
     writer.add_type(gguf.GGUFType.ADAPTER)
@@ -50,7 +50,7 @@ def write_gguf_lora(
     for module, (a, b) in sorted(weights.items()):
         base = names.get_name(module + ".weight", try_suffixes=(".weight",))
         if base is None:
-            raise UserError(f"no llama.cpp tensor for {module}")
+            raise BadInput(f"no llama.cpp tensor for {module}")
         if architecture == "llama" and module.endswith("q_proj"):
             b = _rope_permute(b, n_head)
         elif architecture == "llama" and module.endswith("k_proj"):

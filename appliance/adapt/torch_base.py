@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 # Architectures whose GGUF transformers can load and whose LoRA tensor layout we export (see gguf_lora).
 SUPPORTED_ARCHITECTURES = ("llama", "gemma3")
@@ -21,7 +21,7 @@ SUPPORTED_ARCHITECTURES = ("llama", "gemma3")
 def load_torch_base(gguf_path: Path, architecture: str) -> tuple[Any, Any]:
     """(model, tokenizer) from the GGUF file, float32, in train mode with every base weight frozen."""
     if architecture not in SUPPORTED_ARCHITECTURES:
-        raise UserError(f"DP adapters are supported for {', '.join(SUPPORTED_ARCHITECTURES)} models, not {architecture}")
+        raise BadInput(f"DP adapters are supported for {', '.join(SUPPORTED_ARCHITECTURES)} models, not {architecture}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -43,7 +43,7 @@ def check_tokenizer(tokenizer: Any, llama_tokenize: Callable[[str], list[int]], 
         theirs = llama_tokenize(text)
         if list(ours) != list(theirs):
             at = next((k for k, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-            raise UserError(
+            raise BadInput(
                 f"tokenizers disagree on training text #{i + 1} at token {at} (PyTorch {len(ours)} tokens, "
                 f"llama.cpp {len(theirs)}): refusing to train an adapter llama.cpp would read differently"
             )

@@ -1,8 +1,22 @@
 """The command line: a thin layer over ``appliance.service``.
 
-Each command group lives in its own module with a ``register(subparsers)`` function. Bad input raises
-``UserError``: one line on stderr, exit code 2; so is a full disk. Anything else is our bug: exit code 1 with the
-traceback. Options are never abbreviated and a passphrase is never taken as an argument (``common.StrictParser``).
+Each command group lives in its own module with a ``register(subparsers)`` function and reaches the vault only
+through ``appliance.service``. A problem the user can act on raises a ``UserError`` (``appliance.errors``): one line
+on stderr, and its kind decides the exit code:
+
+====  ==========================================================================================
+exit  meaning
+====  ==========================================================================================
+0     done
+1     our bug: anything that is not a ``UserError`` (with the traceback)
+2     bad input (``BadInput``): a malformed file or value, an unknown name, a refused path, a full disk
+3     integrity (``IntegrityError``): an altered audit log, export, model file, key file or vault
+4     access denied (``AccessDenied``): a wrong passphrase, or the role may not do this
+5     missing dependency (``MissingDependency``): a model file, a package or an optional part is not installed
+130   interrupted
+====  ==========================================================================================
+
+Options are never abbreviated and a passphrase is never taken as an argument (``common.StrictParser``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from appliance.cli.common import add_auth_options, add_home_option, read_passphrase
+from appliance.errors import IntegrityError, MissingDependency
 from appliance.paths import resolve_home
 from appliance.service import models as svc
 from appliance.service.session import Session
@@ -49,11 +50,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    bad = 0
+    """Exit 3 when a model file was altered, else 5 when one is missing, else 0 (the codes of ``appliance.errors``)."""
+    states = set()
     for s in svc.verify_models(resolve_home(args.home), args.names or None):
         print(f"{s.entry.name:28s} {s.state:14s} {s.detail or s.path}")
-        bad += s.state != "ok"
-    return 2 if bad else 0
+        states.add(s.state)
+    if "mismatch" in states:
+        return IntegrityError.exit_code
+    return MissingDependency.exit_code if states - {"ok"} else 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 import llama_cpp as C
 
 from appliance.engine.registry import ModelEntry, sha256_file
-from appliance.errors import UserError, disk_full_error
+from appliance.errors import IntegrityError, UserError, disk_full_error
 from appliance.outputs import write_output
 
 COMPUTE_TYPES = {
@@ -63,7 +63,7 @@ class Seal:
 def _read_sidecar(sidecar: Path) -> dict[str, Any]:
     """The sidecar's fields, checked; UserError naming the file and the problem."""
     def damaged(problem: str) -> UserError:
-        return UserError(f"compute-copy record {sidecar} is damaged ({problem}); delete it to have the copy re-made")
+        return IntegrityError(f"compute-copy record {sidecar} is damaged ({problem}); delete it to have the copy re-made")
 
     try:
         meta = json.loads(sidecar.read_bytes())
@@ -93,7 +93,7 @@ def _trusted(meta: dict[str, Any], target: Path, seal: Seal | None) -> bool:
     if stored is None or stored["generation"] != seal.generation:
         return False  # made outside this vault or before a key rotation: re-made from the verified source
     if not hmac.compare_digest(stored["hmac"], seal.mac(meta, target.name)):
-        raise UserError(f"compute copy {target} does not carry this vault's seal: it was replaced outside the "
+        raise IntegrityError(f"compute copy {target} does not carry this vault's seal: it was replaced outside the "
                         f"appliance; refusing to load it (delete it and {target.with_suffix('.json').name} to have "
                         "it re-made from the verified model)")
     return True

@@ -19,7 +19,7 @@ from typing import Any
 
 import tomli_w
 
-from appliance.errors import UserError
+from appliance.errors import IntegrityError, MissingDependency, UserError
 from appliance.paths import USER_MODEL_REGISTRY, model_cache_dir
 from appliance.shipped import shipped_path
 from appliance.tomlfields import Fields
@@ -152,7 +152,7 @@ class Registry:
             spec = importlib.util.find_spec(mod)
             if spec is None or not spec.submodule_search_locations:
                 dist = entry.source.get("distribution", mod)
-                raise UserError(f"model {entry.name}: package {dist} is not installed")
+                raise MissingDependency(f"model {entry.name}: package {dist} is not installed")
             return Path(list(spec.submodule_search_locations)[0]) / entry.source["path"]
         if kind == "assemble":
             target = model_cache_dir(self.home) / entry.filename
@@ -162,7 +162,7 @@ class Registry:
                     mod = importlib.import_module(mod_name)
                 except ModuleNotFoundError:
                     dist = entry.source.get("distribution", mod_name)
-                    raise UserError(f"model {entry.name}: package {dist} is not installed") from None
+                    raise MissingDependency(f"model {entry.name}: package {dist} is not installed") from None
                 try:
                     mod.assemble(target.with_suffix(".partial"), overwrite=True)
                 except (FileNotFoundError, ValueError) as e:
@@ -176,10 +176,10 @@ class Registry:
         entry = self.get(name)
         path = self.locate(entry)
         if not path.is_file():
-            raise UserError(f"model {entry.name}: file missing: {path}")
+            raise MissingDependency(f"model {entry.name}: file missing: {path}")
         digest = sha256_file(path)
         if digest != entry.sha256:
-            raise UserError(
+            raise IntegrityError(
                 f"model {entry.name}: sha256 mismatch for {path} (expected {entry.sha256[:12]}…, got {digest[:12]}…): refusing to load"
             )
         return entry, path

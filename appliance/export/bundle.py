@@ -23,7 +23,7 @@ from typing import Iterable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from appliance.errors import UserError
+from appliance.errors import AccessDenied, IntegrityError
 from appliance.vault import keys
 
 MAGIC = b"APPLIANCE-EXPORT-BUNDLE/1\n"
@@ -54,7 +54,7 @@ def untar_files(data: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         for m in tar.getmembers():
             if not m.isfile() or m.name.startswith("/") or ".." in Path(m.name).parts:
-                raise UserError(f"encrypted bundle holds an unexpected entry {m.name!r}")
+                raise IntegrityError(f"encrypted bundle holds an unexpected entry {m.name!r}")
             f = tar.extractfile(m)
             out[m.name] = f.read() if f else b""
     return out
@@ -88,11 +88,11 @@ def decrypt(path: Path, passphrase: str) -> bytes:
     """The bundle's plaintext, or a one-line UserError (wrong passphrase and damage look alike, by design of GCM)."""
     data = path.read_bytes()
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
-        raise UserError(f"{path.name} is not an encrypted export bundle")
+        raise IntegrityError(f"{path.name} is not an encrypted export bundle")
     (hlen,) = struct.unpack(">I", data[len(MAGIC):len(MAGIC) + 4])
     start = len(MAGIC) + 4
     if hlen > _MAX_HEADER or start + hlen > len(data):
-        raise UserError(f"{path.name}: damaged bundle header")
+        raise IntegrityError(f"{path.name}: damaged bundle header")
     hbytes = data[start:start + hlen]
     try:
         header = json.loads(hbytes)
@@ -102,7 +102,7 @@ def decrypt(path: Path, passphrase: str) -> bytes:
         chunk = int(header["chunk_bytes"]) + TAG
         params = keys.KdfParams.from_json(kdf)
     except (ValueError, KeyError, TypeError):
-        raise UserError(f"{path.name}: damaged bundle header") from None
+        raise IntegrityError(f"{path.name}: damaged bundle header") from None
     aead = AESGCM(keys.derive_kek(passphrase, salt, params))
     body = data[start + hlen:]
     n_chunks = max(1, -(-len(body) // chunk))
@@ -112,6 +112,6 @@ def decrypt(path: Path, passphrase: str) -> bytes:
             out += aead.decrypt(_nonce(prefix, i, i == n_chunks - 1), body[i * chunk:(i + 1) * chunk], hbytes)
         except InvalidTag:
             if i == 0:
-                raise UserError("wrong passphrase for the encrypted export bundle (or the bundle is damaged)") from None
-            raise UserError(f"{path.name}: chunk {i} does not authenticate (the bundle was altered or truncated)") from None
+                raise AccessDenied("wrong passphrase for the encrypted export bundle (or the bundle is damaged)") from None
+            raise IntegrityError(f"{path.name}: chunk {i} does not authenticate (the bundle was altered or truncated)") from None
     return bytes(out)

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, IntegrityError
 from appliance.export import bundle, target
 
 FORMAT = "appliance-export-manifest/1"
@@ -59,9 +59,9 @@ def load_public_key_file(path: Path) -> bytes:
     try:
         key = serialization.load_pem_public_key(Path(path).read_bytes())
     except (OSError, ValueError) as e:
-        raise UserError(f"cannot read public key {path}: {e}") from None
+        raise BadInput(f"cannot read public key {path}: {e}") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise UserError(f"{path} is not an Ed25519 public key")
+        raise BadInput(f"{path} is not an Ed25519 public key")
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -106,7 +106,7 @@ class Verified:
 
 def _safe_name(name: Any) -> str:
     if not isinstance(name, str) or not name or name.startswith("/") or ".." in Path(name).parts or "\\" in name:
-        raise UserError(f"manifest lists an invalid file path {name!r}")
+        raise IntegrityError(f"manifest lists an invalid file path {name!r}")
     return name
 
 
@@ -132,30 +132,30 @@ def verify_export(
     signer (``expected_name`` says whose key it is); ``decrypt_to`` may not lie inside ``home``."""
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
-        raise UserError(f"{root} is not a directory")
+        raise BadInput(f"{root} is not a directory")
     if not (root / MANIFEST).is_file():
-        raise UserError(f"{root} is not an export (no {MANIFEST})")
+        raise BadInput(f"{root} is not an export (no {MANIFEST})")
     data = (root / MANIFEST).read_bytes()
     try:
         manifest = json.loads(data)
         public_raw = base64.b64decode(manifest["signing_key"]["public_key"], validate=True)
         key = Ed25519PublicKey.from_public_bytes(public_raw)
     except (ValueError, KeyError, TypeError):
-        raise UserError(f"{MANIFEST} is damaged (not JSON or no valid signing key)") from None
+        raise IntegrityError(f"{MANIFEST} is damaged (not JSON or no valid signing key)") from None
     if manifest.get("format") != FORMAT:
-        raise UserError(f"{MANIFEST} has an unknown format {manifest.get('format')!r}")
+        raise IntegrityError(f"{MANIFEST} has an unknown format {manifest.get('format')!r}")
     try:
         signature = base64.b64decode((root / SIGNATURE).read_text(encoding="ascii").strip(), validate=True)
         key.verify(signature, data)
     except FileNotFoundError:
-        raise UserError(f"{SIGNATURE} is missing: the export is not signed") from None
+        raise IntegrityError(f"{SIGNATURE} is missing: the export is not signed") from None
     except (InvalidSignature, ValueError):
-        raise UserError(f"signature check FAILED: {MANIFEST} was altered or not signed by the key it names") from None
+        raise IntegrityError(f"signature check FAILED: {MANIFEST} was altered or not signed by the key it names") from None
     fp = fingerprint(public_raw)
     if (root / PUBKEY).exists() and load_public_key_file(root / PUBKEY) != public_raw:
-        raise UserError(f"{PUBKEY} is not the key the manifest names")
+        raise IntegrityError(f"{PUBKEY} is not the key the manifest names")
     if expected_key is not None and expected_key != public_raw:
-        raise UserError(f"signed by {fp}, not by {expected_name} {fingerprint(expected_key)}")
+        raise IntegrityError(f"signed by {fp}, not by {expected_name} {fingerprint(expected_key)}")
     result = Verified(root, manifest, fp, 0, False, False, pinned_to=expected_name if expected_key is not None else None)
     if installation_key is not None:
         result.key_matches_installation = installation_key == public_raw
@@ -167,13 +167,13 @@ def verify_export(
     result.encrypted = bool(info)
     present = _all_files(root) - set(SIGNED_FILES)
     for extra in sorted(present - set(outer)):
-        raise UserError(f"file {extra} is not listed in the manifest")
+        raise IntegrityError(f"file {extra} is not listed in the manifest")
     for name, entry in sorted(outer.items()):
         p = root / name
         if not p.is_file():
-            raise UserError(f"file {name} listed in the manifest is missing")
+            raise IntegrityError(f"file {name} listed in the manifest is missing")
         if sha256_path(p) != entry["sha256"]:
-            raise UserError(f"file {name} was altered: its sha256 does not match the manifest")
+            raise IntegrityError(f"file {name} was altered: its sha256 does not match the manifest")
         result.files_checked += 1
     if not info:
         return result
@@ -182,12 +182,12 @@ def verify_export(
         return result
     inner = bundle.untar_files(bundle.decrypt(root / BUNDLE, passphrase))
     for extra in sorted(set(inner) - set(listed)):
-        raise UserError(f"encrypted bundle holds {extra}, which the manifest does not list")
+        raise IntegrityError(f"encrypted bundle holds {extra}, which the manifest does not list")
     for name, entry in sorted(listed.items()):
         if name not in inner:
-            raise UserError(f"file {name} listed in the manifest is missing from the encrypted bundle")
+            raise IntegrityError(f"file {name} listed in the manifest is missing from the encrypted bundle")
         if sha256_bytes(inner[name]) != entry["sha256"]:
-            raise UserError(f"file {name} in the encrypted bundle was altered: its sha256 does not match the manifest")
+            raise IntegrityError(f"file {name} in the encrypted bundle was altered: its sha256 does not match the manifest")
         result.files_checked += 1
     result.inner_checked = True
     if decrypt_to is not None:

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.outputs import check_outside_home
 
 
@@ -20,9 +20,9 @@ def check_target(to: Path, home: Path | None = None) -> Path:
     """The resolved target; UserError when it is inside the appliance home, a file, or a directory that is not empty."""
     to = check_outside_home(to, home)
     if to.exists() and not to.is_dir():
-        raise UserError(f"export target {to} exists and is not a directory")
+        raise BadInput(f"export target {to} exists and is not a directory")
     if to.is_dir() and any(to.iterdir()):
-        raise UserError(f"export target {to} is not empty; choose a new or empty directory")
+        raise BadInput(f"export target {to} is not empty; choose a new or empty directory")
     return to
 
 

@@ -74,7 +74,7 @@ def seeds_by_label(seeds: Sequence[dict[str, Any]], task: TaskSpec, method: str)
             out[label].append({"id": s.get("id", i), "text": text.strip(), "label": label})
     missing = [lab for lab, rows in out.items() if not rows]
     if missing:
-        raise UserError(f"{method} needs seed records for every label; none for: {', '.join(missing)} (use --seed-set)")
+        raise UserError(f"{method} needs seed records for every label; none for: {', '.join(missing)} (choose a seed set)")
     return out
 
 

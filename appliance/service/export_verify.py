@@ -7,7 +7,7 @@ import base64
 import json
 from pathlib import Path
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.export import manifest as mf
 from appliance.vault import layout
 from appliance.vault.keyfile import KeyFile
@@ -50,7 +50,7 @@ def verify(
         expected, name = mf.load_public_key_file(Path(pubkey_file)), "the expected key"
     elif home is not None and pin_installation:
         if own is None:
-            raise UserError(f"no vault in {home} to check the signer against (give the signer's key with --pubkey)")
+            raise BadInput(f"no vault in {home} to check the signer against (give the signer's public key instead)")
         expected, name = own, f"this installation ({home})"
     else:
         expected, name = None, ""

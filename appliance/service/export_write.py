@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
-from appliance.errors import UserError
+from appliance.errors import IntegrityError
 from appliance.export import bundle, datacard, formats, manifest as mf, pii_recall, target
 from appliance.guard.policy import Policy
 from appliance.service.session import Session
@@ -58,7 +58,7 @@ def _stored_findings(record: dict[str, Any]) -> list[dict[str, Any]]:
               and all(isinstance(f.get(k), int) and not isinstance(f.get(k), bool) for k in ("start", "end"))
               and 0 <= f["start"] < f["end"] <= n and isinstance(f.get("score"), (int, float)))
         if not ok:
-            raise UserError(f"record {record['id']}: its stored PII findings are damaged; the export is refused")
+            raise IntegrityError(f"record {record['id']}: its stored PII findings are damaged; the export is refused")
     return found
 
 

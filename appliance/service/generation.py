@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from appliance.engine.convert import Seal
 from appliance.engine.loader import load_model
-from appliance.errors import UserError
+from appliance.errors import BadInput, IntegrityError, MissingDependency
 from appliance.generate import GeneratedRecord, Method, Progress
 from appliance.guard.gate import Gate, Verdict
 from appliance.guard.policy import Policy, load_policy
@@ -142,19 +142,19 @@ def resume_job(
     vault = session.vault
     job = vault.get_job(job_id)
     if job["status"] == "succeeded":
-        raise UserError(f"job {job_id} already succeeded; nothing to resume")
+        raise BadInput(f"job {job_id} already succeeded; nothing to resume")
     task_row = vault.get_task(job["task_id"])
     settings = dict(job["config"]["request"])
     req = GenerationRequest(task=parse_task(task_row["spec_toml"], origin=f"task {job['task_id']}"), **settings)
     t0 = time.perf_counter()
     loaded, adapter = _load(home, req, session)
     if adapter and adapter["sha256"] != (job["config"].get("adapter") or {}).get("sha256"):
-        raise UserError(f"job {job_id} was made with another adapter than the one now named {req.adapter!r}")
+        raise BadInput(f"job {job_id} was made with another adapter than the one now named {req.adapter!r}")
     if loaded.entry.sha256 != job["config"]["model_sha256"]:
-        raise UserError(f"job {job_id} was made with model sha256 {job['config']['model_sha256'][:12]}…, which is not installed")
+        raise MissingDependency(f"job {job_id} was made with model sha256 {job['config']['model_sha256'][:12]}…, which is not installed")
     policy = load_policy(req.policy)
     if policy.sha256 != job["config"]["policy"]["sha256"]:
-        raise UserError(f"job {job_id} was gated under policy {req.policy} with sha256 "
+        raise IntegrityError(f"job {job_id} was gated under policy {req.policy} with sha256 "
                         f"{job['config']['policy']['sha256'][:12]}…; that policy file has changed since")
     method, _ = build_method(session, req.method, req.task, req.method_options, req.seed_set, policy)
     if job["status"] != "running":

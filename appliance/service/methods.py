@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.generate import METHODS, Method, get_method
 from appliance.guard.policy import Policy
 from appliance.service.session import Session
@@ -36,7 +36,7 @@ def build_method(
     named = task.attribute_placeholders  # refused before the model loads, not as a literal "{NAME}" in every prompt
     if named and cls is not None and getattr(cls, "uses_label_prompts", True) and not getattr(cls, "fills_attributes", False):
         shown = ", ".join("{" + n + "}" for n in sorted(named))
-        raise UserError(f"task {task.name}: label prompts name attributes ({shown}); only attrprompt fills them, not {name}")
+        raise BadInput(f"task {task.name}: label prompts name attributes ({shown}); only attrprompt fills them, not {name}")
     if policy is not None and "epsilon_budget" in fields and policy.dp_epsilon_per_seed_set is not None:
         asked = opts.get("epsilon_budget")
         opts["epsilon_budget"] = min(asked, policy.dp_epsilon_per_seed_set) if asked else policy.dp_epsilon_per_seed_set

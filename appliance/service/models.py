@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.engine.registry import ModelEntry, Registry, sha256_file
-from appliance.errors import UserError
+from appliance.errors import AccessDenied, UserError
 from appliance.service.session import Session
 from appliance.vault import layout
 
@@ -51,7 +51,7 @@ def add_model(
     """Register a GGUF. With a vault in ``home`` the caller must pass the user's ``session``: the role is checked and
     the addition audited (``model.add``: name, sha256, file). Before ``init`` there is no log to write to."""
     if session is None and layout.key_file(home).exists():
-        raise UserError(f"{home} holds a vault: registering a model needs --user (it is audited)")
+        raise AccessDenied(f"{home} holds a vault: registering a model needs a signed-in user (it is audited)")
     if session is not None:
         session.require("model.add")
     entry = Registry(home).add(path, name=name, license=license)

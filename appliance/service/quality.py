@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.outputs import write_output
 from appliance.progress import Report
 from appliance.quality import report as rpt
@@ -26,7 +26,7 @@ def job_dataset(session: Session, job_id: int) -> tuple[dict[str, Any], TaskSpec
     task = parse_task(vault.get_task(job["task_id"])["spec_toml"], origin=f"task {job['task_id']}")
     records = [r for r in vault.list_records(job_id, status="accepted") if r.get("label") in task.label_ids]
     if not records:
-        raise UserError(f"job {job_id} has no accepted records")
+        raise BadInput(f"job {job_id} has no accepted records")
     return job, task, records
 
 
@@ -60,7 +60,7 @@ def evaluate_job(
     job, task, records = job_dataset(session, job_id)
     bad = sorted(set(task_models) - set(TASK_MODELS))
     if bad:
-        raise UserError(f"unknown task model {', '.join(bad)} (known: {', '.join(TASK_MODELS)})")
+        raise BadInput(f"unknown task model {', '.join(bad)} (known: {', '.join(TASK_MODELS)})")
     real = read_real(real_path, text_column, label_column, task_name=task.name, label_ids=task.label_ids,
                      label_map=label_map, drop_unmapped=drop_unmapped, limit=limit, seed=seed or 13)
     from appliance.quality.embed import get_embedder
@@ -105,7 +105,7 @@ def report_job(
     embedder = get_embedder()
     loaded = _load_scorer(session, home, model or job["config"].get("model")) if use_model else None
     if loaded is None and (cfg.judge_agree or cfg.min_margin is not None or cfg.max_perplexity is not None):
-        raise UserError("the judge and perplexity filter rules need the scoring model (drop --no-model)")
+        raise BadInput("the judge and perplexity filter rules need the scoring model (do not turn it off)")
     try:
         metrics = quality_metrics(task, records, model=loaded.model if loaded else None, embedder=embedder,
                                   sample=sample, seed=seed, progress=progress)
@@ -140,5 +140,5 @@ def save_html_report(session: Session, job_id: int, path: str | Path) -> Path:
     then rename (``appliance.outputs``)."""
     body = latest_report(session, job_id, rpt.HTML_KIND)
     if body is None:
-        raise UserError(f"job {job_id} has no HTML report yet (compute the report first)")
+        raise BadInput(f"job {job_id} has no HTML report yet (compute the report first)")
     return write_output(path, body["html"], session.vault.home)

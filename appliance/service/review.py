@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from rich.text import Text
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.service.session import Session
 
 BLOCKING_STYLE, REDACTED_STYLE = "bold reverse red", "bold reverse yellow"
@@ -80,5 +80,5 @@ def quarantined(session: Session, job_id: int) -> list[dict[str, Any]]:
 def decide(session: Session, record_id: int, release: bool, note: str) -> str:
     """Release (True) or reject (False) a quarantined record; the justification is required and stored."""
     if not note.strip():
-        raise UserError("a justification is required")
+        raise BadInput("a justification is required")
     return session.vault.review_record(record_id, release, note.strip())

@@ -11,7 +11,7 @@ from typing import Collection
 
 import duckdb
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.inputfile import check_input_file
 from appliance.service.session import Session
 from appliance.vault import db, importer, layout
@@ -54,7 +54,7 @@ def preview_seed_file(session: Session, path: str | Path, n: int = 8) -> SeedPre
             columns = [d[0] for d in rel.description]
             rows = [[None if v is None else str(v) for v in r] for r in rel.fetchall()]
     except duckdb.Error as e:
-        raise UserError(f"{p.name}: cannot be read as {fmt.upper()}: {importer.reader_error(e)}") from None
+        raise BadInput(f"{p.name}: cannot be read as {fmt.upper()}: {importer.reader_error(e)}") from None
     finally:
         con.close()
     return SeedPreview(p, fmt, columns, rows)

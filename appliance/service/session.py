@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Collection
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.vault import importer, roles
 from appliance.vault.importer import ImportResult
 from appliance.vault.store import Vault
@@ -25,13 +25,13 @@ class Session:
     @classmethod
     def open(cls, home: str | Path | None, user: str | None, passphrase: str) -> "Session":
         if not user:
-            raise UserError("no user given (use --user or set APPLIANCE_USER)")
+            raise BadInput("no user name given")
         return cls(Vault.open(home, user, passphrase))
 
     @classmethod
     def init(cls, home: str | Path | None, admin_user: str | None, passphrase: str) -> "Session":
         if not admin_user:
-            raise UserError("no user given for the first admin (use --user)")
+            raise BadInput("no user name given for the first admin")
         return cls(Vault.create(home, admin_user, passphrase))
 
     @property

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import tomli_w
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.service.session import Session
 from appliance.shipped import shipped_path
 from appliance.spec import TaskSpec, load_task, parse_task
@@ -109,7 +109,7 @@ def validate_form(form: TaskForm) -> TaskSpec:
 def load_example(name: str) -> TaskSpec:
     tasks = shipped_tasks()
     if name not in tasks:
-        raise UserError(f"no shipped task {name!r} (shipped: {', '.join(tasks)})")
+        raise BadInput(f"no shipped task {name!r} (shipped: {', '.join(tasks)})")
     return load_task(tasks[name])
 
 
@@ -147,7 +147,7 @@ def resolve_task(session: Session, ref: str) -> TaskSpec:
         return stored_task(session, int(key))
     if kind == "example":
         return load_example(key)
-    raise UserError(f"unknown task reference {ref!r}")
+    raise BadInput(f"unknown task reference {ref!r}")
 
 
 # The form's text fields: one label per line as ``id | description | verbalizer, verbalizer | prompt``; one attribute
@@ -165,7 +165,7 @@ def labels_from_lines(text: str) -> list[LabelForm]:
             continue
         parts = [p.strip() for p in line.split("|", 3)]
         if len(parts) != 4:
-            raise UserError(f"labels line {n}: write id | description | verbalizers | prompt")
+            raise BadInput(f"labels line {n}: write id | description | verbalizers | prompt")
         out.append(LabelForm(parts[0], parts[1], [v.strip() for v in parts[2].split(",") if v.strip()], parts[3]))
     return out
 
@@ -188,7 +188,7 @@ def attributes_from_lines(text: str) -> tuple[dict[str, list[str]], dict[str, di
         key, sep, vals = line.partition(":")
         m = _ATTRIBUTE_KEY.fullmatch(key.strip())
         if not sep or m is None:
-            raise UserError(f"attributes line {n}: write name: value, value (or name[label]: value, value)")
+            raise BadInput(f"attributes line {n}: write name: value, value (or name[label]: value, value)")
         values = [v.strip() for v in vals.split(",") if v.strip()]
         if m["label"] is None:
             out[m["name"]] = values
@@ -196,7 +196,7 @@ def attributes_from_lines(text: str) -> tuple[dict[str, list[str]], dict[str, di
             per_label.setdefault(m["name"], {})[m["label"]] = values
     for name in per_label:
         if name not in out:
-            raise UserError(f"attributes: {name}[…] gives one label's values; add a line {name}: value, value for the others")
+            raise BadInput(f"attributes: {name}[…] gives one label's values; add a line {name}: value, value for the others")
     return out, per_label
 
 
@@ -210,7 +210,7 @@ def stop_strings_from_text(text: str) -> list[str]:
     except json.JSONDecodeError:
         value = None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UserError('stop strings: write a JSON list of strings, e.g. ["\\n", "\\""]')
+        raise BadInput('stop strings: write a JSON list of strings, e.g. ["\\n", "\\""]')
     return value
 
 
@@ -221,4 +221,4 @@ def number_from_field(text: str, what: str, kind: type = int) -> int | float | N
     try:
         return kind(text.strip())
     except ValueError:
-        raise UserError(f"{what}: write a {'whole ' if kind is int else ''}number") from None
+        raise BadInput(f"{what}: write a {'whole ' if kind is int else ''}number") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.service.session import Session
 from appliance.vault.roles import ROLES
 
@@ -28,9 +28,9 @@ def _confirmed(passphrase: str, confirmation: str | None) -> str:
     """The new passphrase, once typed the same twice (``confirmation`` None: the caller's prompt already asked twice);
     the vault then checks its strength."""
     if not passphrase:
-        raise UserError("type a passphrase for the user")
+        raise BadInput("type a passphrase for the user")
     if confirmation is not None and passphrase != confirmation:
-        raise UserError("the two passphrases differ")
+        raise BadInput("the two passphrases differ")
     return passphrase
 
 
@@ -39,9 +39,9 @@ def add_user(session: Session, name: str, role: str, passphrase: str, confirmati
     session.require("user.manage")
     name = name.strip()
     if not name:
-        raise UserError("type a user name")
+        raise BadInput("type a user name")
     if role not in ROLES:
-        raise UserError(f"choose a role: {', '.join(ROLES)}")
+        raise BadInput(f"choose a role: {', '.join(ROLES)}")
     session.vault.add_user(name, role, _confirmed(passphrase, confirmation))
 
 
@@ -59,7 +59,7 @@ def change_passphrase(session: Session, name: str | None, passphrase: str, confi
 def grant(session: Session, name: str) -> list[str]:
     """Seal the data keys this user holds to ``name`` (those ``name``'s role may hold); the rooms granted."""
     if not name:
-        raise UserError("choose the user to grant your keys to")
+        raise BadInput("choose the user to grant your keys to")
     return session.vault.grant(name)
 
 

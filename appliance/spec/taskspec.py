@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.inputfile import check_input_file, has_control_chars
 from appliance.tomlfields import Fields
 
@@ -149,7 +149,7 @@ def parse_task(text: str, origin: str = "<string>") -> TaskSpec:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise UserError(f"invalid task spec {origin}: not valid TOML: {e}") from None
+        raise BadInput(f"invalid task spec {origin}: not valid TOML: {e}") from None
     _no_control_chars(doc, "")
     _F.no_unknown(doc, _TOP_KEYS, "")
 
@@ -250,9 +250,9 @@ def load_task(path: str | Path) -> TaskSpec:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"task spec not found: {p}") from None
+        raise BadInput(f"task spec not found: {p}") from None
     except UnicodeDecodeError:
-        raise UserError(f"invalid task spec {p}: not UTF-8 text") from None
+        raise BadInput(f"invalid task spec {p}: not UTF-8 text") from None
     except OSError as e:
-        raise UserError(f"cannot read task spec {p}: {e.strerror}") from None
+        raise BadInput(f"cannot read task spec {p}: {e.strerror}") from None
     return parse_task(text, origin=str(p))

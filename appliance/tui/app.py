@@ -9,52 +9,15 @@ the job to stop after its current batch: it is closed as 'cancelled' with every 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from textual.app import App
-from textual.binding import Binding
-from textual.screen import Screen
 
 from appliance.paths import resolve_home
 from appliance.service.session import Session
+from appliance.tui import keys
 from appliance.tui.components.commands import ActionsProvider
-
-
-@dataclass(frozen=True)
-class Place:
-    """A screen in the navigation: its name, title, key, and the permission(s) that show it (any of them)."""
-
-    name: str
-    title: str
-    key: str
-    permissions: tuple[str, ...]
-    factory: Callable[[], Screen]
-
-
-def _places() -> list[Place]:
-    from appliance.tui.screens.audit import AuditScreen
-    from appliance.tui.screens.export import ExportScreen
-    from appliance.tui.screens.generate import GenerateScreen
-    from appliance.tui.screens.home import HomeScreen
-    from appliance.tui.screens.quality import QualityScreen
-    from appliance.tui.screens.review import ReviewScreen
-    from appliance.tui.screens.seeds import SeedsScreen
-    from appliance.tui.screens.tasks import TasksScreen
-    from appliance.tui.screens.users import UsersScreen
-
-    return [
-        Place("home", "Home", "f2", ("vault.status",), HomeScreen),
-        Place("seeds", "Seeds", "f3", ("seed.import",), SeedsScreen),
-        Place("tasks", "Tasks", "f4", ("task.write",), TasksScreen),
-        Place("generate", "Generate", "f5", ("job.run",), GenerateScreen),
-        Place("review", "Review", "f6", ("record.read",), ReviewScreen),
-        Place("quality", "Quality", "f7", ("report.read",), QualityScreen),
-        Place("audit", "Audit", "f8", ("audit.read",), AuditScreen),
-        Place("export", "Export", "f9", ("export.request", "export.decide"), ExportScreen),
-        Place("users", "Users", "f11", ("user.manage", "key.grant"), UsersScreen),
-    ]
+from appliance.tui.keys import Place
 
 
 class ApplianceApp(App):
@@ -63,27 +26,14 @@ class ApplianceApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "Synthetic-data appliance"
     COMMANDS = App.COMMANDS | {ActionsProvider}
-    BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f2", "go('home')", "Home", show=False),
-        Binding("f3", "go('seeds')", "Seeds", show=False),
-        Binding("f4", "go('tasks')", "Tasks", show=False),
-        Binding("f5", "go('generate')", "Generate", show=False),
-        Binding("f6", "go('review')", "Review", show=False),
-        Binding("f7", "go('quality')", "Quality", show=False),
-        Binding("f8", "go('audit')", "Audit", show=False),
-        Binding("f9", "go('export')", "Export", show=False),
-        Binding("f10", "sign_out", "Sign out", show=False),
-        Binding("f11", "go('users')", "Users", show=False),
-    ]
+    BINDINGS = keys.bindings()  # one table of keys: appliance/tui/keys.py
 
     def __init__(self, home: str | Path | None = None, user: str | None = None) -> None:
         super().__init__()
         self.home: Path = resolve_home(home)
         self.default_user = user or os.environ.get("APPLIANCE_USER") or ""
         self.session: Session | None = None
-        self.places = _places()
+        self.places = list(keys.PLACES)
         self._installed: list[str] = []
 
     # ------------------------------------------------------------------ sign-in and navigation

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.errors import UserError
+from appliance.errors import AccessDenied, BadInput
 from appliance.vault import db, fields, layout, roles
 from appliance.vault.audit import AuditLog
 from appliance.vault.keyfile import KeyFile, Unlocked
@@ -35,7 +35,7 @@ def sha256_text(text: str) -> str:
 
 def check_label_name(kind: str, value: str, limit: int = 128) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise UserError(f"invalid {kind}: use 1-{limit} printable characters")
+        raise BadInput(f"invalid {kind}: use 1-{limit} printable characters")
     return value
 
 
@@ -126,11 +126,11 @@ class VaultCore:
     def _room_key(self, room: str) -> tuple[str, bytes]:
         """The current key of ``room``, or a refusal that says how this user can get it."""
         if self._closed:
-            raise UserError("the vault is closed")
+            raise BadInput("the vault is closed")
         if not self.holds(room):
             if not roles.may_hold(self.role, room):
-                raise UserError(f"permission denied: the {self.role} role holds no key for {roles.ROOM_PHRASES[room]}")
-            raise UserError(f"user {self.user} holds no key for {roles.ROOM_PHRASES[room]} yet: a user who holds it "
+                raise AccessDenied(f"permission denied: the {self.role} role holds no key for {roles.ROOM_PHRASES[room]}")
+            raise AccessDenied(f"user {self.user} holds no key for {roles.ROOM_PHRASES[room]} yet: a user who holds it "
                             f"grants it with `appliance user grant {self.user}`")
         gen = self._kf.current(room)
         return gen, self._keys[room][gen]
@@ -150,7 +150,7 @@ class VaultCore:
         """One DuckDB transaction; nested calls join the outer one. Rolls back on any exception."""
         with self._mutex:
             if self._closed:
-                raise UserError("the vault is closed")
+                raise BadInput("the vault is closed")
             if self._depth:
                 self._depth += 1
                 try:
@@ -238,7 +238,7 @@ class VaultCore:
         """One row by id as a dict, or "no WHAT with id N"."""
         rows = self._rows(table, columns, "id = ?", [row_id])
         if not rows:
-            raise UserError(f"no {what} with id {row_id}")
+            raise BadInput(f"no {what} with id {row_id}")
         return rows[0]
 
     def _insert(self, con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:

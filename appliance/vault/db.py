@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, IntegrityError, MissingDependency
 
 _B64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 
@@ -39,11 +39,11 @@ def httpfs_extension_path() -> Path:
     try:
         import duckdb_extension_httpfs
     except ImportError:
-        raise UserError("package duckdb-extension-httpfs is not installed (pip install -r requirements.txt)") from None
+        raise MissingDependency("package duckdb-extension-httpfs is not installed (pip install -r requirements.txt)") from None
     root = Path(duckdb_extension_httpfs.__file__).resolve().parent
     path = root / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
     if not path.is_file():
-        raise UserError(
+        raise MissingDependency(
             f"no httpfs extension for DuckDB {duckdb.__version__} at {path}: "
             "duckdb and duckdb-extension-httpfs versions must match exactly"
         )
@@ -53,7 +53,7 @@ def httpfs_extension_path() -> Path:
 def sql_string(value: str) -> str:
     """A SQL string literal for statements that take no bound parameters (ATTACH, LOAD, SET)."""
     if "\x00" in value:
-        raise UserError("path contains a NUL character")
+        raise BadInput("path contains a NUL character")
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -120,13 +120,13 @@ def translate_error(e: duckdb.Error, path: Path | None = None) -> Exception:
     """DuckDB errors a user can act on, as one-line UserErrors; anything else is returned unchanged."""
     msg = str(e)
     if "Could not set lock on file" in msg or "Conflicting lock" in msg:
-        return UserError("vault in use by another process: close it and try again")
+        return BadInput("vault in use by another process: close it and try again")
     if "Wrong encryption key" in msg:
-        return UserError(f"the vault database {path} does not match its key file (restored from another backup?)")
+        return IntegrityError(f"the vault database {path} does not match its key file (restored from another backup?)")
     if "without a key" in msg:
-        return UserError(f"the vault database {path} is encrypted but no key was given")
+        return IntegrityError(f"the vault database {path} is encrypted but no key was given")
     if "read-only crypto module" in msg:
-        return UserError("DuckDB's OpenSSL crypto (httpfs extension) is not loaded; cannot write an encrypted vault")
+        return MissingDependency("DuckDB's OpenSSL crypto (httpfs extension) is not loaded; cannot write an encrypted vault")
     return e
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, UserError
 from appliance.vault import roles, schema
 from appliance.vault.audit import canonical
 from appliance.vault.core import VaultCore, check_label_name, sha256_text
@@ -29,7 +29,7 @@ class ExportsMixin(VaultCore):
         """The installation's current export-signing public key (raw 32 bytes)."""
         key = self._kf.export_public_key()
         if key is None:
-            raise UserError("no export-signing key yet: it is created when the first author signs in")
+            raise BadInput("no export-signing key yet: it is created when the first author signs in")
         return key
 
     def sign(self, data: bytes) -> bytes:
@@ -74,7 +74,7 @@ class ExportsMixin(VaultCore):
         self.require("export.request")
         with self.transaction() as con:
             if con.execute("SELECT 1 FROM jobs WHERE id = ?", [job_id]).fetchone() is None:
-                raise UserError(f"no job with id {job_id}")
+                raise BadInput(f"no job with id {job_id}")
             export_id = schema.next_id(con, "exports")
             self._insert(con, "exports", {"id": export_id, "job_id": job_id, "status": "pending",
                                           "manifest": canonical(manifest or {}), "requested_by": self.user,
@@ -110,7 +110,7 @@ class ExportsMixin(VaultCore):
             self.audit_refusal("export.decide", {"export_id": export_id}, "own export")
             raise e
         if export["status"] != "pending":
-            raise UserError(f"export {export_id} was already decided ({export['status']})")
+            raise BadInput(f"export {export_id} was already decided ({export['status']})")
         return export
 
     def decide_export(self, export_id: int, approve: bool, reason: str = "") -> str:

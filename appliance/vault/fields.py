@@ -18,12 +18,8 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from appliance.errors import UserError
+from appliance.errors import IntegrityError
 from appliance.vault.keys import _aad
-
-
-class IntegrityError(UserError):
-    """A sealed value does not decrypt: altered, moved, or written under a key this user was never given."""
 
 
 @lru_cache(maxsize=16)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Collection
 
 import duckdb
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, UserError
 from appliance.inputfile import check_input_file, has_control_chars
 from appliance.vault import db, layout
 
@@ -74,7 +74,7 @@ class ImportResult:
 def detect_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UserError(f"{path.name}: unsupported file type {path.suffix or '(none)'} (use .csv, .tsv, .jsonl, .json or .parquet)")
+        raise BadInput(f"{path.name}: unsupported file type {path.suffix or '(none)'} (use .csv, .tsv, .jsonl, .json or .parquet)")
     return fmt
 
 
@@ -99,13 +99,13 @@ def missing_column(name: str, column: str, columns: list[str], fmt: str) -> User
     is a record. Only a name equal to the request but for case is suggested (it echoes nothing new)."""
     near = [c for c in columns if c.lower() == column.lower()]
     if near:
-        return UserError(f"{name}: missing column {column!r} (did you mean {near[0]!r}? names are case-sensitive)")
+        return BadInput(f"{name}: missing column {column!r} (did you mean {near[0]!r}? names are case-sensitive)")
     if fmt in ("csv", "tsv"):
-        return UserError(
+        return BadInput(
             f"{name}: missing column {column!r} (the first line is read as the header and names {len(columns)} "
             f"column{'s' if len(columns) != 1 else ''}, none of them {column!r}; does the file have a header line?)"
         )
-    return UserError(f"{name}: missing column {column!r} (columns: {', '.join(columns) or 'none'})")
+    return BadInput(f"{name}: missing column {column!r} (columns: {', '.join(columns) or 'none'})")
 
 
 def check_column_types(name: str, types: dict[str, str], text_column: str, label_column: str | None) -> None:
@@ -113,11 +113,11 @@ def check_column_types(name: str, types: dict[str, str], text_column: str, label
     type, before any value is read."""
     ttype = types[text_column]
     if ttype not in TEXT_TYPES:
-        raise UserError(f"{name}: column {text_column!r} has type {ttype}; the text column must hold strings")
+        raise BadInput(f"{name}: column {text_column!r} has type {ttype}; the text column must hold strings")
     if label_column is not None:
         ltype = types[label_column]
         if ltype not in LABEL_TYPES:
-            raise UserError(f"{name}: column {label_column!r} has type {ltype}; a label column must hold strings or integers")
+            raise BadInput(f"{name}: column {label_column!r} has type {ltype}; a label column must hold strings or integers")
 
 
 def _scan_bytes(path: Path, fmt: str) -> str:
@@ -141,16 +141,16 @@ def _scan_bytes(path: Path, fmt: str) -> str:
                         where = f"row {line_no - 1}" if line_no > 1 else "header"
                     else:
                         where = f"row {nonblank + 1}"
-                    raise UserError(f"{path.name}: {where} (line {line_no}): not valid UTF-8 text") from None
+                    raise BadInput(f"{path.name}: {where} (line {line_no}): not valid UTF-8 text") from None
                 if decoded.strip():
                     nonblank += 1
             if text_format:
                 try:
                     decoder.decode(b"", final=True)
                 except UnicodeDecodeError:
-                    raise UserError(f"{path.name}: line {line_no}: file ends in the middle of a UTF-8 character") from None
+                    raise BadInput(f"{path.name}: line {line_no}: file ends in the middle of a UTF-8 character") from None
     except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}") from None
+        raise BadInput(f"cannot read {path}: {e.strerror}") from None
     return h.hexdigest()
 
 
@@ -175,13 +175,13 @@ def _csv_error(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, e: duckdb.E
             problem = "not valid UTF-8 text"
         else:
             problem = "cannot be parsed as " + fmt.upper()
-        return UserError(f"{path.name}: row {row}: {problem}")
+        return BadInput(f"{path.name}: row {row}: {problem}")
     if "sniffing" in msg:
         found = _diagnose_field_counts(con, path, fmt)
         if found:
-            return UserError(f"{path.name}: {found}")
-        return UserError(f"{path.name}: cannot be parsed as {fmt.upper()} (check the delimiter and quoting)")
-    return UserError(f"{path.name}: cannot be parsed as {fmt.upper()}: {reader_error(e)}")
+            return BadInput(f"{path.name}: {found}")
+        return BadInput(f"{path.name}: cannot be parsed as {fmt.upper()} (check the delimiter and quoting)")
+    return BadInput(f"{path.name}: cannot be parsed as {fmt.upper()}: {reader_error(e)}")
 
 
 def _diagnose_field_counts(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> str | None:
@@ -228,7 +228,7 @@ def _read_tabular(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col
     except duckdb.Error as e:
         if fmt in ("csv", "tsv"):
             raise _csv_error(con, path, fmt, e) from None
-        raise UserError(f"{path.name}: cannot be read as Parquet: {reader_error(e)}") from None
+        raise BadInput(f"{path.name}: cannot be read as Parquet: {reader_error(e)}") from None
     for col in (text_col, label_col):
         if col is not None and col not in types:
             raise missing_column(path.name, col, list(types), fmt)
@@ -240,7 +240,7 @@ def _read_tabular(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col
     except duckdb.Error as e:
         if fmt in ("csv", "tsv"):
             raise _csv_error(con, path, fmt, e) from None
-        raise UserError(f"{path.name}: cannot be read as Parquet: {reader_error(e)}") from None
+        raise BadInput(f"{path.name}: cannot be read as Parquet: {reader_error(e)}") from None
 
 
 def _read_json(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col: str, label_col: str | None) -> list[tuple]:
@@ -255,21 +255,21 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, text_col: s
     try:
         raw = con.execute(sql, [tp, tp, label_path, label_path, str(path)]).fetchall()
     except duckdb.Error as e:
-        raise UserError(f"{path.name}: cannot be read as JSON: {reader_error(e)}") from None
+        raise BadInput(f"{path.name}: cannot be read as JSON: {reader_error(e)}") from None
     if raw and all(r[1] is None for r in raw if r[0] == "OBJECT"):
-        raise UserError(f"{path.name}: missing column {text_col!r} (no record has this key)")
+        raise BadInput(f"{path.name}: missing column {text_col!r} (no record has this key)")
     if label_col and raw and all(r[3] is None for r in raw if r[0] == "OBJECT"):
-        raise UserError(f"{path.name}: missing column {label_col!r} (no record has this key)")
+        raise BadInput(f"{path.name}: missing column {label_col!r} (no record has this key)")
     out = []
     for i, (jtype, ttype, text, ltype, label) in enumerate(raw, start=1):
         if jtype is None:
-            raise UserError(f"{path.name}: row {i}: not valid JSON")
+            raise BadInput(f"{path.name}: row {i}: not valid JSON")
         if jtype != "OBJECT":
-            raise UserError(f"{path.name}: row {i}: not a JSON object")
+            raise BadInput(f"{path.name}: row {i}: not a JSON object")
         if ttype not in (None, "NULL", "VARCHAR"):
-            raise UserError(f"{path.name}: row {i}: {text_col!r} must be a string, not {ttype.lower()}")
+            raise BadInput(f"{path.name}: row {i}: {text_col!r} must be a string, not {ttype.lower()}")
         if label_col and ltype not in (None, "NULL", "VARCHAR", "BIGINT", "UBIGINT"):
-            raise UserError(f"{path.name}: row {i}: {label_col!r} must be a string or an integer, not {ltype.lower()}")
+            raise BadInput(f"{path.name}: row {i}: {label_col!r} must be a string or an integer, not {ltype.lower()}")
         out.append((text, label if label_col else None))
     return out
 
@@ -297,7 +297,7 @@ def read_seed_file(
     finally:
         con.close()
     if not raw:
-        raise UserError(f"{p.name}: no data rows")
+        raise BadInput(f"{p.name}: no data rows")
     allowed = set(allowed_labels) if allowed_labels is not None else None
     rows, bad = [], []
     for i, (text, label) in enumerate(raw, start=1):
@@ -312,7 +312,7 @@ def read_seed_file(
         if more:
             shown = ", ".join(map(str, more[:10])) + (", …" if len(more) > 10 else "")
             rest = f" (and {len(more)} more bad row{'s' if len(more) > 1 else ''}: {shown})"
-        raise UserError(f"{p.name}: row {first}: {problem}{rest}")
+        raise BadInput(f"{p.name}: row {first}: {problem}{rest}")
     return rows, digest
 
 
@@ -357,7 +357,7 @@ def import_file(
     p = Path(path)
     name = seed_set or p.stem
     if has_control_chars(name):
-        raise UserError("seed set name contains control characters")
+        raise BadInput("seed set name contains control characters")
     rows, digest = read_seed_file(
         p, text_column, label_column, allowed_labels=allowed_labels, max_chars=max_chars, temp_dir=layout.temp_dir(vault.home)
     )

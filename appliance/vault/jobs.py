@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.vault import db, fields, roles, schema
 from appliance.vault.audit import canonical
 from appliance.vault.core import VaultCore, check_label_name
@@ -44,7 +44,7 @@ class JobsMixin(VaultCore):
         self._room_key(roles.RECORDS)  # a job that could not store its records must not start
         with self.transaction() as con:
             if con.execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone() is None:
-                raise UserError(f"no task with id {task_id}")
+                raise BadInput(f"no task with id {task_id}")
             job_id = schema.next_id(con, "jobs")
             self._insert(con, "jobs", {"id": job_id, "task_id": task_id, "method": method, "config": canonical(config or {}),
                                        "status": "running", "summary": None, "created_at": now_iso(),
@@ -69,13 +69,13 @@ class JobsMixin(VaultCore):
         """Close a job with a final status (e.g. 'succeeded', 'failed') and its summary (gate verdicts, counts)."""
         self.require("job.run")
         if not isinstance(status, str) or not _JOB_STATUS_RE.match(status) or status == "running":
-            raise UserError(f"invalid final job status {status!r}")
+            raise BadInput(f"invalid final job status {status!r}")
         with self.transaction() as con:
             row = con.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
             if row is None:
-                raise UserError(f"no job with id {job_id}")
+                raise BadInput(f"no job with id {job_id}")
             if row[0] != "running":
-                raise UserError(f"job {job_id} is already finished ({row[0]})")
+                raise BadInput(f"job {job_id} is already finished ({row[0]})")
             counts = dict(con.execute("SELECT status, count(*) FROM records WHERE job_id = ? GROUP BY status", [job_id]).fetchall())
             con.execute(
                 "UPDATE jobs SET status = ?, summary = ?, finished_at = ? WHERE id = ?",
@@ -89,9 +89,9 @@ class JobsMixin(VaultCore):
         with self.transaction() as con:
             row = con.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
             if row is None:
-                raise UserError(f"no job with id {job_id}")
+                raise BadInput(f"no job with id {job_id}")
             if row[0] == "succeeded":
-                raise UserError(f"job {job_id} already succeeded; nothing to resume")
+                raise BadInput(f"job {job_id} already succeeded; nothing to resume")
             con.execute("UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = ?", [job_id])
             self.audit("job.resume", {"job_id": job_id}, {"previous_status": row[0]})
 
@@ -111,13 +111,13 @@ class JobsMixin(VaultCore):
         for i, r in enumerate(records):
             text = r.get("text")
             if not isinstance(text, str):
-                raise UserError(f"record {i + 1}: text must be a string")
+                raise BadInput(f"record {i + 1}: text must be a string")
             status = r.get("status", "accepted")
             if status not in ("accepted", "quarantined"):
-                raise UserError(f"record {i + 1}: status must be 'accepted' or 'quarantined', not {status!r}")
+                raise BadInput(f"record {i + 1}: status must be 'accepted' or 'quarantined', not {status!r}")
             for k in ("label", "context"):
                 if r.get(k) is not None and not isinstance(r.get(k), str):
-                    raise UserError(f"record {i + 1}: {k} must be a string")
+                    raise BadInput(f"record {i + 1}: {k} must be a string")
             cols["text"].append(text)
             cols["label"].append(r.get("label"))
             cols["context"].append(r.get("context"))
@@ -131,9 +131,9 @@ class JobsMixin(VaultCore):
         with self.transaction() as con:
             row = con.execute("SELECT status, units_done FROM jobs WHERE id = ?", [job_id]).fetchone()
             if row is None:
-                raise UserError(f"no job with id {job_id}")
+                raise BadInput(f"no job with id {job_id}")
             if row[0] != "running":
-                raise UserError(f"job {job_id} is finished ({row[0]}); records cannot be added")
+                raise BadInput(f"job {job_id} is finished ({row[0]}); records cannot be added")
             if unit is not None:
                 if unit != row[1] + 1:
                     raise RuntimeError(f"job {job_id}: batch {unit} out of order (batches done: {row[1]})")
@@ -186,9 +186,9 @@ class JobsMixin(VaultCore):
         with self.transaction() as con:
             row = con.execute("SELECT status, job_id FROM records WHERE id = ?", [record_id]).fetchone()
             if row is None:
-                raise UserError(f"no record with id {record_id}")
+                raise BadInput(f"no record with id {record_id}")
             if row[0] != "quarantined":
-                raise UserError(f"record {record_id} is not quarantined ({row[0]})")
+                raise BadInput(f"record {record_id} is not quarantined ({row[0]})")
             con.execute(
                 "UPDATE records SET status = ?, reviewed_by = ?, review_note = ? WHERE id = ?",
                 [new_status, self.user, note, record_id],

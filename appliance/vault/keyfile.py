@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from appliance.errors import UserError
+from appliance.errors import AccessDenied, BadInput, IntegrityError, UserError
 from appliance.vault import keys as _keys
 from appliance.vault import layout, roles
 from appliance.vault.keys import (
@@ -58,7 +58,7 @@ _HEX_RE = re.compile(r"^[0-9a-f]{16,64}$")
 
 
 def _damaged(path: Path, what: str) -> UserError:
-    return UserError(f"vault key file {path} is damaged: {what}")
+    return IntegrityError(f"vault key file {path} is damaged: {what}")
 
 
 @dataclass
@@ -85,14 +85,14 @@ class KeyFile:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise UserError(f"no vault at {path.parent} (run `appliance init` first)") from None
+            raise BadInput(f"no vault at {path.parent} (run `appliance init` first)") from None
         except (OSError, ValueError) as e:
-            raise UserError(f"vault key file {path} is unreadable: {getattr(e, 'strerror', None) or 'not JSON'}") from None
+            raise BadInput(f"vault key file {path} is unreadable: {getattr(e, 'strerror', None) or 'not JSON'}") from None
         if isinstance(doc, dict) and doc.get("format") == "appliance-vault-keys/1":
-            raise UserError(f"vault key file {path} is from an older version (one shared data key); "
+            raise BadInput(f"vault key file {path} is from an older version (one shared data key); "
                             "export what you need with that version and create a new vault")
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise UserError(f"vault key file {path} has an unknown format")
+            raise IntegrityError(f"vault key file {path} has an unknown format")
         kf = cls(path, doc)
         kf._validate()
         return kf
@@ -304,17 +304,17 @@ class KeyFile:
             # Same cost and same answer as a wrong passphrase: do not reveal which user names exist.
             derive_kek(passphrase, os.urandom(16), _keys.default_kdf_params())
             self._record_failure(name, None)
-            raise UserError(f"wrong passphrase for user {name}")
+            raise AccessDenied(f"wrong passphrase for user {name}")
         kdf = u["kdf"]
         try:
             kek = derive_kek(passphrase, _unb64(kdf["salt"]), KdfParams.from_json(kdf))
             raw = _gcm_decrypt(kek, u["keys"], self._uk_aad(name))
         except InvalidTag:
             self._record_failure(name, u)
-            raise UserError(f"wrong passphrase for user {name}") from None
+            raise AccessDenied(f"wrong passphrase for user {name}") from None
         except (ValueError, TypeError, KeyError):
             raise _damaged(self.path, f"users.{name}.keys") from None
-        altered = UserError(f"key file entry for user {name} was altered or damaged (role or key does not verify); ask an admin")
+        altered = IntegrityError(f"key file entry for user {name} was altered or damaged (role or key does not verify); ask an admin")
         if len(raw) != 64:
             raise altered
         seal_key = X25519PrivateKey.from_private_bytes(raw[:32])

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.vault.roles import ROLES
 
 DATA_KEY_BYTES = 32
@@ -67,19 +67,19 @@ def now_iso() -> str:
 
 def check_user_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise UserError(f"invalid user name {name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'")
+        raise BadInput(f"invalid user name {name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'")
     return name
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UserError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+        raise BadInput(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
     return role
 
 
 def check_new_passphrase(passphrase: str) -> str:
     if not isinstance(passphrase, str) or len(passphrase) < MIN_PASSPHRASE_CHARS:
-        raise UserError(f"passphrase too short: use at least {MIN_PASSPHRASE_CHARS} characters")
+        raise BadInput(f"passphrase too short: use at least {MIN_PASSPHRASE_CHARS} characters")
     return passphrase
 
 
@@ -100,13 +100,13 @@ class KdfParams:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "KdfParams":
         if not isinstance(d, dict) or d.get("name") != "argon2id":
-            raise UserError("key file uses an unknown key derivation")
+            raise BadInput("key file uses an unknown key derivation")
         values = [d.get(k) for k in ("memory_kib", "iterations", "lanes")]
         # Bounds keep an edited file from hanging an unlock (huge memory or time) or disabling the cost.
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or not (
             8 <= values[0] <= 4 * 1024 * 1024 and 1 <= values[1] <= 1000 and 1 <= values[2] <= 64
         ):
-            raise UserError("Argon2id parameters out of range")
+            raise BadInput("Argon2id parameters out of range")
         return cls(memory_kib=values[0], iterations=values[1], lanes=values[2])
 
 

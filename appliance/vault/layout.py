@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.paths import MODEL_CACHE_DIR, USER_MODEL_REGISTRY
 
 KEY_FILE = "vault.keys.json"
@@ -83,11 +83,11 @@ def check_new_home(home: Path) -> None:
     if not home.exists():
         return
     if not home.is_dir():
-        raise UserError(f"{home} exists and is not a directory; choose a new or empty directory for the vault")
+        raise BadInput(f"{home} exists and is not a directory; choose a new or empty directory for the vault")
     foreign = sorted(e.name for e in os.scandir(home) if not _is_own(e.name))
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        raise UserError(f"{home} is not empty and holds no vault ({foreign[0]!r}{more}); "
+        raise BadInput(f"{home} is not empty and holds no vault ({foreign[0]!r}{more}); "
                         "choose a new or empty directory for the vault")
 
 

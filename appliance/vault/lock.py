@@ -13,7 +13,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.vault import layout
 
 
@@ -39,7 +39,7 @@ class VaultLock:
             except OSError:
                 pass
             os.close(fd)
-            raise UserError(f"vault in use by another process{holder}: close it and try again") from None
+            raise BadInput(f"vault in use by another process{holder}: close it and try again") from None
         except BaseException:
             os.close(fd)
             raise

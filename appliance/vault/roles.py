@@ -16,7 +16,7 @@ ledger and export manifests, and decrypts no record or seed text. Nobody approve
 
 from __future__ import annotations
 
-from appliance.errors import UserError
+from appliance.errors import AccessDenied, UserError
 
 ADMIN, AUTHOR, REVIEWER, AUDITOR = "admin", "author", "reviewer", "auditor"
 ROLES = (ADMIN, AUTHOR, REVIEWER, AUDITOR)
@@ -83,10 +83,10 @@ def describe(permission: str) -> str:
 
 
 def refusal(user: str, role: str, permission: str) -> UserError:
-    return UserError(f"permission denied: user {user} ({role}) may not {describe(permission)}")
+    return AccessDenied(f"permission denied: user {user} ({role}) may not {describe(permission)}")
 
 
 def check_not_own_export(approver: str, requested_by: str) -> None:
     """Four-eyes rule: the person who asked for an export cannot be the one who approves it."""
     if approver == requested_by:
-        raise UserError(f"permission denied: user {approver} requested this export and cannot approve it")
+        raise AccessDenied(f"permission denied: user {approver} requested this export and cannot approve it")

@@ -16,7 +16,7 @@ from typing import Callable
 
 import duckdb
 
-from appliance.errors import UserError
+from appliance.errors import IntegrityError
 from appliance.vault import db, schema
 
 NEW_ALIAS = "vault_rotating"
@@ -40,13 +40,13 @@ def copy_database(con: duckdb.DuckDBPyConnection, alias: str, new_path: Path, ne
             old_n = con.execute(f"SELECT count(*) FROM {alias}.{table}").fetchone()[0]
             new_n = con.execute(f"SELECT count(*) FROM {NEW_ALIAS}.{table}").fetchone()[0]
             if old_n != new_n:
-                raise UserError(f"key rotation aborted: table {table} copied {new_n} of {old_n} rows")
+                raise IntegrityError(f"key rotation aborted: table {table} copied {new_n} of {old_n} rows")
         q = "SELECT entry_hash FROM {}.audit ORDER BY seq DESC LIMIT 1"
         if con.execute(q.format(alias)).fetchall() != con.execute(q.format(NEW_ALIAS)).fetchall():
-            raise UserError("key rotation aborted: the copied audit log differs")
+            raise IntegrityError("key rotation aborted: the copied audit log differs")
         encrypted, _cipher = db.is_encrypted(con, NEW_ALIAS)
         if not encrypted:
-            raise UserError("key rotation aborted: the new database is not encrypted")
+            raise IntegrityError("key rotation aborted: the new database is not encrypted")
     except BaseException:
         _detach_quietly(con, NEW_ALIAS)
         for p in (new_path, wal):

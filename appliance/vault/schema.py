@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, IntegrityError
 
 SCHEMA_VERSION = 2
 
@@ -189,11 +189,11 @@ def check(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:
     try:
         rows = dict(con.execute("SELECT key, value FROM meta").fetchall())
     except duckdb.CatalogException:
-        raise UserError("the vault database has no schema (interrupted init?)") from None
+        raise IntegrityError("the vault database has no schema (interrupted init?)") from None
     if rows.get("installation_id") != installation_id:
-        raise UserError("the vault database belongs to another installation than its key file")
+        raise IntegrityError("the vault database belongs to another installation than its key file")
     if rows.get("schema_version") != str(SCHEMA_VERSION):
-        raise UserError(f"vault schema version {rows.get('schema_version')} is not supported (expected {SCHEMA_VERSION})")
+        raise BadInput(f"vault schema version {rows.get('schema_version')} is not supported (expected {SCHEMA_VERSION})")
 
 
 def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str = "id") -> int:

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, IntegrityError
 from appliance.vault import db, fields, roles, schema
 from appliance.vault.audit import canonical
 from appliance.vault.core import VaultCore, check_label_name
@@ -42,14 +42,14 @@ class SeedsMixin(VaultCore):
         for i, r in enumerate(rows):
             text, label = (r.get("text"), r.get("label")) if isinstance(r, dict) else (r[0], r[1])
             if not isinstance(text, str) or not text.strip():
-                raise UserError(f"seed {i + 1}: empty text")
+                raise BadInput(f"seed {i + 1}: empty text")
             texts.append(text)
             labels.append(label)
         if not texts:
-            raise UserError("no seed records to import")
+            raise BadInput("no seed records to import")
         with self.transaction() as con:
             if con.execute("SELECT 1 FROM seed_sets WHERE name = ?", [seed_set]).fetchone():
-                raise UserError(f"seed set {seed_set!r} already exists; choose another --seed-set name")
+                raise BadInput(f"seed set {seed_set!r} already exists; choose another seed set name")
             set_id = schema.next_id(con, "seed_sets")
             self._insert(con, "seed_sets", {"id": set_id, "name": seed_set, "task_id": task_id, "task_name": task_name,
                                             "source_name": source_name, "source_sha256": source_sha256,
@@ -89,7 +89,7 @@ class SeedsMixin(VaultCore):
         col = "id" if isinstance(seed_set, int) else "name"
         row = self._one(f"SELECT id FROM seed_sets WHERE {col} = ?", [seed_set])
         if row is None:
-            raise UserError(f"no seed set {seed_set!r}")
+            raise BadInput(f"no seed set {seed_set!r}")
         return int(row[0])
 
     # ------------------------------------------------------------------ privacy ledger
@@ -114,7 +114,7 @@ class SeedsMixin(VaultCore):
         if spent["epsilon"] + epsilon > budget + 1e-9:
             self.audit_refusal(permission, {"seed_set_id": spent["seed_set_id"]},
                                f"over budget: {spent['epsilon']:.3g} + {epsilon:.3g} > {budget:.3g}")
-            raise UserError(
+            raise BadInput(
                 f"privacy budget exceeded for seed set {seed_set!r}: spent ε = {spent['epsilon']:.2f}, this run "
                 f"ε = {epsilon:.2f}, budget ε ≤ {budget:g}"
             )
@@ -144,7 +144,7 @@ class SeedsMixin(VaultCore):
         digest = hashlib.sha256(body).hexdigest()
         with self.transaction() as con:
             if con.execute("SELECT 1 FROM adapters WHERE name = ?", [name]).fetchone():
-                raise UserError(f"adapter {name!r} already exists; choose another name")
+                raise BadInput(f"adapter {name!r} already exists; choose another name")
             set_id = self._seed_set_id(seed_set)
             adapter_id = schema.next_id(con, "adapters")
             self._insert(con, "adapters", {
@@ -169,10 +169,10 @@ class SeedsMixin(VaultCore):
         self._room_key(roles.SEEDS)
         rows = self._rows("adapters", (*_ADAPTER_FIELDS, "body"), "name = ?", [name])
         if not rows:
-            raise UserError(f"no adapter named {name!r} (see `appliance adapters list`)")
+            raise BadInput(f"no adapter named {name!r} (see `appliance adapters list`)")
         meta = rows[0]
         body = fields.open_bytes(self._keys[roles.SEEDS], roles.SEEDS, "adapters", "body", meta["id"], bytes(meta.pop("body")))
         meta["manifest"] = json.loads(meta["manifest"])
         if hashlib.sha256(body).hexdigest() != meta["sha256"]:
-            raise UserError(f"adapter {name!r} does not match its recorded sha256; refusing to load it")
+            raise IntegrityError(f"adapter {name!r} does not match its recorded sha256; refusing to load it")
         return meta, body

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from appliance.errors import UserError
+from appliance.errors import AccessDenied, BadInput, IntegrityError
 from appliance.paths import resolve_home
 from appliance.vault import keys, layout, roles, schema
 from appliance.vault.exports import ExportsMixin
@@ -50,7 +50,7 @@ class Vault(UsersMixin, TasksMixin, JobsMixin, SeedsMixin, ExportsMixin, Mainten
         try:
             kpath = layout.key_file(home)
             if kpath.exists():
-                raise UserError(f"a vault already exists in {home}")
+                raise BadInput(f"a vault already exists in {home}")
             os.chmod(home, 0o700)
             layout.remove_stray_db_files(home, None)
             layout.clear_temp_dir(home)
@@ -88,7 +88,7 @@ class Vault(UsersMixin, TasksMixin, JobsMixin, SeedsMixin, ExportsMixin, Mainten
         """Unlock the vault in ``home`` as ``user``. Wrong passphrase: UserError, audited at the next unlock."""
         home = resolve_home(home)
         if not layout.key_file(home).exists():
-            raise UserError(f"no vault in {home} (run `appliance init` first)")
+            raise BadInput(f"no vault in {home} (run `appliance init` first)")
         lock = VaultLock.acquire(home)
         con = None
         try:
@@ -97,7 +97,7 @@ class Vault(UsersMixin, TasksMixin, JobsMixin, SeedsMixin, ExportsMixin, Mainten
             layout.remove_stray_db_files(home, kf.db_file)
             layout.clear_temp_dir(home)
             if not (home / kf.db_file).exists():
-                raise UserError(f"the vault database {home / kf.db_file} is missing")
+                raise IntegrityError(f"the vault database {home / kf.db_file} is missing")
             con = cls._connect(home, kf, unlocked.room_keys[roles.META][kf.generation], memory_limit)
             schema.check(con, kf.installation_id)
             schema.add_missing_tables(con)
@@ -125,9 +125,9 @@ class Vault(UsersMixin, TasksMixin, JobsMixin, SeedsMixin, ExportsMixin, Mainten
     def _check_user_row(self) -> None:
         row = self._one("SELECT role, disabled, sign_public FROM users WHERE name = ?", [self.user])
         if row is None or row[1]:
-            raise UserError(f"user {self.user} is not active in this vault")
+            raise AccessDenied(f"user {self.user} is not active in this vault")
         if row[0] != self.role:
-            raise UserError(f"the key file and the vault disagree on the role of user {self.user}; ask an admin")
+            raise IntegrityError(f"the key file and the vault disagree on the role of user {self.user}; ask an admin")
         if row[2] != self._kf.public_keys(self.user)["sign"]:
-            raise UserError(f"the key file entry of user {self.user} is not the current one (restored from an older "
+            raise IntegrityError(f"the key file entry of user {self.user} is not the current one (restored from an older "
                             "copy?); ask an admin to reset the passphrase")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.vault import schema
 from appliance.vault.core import VaultCore, check_label_name, sha256_text
 from appliance.vault.keys import now_iso
@@ -19,7 +19,7 @@ class TasksMixin(VaultCore):
         self.require("task.write")
         check_label_name("task name", name)
         if not isinstance(toml_text, str):
-            raise UserError("task spec must be text")
+            raise BadInput("task spec must be text")
         digest = sha256_text(toml_text)
         with self.transaction() as con:
             row = con.execute("SELECT id FROM tasks WHERE name = ? AND sha256 = ?", [name, digest]).fetchone()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, IntegrityError
 from appliance.vault import keys, roles
 from appliance.vault.core import VaultCore
 from appliance.vault.keys import now_iso
@@ -24,14 +24,14 @@ class UsersMixin(VaultCore):
         keys.check_role(role)
         keys.check_new_passphrase(passphrase)
         if name in self._kf.users:
-            raise UserError(f"user {name} already exists")
+            raise BadInput(f"user {name} already exists")
         kf = self._kf.copy()
         meta_gen = kf.generation
         kf.set_user(name, role, passphrase, {roles.META: {meta_gen: self._keys[roles.META][meta_gen]}})
         with self.transaction() as con:
             row = con.execute("SELECT disabled FROM users WHERE name = ?", [name]).fetchone()
             if row is not None and not row[0]:
-                raise UserError(f"user {name} already exists")
+                raise BadInput(f"user {name} already exists")
             sign_public = kf.public_keys(name)["sign"]
             if row is None:
                 self._insert(con, "users", {"name": name, "role": role, "created_at": now_iso(), "created_by": self.user,
@@ -52,7 +52,7 @@ class UsersMixin(VaultCore):
         keys.check_new_passphrase(new_passphrase)
         role = self._kf.role_of(target)
         if role is None:
-            raise UserError(f"no such user {target}")
+            raise BadInput(f"no such user {target}")
         kf = self._kf.copy()
         held = kf.rooms_of(target)
         if target == self.user:
@@ -76,9 +76,9 @@ class UsersMixin(VaultCore):
         """Disable a user and drop their key-file entry; every key they held rotates (see the module's docstring)."""
         self.require("user.manage")
         if name == self.user:
-            raise UserError("you cannot remove yourself")
+            raise BadInput("you cannot remove yourself")
         if name not in self._kf.users:
-            raise UserError(f"no such user {name}")
+            raise BadInput(f"no such user {name}")
         kf = self._kf.copy()
         held = kf.rooms_of(name)
         kf.remove_user(name)
@@ -102,13 +102,13 @@ class UsersMixin(VaultCore):
         """Seal every room key this user holds, and ``name``'s role may hold, to ``name``; the rooms granted."""
         self.require("key.grant")
         if name == self.user:
-            raise UserError("you cannot grant keys to yourself")
+            raise BadInput("you cannot grant keys to yourself")
         role = self._kf.role_of(name)
         if role is None:
-            raise UserError(f"no such active user {name}")
+            raise BadInput(f"no such active user {name}")
         if name not in self._trusted_seal_keys(confirmed_only=False):
             self.audit_refusal("key.grant", {"user": name}, "key file key differs from the registered one")
-            raise UserError(f"the key file's key for user {name} is not the one the audit log registered (key file "
+            raise IntegrityError(f"the key file's key for user {name} is not the one the audit log registered (key file "
                             "edited?): nothing granted; ask an admin to reset their passphrase")
         kf = self._kf.copy()
         granted = []
@@ -119,7 +119,7 @@ class UsersMixin(VaultCore):
             kf.seal_room(name, room, gen, self._keys[room][gen])
             granted.append(room)
         if not granted:
-            raise UserError(f"nothing to grant: user {name} ({role}) already holds every key you hold that the role may hold")
+            raise BadInput(f"nothing to grant: user {name} ({role}) already holds every key you hold that the role may hold")
         with self.transaction():
             self.audit("key.grant", {"user": name}, {"rooms": granted, "role": role})
             kf.save()

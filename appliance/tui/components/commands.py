@@ -8,13 +8,15 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from appliance.tui.keys import key_of, label
+
 
 class ActionsProvider(Provider):
     def _commands(self) -> list[tuple[str, str, object]]:
         app = self.app
         out: list[tuple[str, str, object]] = []
         for place in getattr(app, "allowed_places", lambda: [])():
-            out.append((f"Go to {place.title}", f"open the {place.title} screen ({place.key.upper()})",
+            out.append((f"Go to {place.title}", f"open the {place.title} screen ({label(place.key)})",
                         partial(app.run_action, f"go('{place.name}')")))
         screen = self.screen
         for binding in getattr(screen, "BINDINGS", []):
@@ -23,8 +25,8 @@ class ActionsProvider(Provider):
             out.append((f"{binding.description}", f"{getattr(screen, 'TITLE', None) or type(screen).__name__} · "
                         f"key {binding.key}", partial(screen.run_action, binding.action)))
         if getattr(app, "session", None) is not None:
-            out.append(("Sign out", "close the vault and sign in as another user (F10)", partial(app.run_action, "sign_out")))
-        out.append(("Help", "keys, screens and roles (F1)", partial(app.run_action, "help")))
+            out.append(("Sign out", f"close the vault and sign in as another user ({key_of('sign_out')})", partial(app.run_action, "sign_out")))
+        out.append(("Help", f"keys, screens and roles ({key_of('help')})", partial(app.run_action, "help")))
         return out
 
     async def discover(self) -> Hits:

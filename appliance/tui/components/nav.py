@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from appliance.tui.keys import label as key_label
+
 
 class NavBar(Static):
     def __init__(self, current: str) -> None:
@@ -13,6 +15,6 @@ class NavBar(Static):
     def on_mount(self) -> None:
         parts = []
         for place in self.app.allowed_places():  # type: ignore[attr-defined]
-            label = f"{place.key.upper()} {place.title}"
+            label = f"{key_label(place.key)} {place.title}"
             parts.append(f"[reverse] {label} [/]" if place.name == self.current else f" {label} ")
         self.update("".join(parts))

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.service import adapters as adapter_service
 from appliance.service import catalog
 from appliance.service import jobs as job_service
@@ -182,23 +182,13 @@ class GenerateScreen(AppScreen):
         def on_batch(job_id: int, rows: list[dict]) -> None:
             app.call_from_thread(self._batch, job_id, rows)
 
-        def work() -> None:
-            from appliance.service.generation import JobCancelled
+        self.worker = self.background(runner, on_progress, on_batch, cancel, group="job",
+                                      done=lambda result: self._ended("succeeded", result), failed=self._job_stopped)
 
-            try:
-                result = runner(on_progress, on_batch, cancel)
-            except JobCancelled:
-                outcome: tuple = ("cancelled", None)
-            except BaseException as e:  # noqa: BLE001 - shown as a notification
-                outcome = ("failed", e)
-            else:
-                outcome = ("succeeded", result)
-            try:
-                app.call_from_thread(self._ended, *outcome)
-            except RuntimeError:
-                pass  # the app is closing: the job's state is in the vault
+    def _job_stopped(self, error: BaseException) -> None:
+        from appliance.service.generation import JobCancelled
 
-        self.worker = self.run_worker(work, thread=True, group="job", exit_on_error=False)
+        self._ended("cancelled" if isinstance(error, JobCancelled) else "failed", error)
 
     # ------------------------------------------------------------------ while it runs (interface thread)
 
@@ -231,7 +221,7 @@ class GenerateScreen(AppScreen):
             self.notify(f"job {self.job_id or ''} cancelled; it can be resumed", severity="warning")
         else:
             stats.update(f"job stopped: {value}")
-            report_error(self.app, value if isinstance(value, BaseException) else UserError(str(value)))
+            report_error(self.app, value)
         self._refresh_resumable()
 
     def _buttons(self, running: bool) -> None:
@@ -265,22 +255,14 @@ class GenerateScreen(AppScreen):
 
         def on_progress(p) -> None:
             if cancel.is_set():  # stop between steps: an unfinished run charges and stores nothing
-                raise UserError("adapter training stopped before it finished; nothing was charged or stored")
+                raise BadInput("adapter training stopped before it finished; nothing was charged or stored")
             app.call_from_thread(self._adapt_progress, p.step, p.total_steps, p.epsilon, p.loss, p.seconds)
 
-        def work() -> None:
-            try:  # looked up at call time, so a test can stand in a fake for the minutes-long training
-                manifest = adapter_service.train_adapter(session, home, req, on_progress)
-            except BaseException as e:  # noqa: BLE001 - shown as a notification
-                outcome: tuple = (None, e)
-            else:
-                outcome = (manifest, None)
-            try:
-                app.call_from_thread(self._adapted, *outcome)
-            except RuntimeError:
-                pass  # the app is closing: an unfinished run charged and stored nothing
+        def train() -> dict:  # looked up at call time, so a test can stand in a fake for the minutes-long training
+            return adapter_service.train_adapter(session, home, req, on_progress)
 
-        self.adapt_worker = self.run_worker(work, thread=True, group="adapt", exit_on_error=False)
+        self.adapt_worker = self.background(train, group="adapt", done=lambda manifest: self._adapted(manifest, None),
+                                            failed=lambda error: self._adapted(None, error))
 
     def _adapt_progress(self, step: int, total: int, epsilon: float | None, loss: float, seconds: float) -> None:
         self.query_one("#gen-progress", ProgressBar).update(total=total, progress=step)

@@ -8,11 +8,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
+from appliance.tui import keys
+
+HELP = f"""\
 # Help
 
-**Keys**: F1 help · Ctrl+P command palette (every action) · F10 sign out · Ctrl+Q quit ·
-F2 Home · F3 Seeds · F4 Tasks · F5 Generate · F6 Review · F7 Quality · F8 Audit · F9 Export · F11 Users.
+**Keys**: {keys.keys_line()}.
 The footer shows the current screen's keys. Tab moves between fields.
 
 | screen | for | roles |
@@ -33,7 +34,7 @@ Quitting during a job stops it after its current batch; it stays resumable (Gene
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape", "dismiss", "Close"), Binding("f1", "dismiss", "Close", show=False)]
+    BINDINGS = [Binding("escape", "dismiss", "Close"), Binding(keys.app_key("help"), "dismiss", "Close", show=False)]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):

@@ -8,8 +8,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-from appliance.errors import UserError
 from appliance.service.session import Session
+from appliance.tui.screens.base import error_text, run_in_background
 from appliance.vault import layout
 
 
@@ -67,22 +67,11 @@ class UnlockScreen(Screen):
         self.query_one("#unlock", Button).disabled = True
         home = self.app.home  # type: ignore[attr-defined]
         opener = Session.init if self.new_vault else Session.open
-        app = self.app
+        run_in_background(self, opener, home, user, passphrase, done=self.app.signed_in,  # type: ignore[attr-defined]
+                          failed=self._failed, group="unlock")
 
-        def work() -> None:
-            try:
-                session = opener(home, user, passphrase)
-            except UserError as e:
-                app.call_from_thread(self._failed, str(e))
-                return
-            except Exception as e:  # noqa: BLE001
-                app.call_from_thread(self._failed, f"unexpected error: {type(e).__name__}: {e}")
-                return
-            app.call_from_thread(app.signed_in, session)  # type: ignore[attr-defined]
-
-        self.run_worker(work, thread=True, group="unlock", exit_on_error=False)
-
-    def _failed(self, message: str) -> None:
+    def _failed(self, error: BaseException) -> None:
+        message = error_text(error)
         self.query_one("#unlock-error", Static).update(message[:1].upper() + message[1:])
         self.query_one("#unlock", Button).disabled = False
         pw = self.query_one("#passphrase", Input)
