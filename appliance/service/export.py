@@ -22,7 +22,6 @@ from appliance.service.session import Session
 from appliance.vault.audit import canonical
 from appliance.vault.core import sha256_text
 
-
 # ------------------------------------------------------------------ policies and approval
 
 
@@ -125,7 +124,8 @@ def list_exports(session: Session) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ writing
 
 
-def _refuse(session: Session, job_id: int, export_id: int | None, message: str) -> UserError:
+def _refuse(session: Session, job_id: int, export_id: int | None, message: str) -> AccessDenied:
+    """A write the approval does not cover (none yet, denied, or the policy or records changed since): audited."""
     session.vault.audit("export.refused", {"export_id": export_id, "job_id": job_id}, {"reason": message})
     return AccessDenied(message)
 

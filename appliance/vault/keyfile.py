@@ -86,8 +86,10 @@ class KeyFile:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise BadInput(f"no vault at {path.parent} (run `appliance init` first)") from None
-        except (OSError, ValueError) as e:
-            raise BadInput(f"vault key file {path} is unreadable: {getattr(e, 'strerror', None) or 'not JSON'}") from None
+        except OSError as e:
+            raise BadInput(f"vault key file {path} is unreadable: {e.strerror}") from None
+        except ValueError:  # truncated or edited into something that is not JSON (or not UTF-8)
+            raise IntegrityError(f"vault key file {path} is damaged: not JSON") from None
         if isinstance(doc, dict) and doc.get("format") == "appliance-vault-keys/1":
             raise BadInput(f"vault key file {path} is from an older version (one shared data key); "
                             "export what you need with that version and create a new vault")

@@ -125,17 +125,17 @@ def test_tampered_file_or_manifest_is_detected(job_home, tmp_path: Path, capsys,
     original = data.read_bytes()
     data.write_bytes(original.replace(b"physiotherapy", b"surgery      "))
     rc, _, err = verify_cli(str(out), capsys=capsys)
-    assert rc == 2 and err.count("\n") == 1 and "data.jsonl was altered" in err
+    assert rc == 3 and err.count("\n") == 1 and "data.jsonl was altered" in err
     data.write_bytes(original)
     (out / "extra.txt").write_text("smuggled")
     rc, _, err = verify_cli(str(out), capsys=capsys)
-    assert rc == 2 and "extra.txt is not listed" in err
+    assert rc == 3 and "extra.txt is not listed" in err
     (out / "extra.txt").unlink()
     man = out / "manifest.json"
     m = man.read_text()
     man.write_text(m.replace('"exported": 5', '"exported": 6'))
     rc, _, err = verify_cli(str(out), capsys=capsys)
-    assert rc == 2 and err.count("\n") == 1 and "signature check FAILED" in err
+    assert rc == 3 and err.count("\n") == 1 and "signature check FAILED" in err
     # re-signing with another key is caught when the signer is pinned (or the installation's key is at hand)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -150,10 +150,10 @@ def test_tampered_file_or_manifest_is_detected(job_home, tmp_path: Path, capsys,
     assert cli_main(["export", "pubkey", "--home", str(home)]) == 0
     pin.write_text(capsys.readouterr().out.split("SHA256:")[0])
     rc, _, err = verify_cli(str(out), "--pubkey", str(pin), capsys=capsys)
-    assert rc == 2 and "not by the expected key" in err
+    assert rc == 3 and "not by the expected key" in err
     # --home pins the installation's key (issue 14): the re-signed export fails; without any pin it says so
     rc, _, err = verify_cli(str(out), "--home", str(home), capsys=capsys)
-    assert rc == 2 and "not by this installation" in err
+    assert rc == 3 and "not by this installation" in err
     rc, out_text, _ = verify_cli(str(out), capsys=capsys)
     assert rc == 0 and out_text.startswith("UNPINNED") and mf.fingerprint(raw) in out_text
 
@@ -275,7 +275,7 @@ def test_encrypted_bundle_round_trips_and_wrong_passphrase_is_one_line(job_home,
     good.write_text("transfer-secret-1\n")
     bad.write_text("transfer-secret-2\n")
     rc, _, err = verify_cli(str(out), "--bundle-passphrase-file", str(bad), "--decrypt-to", str(tmp_path / "x"), capsys=capsys)
-    assert rc == 2 and err.count("\n") == 1 and "wrong passphrase" in err and not (tmp_path / "x").exists()
+    assert rc == 4 and err.count("\n") == 1 and "wrong passphrase" in err and not (tmp_path / "x").exists()
     rc, stdout, _ = verify_cli(str(out), "--bundle-passphrase-file", str(good), "--decrypt-to", str(tmp_path / "plain"), capsys=capsys)
     assert rc == 0 and "decrypted files written" in stdout
     assert "physiotherapy" in (tmp_path / "plain" / "data.csv").read_text()
@@ -286,7 +286,7 @@ def test_encrypted_bundle_round_trips_and_wrong_passphrase_is_one_line(job_home,
     b[-5] ^= 1
     enc.write_bytes(bytes(b))
     rc, _, err = verify_cli(str(out), capsys=capsys)
-    assert rc == 2 and "bundle.enc was altered" in err
+    assert rc == 3 and "bundle.enc was altered" in err
 
 
 def test_a_reviewer_cannot_write_and_bad_input_is_refused(job_home, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The export commands as a user runs them, on records a real (tiny) generation job made: refused until a different
-reviewer approves, written, verified; tampering and a wrong bundle passphrase are one-line errors with exit code 2."""
+reviewer approves, written, verified; tampering (exit 3) and a wrong bundle passphrase (exit 4) are one-line errors."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def run(*args: str, home: Path, pw: Path | None = None, user: str | None = None)
     return subprocess.run([sys.executable, "-m", "appliance", *args, *extra], capture_output=True, text=True, env=env, timeout=600)
 
 
-def one_line_error(r: subprocess.CompletedProcess, needle: str) -> None:
-    assert r.returncode == 2, (r.stdout, r.stderr)
+def one_line_error(r: subprocess.CompletedProcess, needle: str, code: int = 2) -> None:
+    """One line on stderr holding ``needle``, and the exit code of the error's kind (appliance.errors)."""
+    assert r.returncode == code, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], r.stderr
 
@@ -41,12 +42,13 @@ def test_generate_request_approve_write_verify(tmp_path: Path) -> None:
     assert r.returncode == 0 and "granted to rev: records" in r.stdout, r.stderr
 
     one_line_error(run("export", "1", "--format", "jsonl", "--to", str(out), home=home, pw=pw, user="demo"),
-                   "needs a reviewer's approval")
+                   "needs a reviewer's approval", code=4)
     r = run("export", "request", "1", home=home, pw=pw, user="demo")
     assert r.returncode == 0 and "export 1 requested" in r.stdout, r.stderr
-    one_line_error(run("export", "approve", "1", "--reason", "mine", home=home, pw=pw, user="demo"), "permission denied")
+    one_line_error(run("export", "approve", "1", "--reason", "mine", home=home, pw=pw, user="demo"), "permission denied",
+                   code=4)
     one_line_error(run("export", "write", "1", "--format", "jsonl", "--to", str(out), home=home, pw=pw, user="demo"),
-                   "awaiting a reviewer's approval")
+                   "awaiting a reviewer's approval", code=4)
     r = run("export", "approve", "1", "--reason", "checked the sample", home=home, pw=pw, user="rev")
     assert r.returncode == 0 and "approved" in r.stdout, r.stderr
     r = run("export", "list", home=home, pw=pw, user="rev")
@@ -66,7 +68,7 @@ def test_generate_request_approve_write_verify(tmp_path: Path) -> None:
     assert r.returncode == 0 and "this installation" in r.stdout, r.stderr
 
     (out / "DATA_CARD.md").write_text((out / "DATA_CARD.md").read_text() + "\nApproved by everyone.\n")
-    one_line_error(run("verify-export", str(out), home=home), "DATA_CARD.md was altered")
+    one_line_error(run("verify-export", str(out), home=home), "DATA_CARD.md was altered", code=3)
 
     enc = tmp_path / "enc"
     bpw, wrong = tmp_path / "bundle.pw", tmp_path / "wrong.pw"
@@ -75,7 +77,7 @@ def test_generate_request_approve_write_verify(tmp_path: Path) -> None:
     r = run("export", "write", "1", "--format", "parquet", "--to", str(enc), "--encrypt", "--bundle-passphrase-file", str(bpw),
             home=home, pw=pw, user="demo")
     assert r.returncode == 0 and "encrypted" in r.stdout, r.stderr
-    one_line_error(run("verify-export", str(enc), "--bundle-passphrase-file", str(wrong), home=home), "wrong passphrase")
+    one_line_error(run("verify-export", str(enc), "--bundle-passphrase-file", str(wrong), home=home), "wrong passphrase", code=4)
     r = run("verify-export", str(enc), "--bundle-passphrase-file", str(bpw), "--decrypt-to", str(tmp_path / "plain"), home=home)
     assert r.returncode == 0 and (tmp_path / "plain" / "data.parquet").is_file(), r.stderr
 

@@ -25,8 +25,9 @@ def files_under(path: Path) -> set[Path]:
     return {p for p in path.rglob("*")} if path.exists() else set()
 
 
-def assert_one_line_error(r: subprocess.CompletedProcess, needle: str) -> None:
-    assert r.returncode == 2, r.stderr
+def assert_one_line_error(r: subprocess.CompletedProcess, needle: str, code: int = 2) -> None:
+    """One line on stderr holding ``needle``, and the exit code of the error's kind (appliance.errors)."""
+    assert r.returncode == code, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], r.stderr
 
@@ -55,7 +56,7 @@ def test_models_list_and_verify(tmp_path: Path) -> None:
     assert r.returncode == 0 and " ok " in r.stdout
 
 
-def test_corrupt_model_file_exit_2(tmp_path: Path, passphrase_file: Path) -> None:
+def test_corrupt_model_file_exit_3(tmp_path: Path, passphrase_file: Path) -> None:
     from appliance.engine.registry import Registry
 
     home = tmp_path / "home"
@@ -67,10 +68,10 @@ def test_corrupt_model_file_exit_2(tmp_path: Path, passphrase_file: Path) -> Non
         f.seek(1 << 20)
         f.write(b"\x00" * 16)
     r = run("models", "verify", "mine", home=home)
-    assert r.returncode == 2 and "mismatch" in r.stdout
+    assert r.returncode == 3 and "mismatch" in r.stdout
     before = files_under(home)
     r = run("demo", "--model", "mine", "--n", "4", "--passphrase-file", str(passphrase_file), home=home)
-    assert_one_line_error(r, "sha256 mismatch")
+    assert_one_line_error(r, "sha256 mismatch", code=3)
     # the refusal happened before a vault was created
     assert files_under(home) == before
 
@@ -94,4 +95,4 @@ def test_demo_then_generate_end_to_end(tmp_path: Path, passphrase_file: Path) ->
     assert _generated(r.stdout) == 6
     r = run("generate", "--task", str(TASKS / "sst2_sentiment.toml"), "--n", "6", "--user", "demo",
             stdin="wrong passphrase\n", home=home)
-    assert r.returncode == 2 and "passphrase" in r.stderr
+    assert r.returncode == 4 and "passphrase" in r.stderr

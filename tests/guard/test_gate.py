@@ -91,7 +91,7 @@ def test_gate_quarantines_with_reasons_and_counts(home: Path, scanner) -> None:
     r = cli(home, "rev", "review", "release", str(ids[3]), "--note", "names are fictional, checked with the author")
     assert r.returncode == 0 and "accepted" in r.stdout, r.stderr
     r = cli(home, "ann", "review", "release", str(ids[2]), "--note", "mine")
-    assert r.returncode == 2 and "permission denied" in r.stderr
+    assert r.returncode == 4 and "permission denied" in r.stderr
     with Vault.open(home, "rev", PW["rev"]) as v:
         rec = next(x for x in v.list_records(job) if x["id"] == ids[3])
         assert rec["status"] == "accepted" and rec["reviewed_by"] == "rev" and "fictional" in rec["review_note"]

@@ -34,7 +34,7 @@ def test_seed_set_options_and_privacy_refusal(tmp_path: Path, passphrase_file: P
     assert r.returncode == 2 and "exceeds the privacy budget" in r.stderr, r.stderr
     # a reviewer never reads raw seeds, not even through a generation job
     r = run(*gen, home=home, pw=pw, user="rev")
-    assert r.returncode == 2 and "permission denied" in r.stderr, r.stderr
+    assert r.returncode == 4 and "permission denied" in r.stderr, r.stderr
     # an option the method does not take is an error, not silently ignored
     r = run("generate", "--task", task, "--method", "zerogen", "--rounds", "3", home=home, pw=pw, user="ana")
     assert r.returncode == 2 and "no option rounds" in r.stderr, r.stderr

@@ -45,8 +45,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return rc, out.out, out.err
 
 
-def assert_one_line_error(rc: int, err: str, needle: str) -> None:
-    assert rc == 2, err
+def assert_one_line_error(rc: int, err: str, needle: str, code: int = 2) -> None:
+    """One line holding ``needle``, no traceback, and the exit code of the error's kind (appliance.errors)."""
+    assert rc == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], err
     assert "Traceback" not in err

@@ -77,8 +77,8 @@ def test_damaged_sidecar_is_one_line_naming_the_file(tmp_path: Path, damage: byt
     assert not fake_quantizer
 
 
-def test_damaged_sidecar_through_the_cli_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    """`appliance generate` reaches the sidecar after the vault opened: one line, exit 2."""
+def test_damaged_sidecar_through_the_cli_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """`appliance generate` reaches the sidecar after the vault opened: one line, exit 3 (a damaged file)."""
     use_fast_kdf(monkeypatch)
     home = tmp_path / "home"
     make_vault(home)
@@ -89,7 +89,7 @@ def test_damaged_sidecar_through_the_cli_is_exit_2(tmp_path: Path, monkeypatch: 
     task = Path(__file__).resolve().parents[2] / "tasks" / "sst2_sentiment.toml"
     rc, _, err = run_cli(capsys, "generate", "--home", str(home), "--user", "alice", "--passphrase-file",
                          str(pw_file(tmp_path, "alice")), "--task", str(task), "--n", "2")
-    assert_one_line_error(rc, err, f"compute-copy record {sidecar} is damaged")
+    assert_one_line_error(rc, err, f"compute-copy record {sidecar} is damaged", code=3)
 
 
 def test_swapped_copy_with_consistent_sidecar_is_refused_for_the_vault(
@@ -198,7 +198,7 @@ def test_models_add_on_a_vault_needs_a_user_and_is_audited(tmp_path: Path, monke
     shutil.copyfile(source, mine)
     rc, _, err = run_cli(capsys, "models", "add", str(mine), "--name", "mine", "--home", str(home),
                          "--user", "rita", "--passphrase-file", str(pw_file(tmp_path, "rita")))
-    assert_one_line_error(rc, err, "may not register models")
+    assert_one_line_error(rc, err, "may not register models", code=4)
     assert "mine" not in Registry(home).names()
     rc, out, err = run_cli(capsys, "models", "add", str(mine), "--name", "mine", "--home", str(home),
                            "--user", "alice", "--passphrase-file", str(pw_file(tmp_path, "alice")))
