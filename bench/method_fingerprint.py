@@ -24,13 +24,12 @@ sys.path.insert(0, str(ROOT))
 import appliance.engine  # noqa: E402,F401  (loads llama.cpp before numpy)
 
 from appliance.engine.loader import load_model  # noqa: E402
-from appliance.generate import get_method  # noqa: E402
+from appliance.generate import METHODS, get_method  # noqa: E402
 from appliance.generate.common import read_seed_file  # noqa: E402
 from appliance.spec import load_task  # noqa: E402
 
 # Small settings so every method finishes in a minute or so on one thread; the shipped defaults otherwise.
 OPTIONS = {"progen": {"rounds": 2, "val_per_label": 2, "pool_per_label": 4}, "augpe": {"rounds": 2}}
-METHODS = ["zerogen", "fewgen", "progen", "attrprompt", "dino", "supergen", "augpe"]
 # Runs with decoding options set, as a job passes the request's temperature and top_p: (row name, method, options).
 VARIANTS = [("zerogen:t0.7", "zerogen", {"temperature": 0.7, "top_p": 0.95}),
             ("fewgen:t0.7", "fewgen", {"temperature": 0.7, "top_p": 0.95})]
@@ -43,21 +42,22 @@ def sha(obj: object) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=6)
-    ap.add_argument("--methods", default=",".join(METHODS + [v[0] for v in VARIANTS]))
+    ap.add_argument("--methods", default=",".join(METHODS.names() + [v[0] for v in VARIANTS]))
     ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")
     args = ap.parse_args()
     task = load_task(ROOT / "tasks" / "sst2_sentiment.toml")
     seeds = read_seed_file(ROOT / "tasks" / "seeds" / "sst2_sentiment.jsonl")
     home = args.home or Path(tempfile.mkdtemp(prefix="method-fingerprint-"))
     single = load_model(home, None, n_threads=1, max_parallel=1).model
-    # DINO decodes one sequence per label for every text, so it needs that many slots (still one thread).
+    # A method that needs slots (DINO: one sequence per label for every text) gets that many (still one thread).
     multi = load_model(home, None, n_threads=1, max_parallel=len(task.label_ids)).model
-    runs = [(m, m, OPTIONS.get(m, {})) for m in METHODS] + VARIANTS
+    runs = [(m, m, OPTIONS.get(m, {})) for m in METHODS.names()] + VARIANTS
     for row, name, options in [r for r in runs if r[0] in args.methods.split(",")]:
         opts = dict(options)
-        if name in ("fewgen", "augpe"):
+        caps = METHODS.get(name).capabilities
+        if caps.needs_seeds:
             opts["seeds"] = seeds
-        model = multi if name == "dino" else single
+        model = multi if caps.needs_slots else single
         last: dict = {}
         batches = [
             [{"text": r.text, "label": r.label, "context": r.context, "attributes": r.attributes, "method": r.method,
