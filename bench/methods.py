@@ -23,14 +23,15 @@ import appliance.engine  # noqa: E402,F401  (loads llama.cpp before numpy)
 
 from appliance.engine.loader import load_model  # noqa: E402
 from appliance.generate import METHODS, get_method  # noqa: E402
-from appliance.generate.common import distinct_n, read_seed_file  # noqa: E402
+from appliance.generate.common import read_seed_file  # noqa: E402
+from appliance.quality.diversity import distinct_n  # noqa: E402  (the quality report's figure)
 from appliance.spec import load_task  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=24)
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS.names()))
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")
@@ -43,7 +44,7 @@ def main() -> int:
     model = loaded.model
     rows = []
     for name in args.methods.split(","):
-        opts = {"seeds": seeds} if name in ("fewgen", "augpe") else {}
+        opts = {"seeds": seeds} if METHODS.get(name).capabilities.needs_seeds else {}
         method = get_method(name, opts)
         last = {}
         t0 = time.perf_counter()

@@ -52,7 +52,8 @@ DATASETS = {
 
 def generate(model, task, method_name: str, n: int, seed: int) -> tuple[list, float]:
     seeds_file = ROOT / "tasks" / "seeds" / f"{task.name}.jsonl"
-    opts = {"seeds": read_seed_file(seeds_file)} if method_name in ("fewgen", "augpe") and seeds_file.exists() else {}
+    needs_seeds = METHODS.get(method_name).capabilities.needs_seeds
+    opts = {"seeds": read_seed_file(seeds_file)} if needs_seeds and seeds_file.exists() else {}
     method = get_method(method_name, opts)
     t0 = time.perf_counter()
     recs = [r for batch in method.run(model, task, n, seed=seed) for r in batch]
@@ -62,7 +63,7 @@ def generate(model, task, method_name: str, n: int, seed: int) -> tuple[list, fl
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="records requested per method (the equal budget)")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS.names()))
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--eval-limit", type=int, default=300, help="seeded sample of each eval file (0: all rows)")
     ap.add_argument("--task-models", default=",".join(TASK_MODELS))

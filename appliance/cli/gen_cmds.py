@@ -12,6 +12,7 @@ from rich.progress import TextColumn
 from rich.table import Table
 
 from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.cli.method_options import add_method_options, method_options_from
 from appliance.cli.progress import StepProgress
 from appliance.errors import UserError
 from appliance.paths import resolve_home
@@ -33,16 +34,13 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", default=None, help="a DP LoRA adapter from the vault (see `appliance adapters list`)")
     p.add_argument("--n-gpu-layers", type=int, default=None,
                    help="layers to offload to the GPU (-1 all; default: all on a GPU build of llama.cpp, else 0)")
-    p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--compute-type", default=None, help="source | q8_0 | bf16 | f16 | q4_0 (default q8_0)")
     p.add_argument("--policy", default="default", help="privacy policy: NAME in policies/ or a TOML PATH (default: default)")
     p.add_argument("--seed-set", default=None, help="seed set in the vault for fewgen and augpe (authors only)")
-    p.add_argument("--rounds", type=int, default=None, help="progen / augpe: generation rounds")
-    p.add_argument("--epsilon-budget", type=float, default=None, help="augpe: refuse to start when ε exceeds it (default 8)")
-    p.add_argument("--noise-multiplier", type=float, default=None, help="augpe: Gaussian noise σ on the votes (default 2)")
     p.add_argument("--deterministic", action="store_true",
-                   help="one sequence at a time on one thread: the same seed gives byte-identical records")
+                   help="one thread, one sequence at a time (one per label for a method that needs slots): the same "
+                        "seed gives byte-identical records")
+    add_method_options(p)  # --temperature, --top-p, --rounds, --epsilon-budget, …: from the methods' declarations
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,8 +76,7 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
         temperature=args.temperature, top_p=args.top_p, compute_type=args.compute_type, policy=args.policy,
         deterministic=args.deterministic, seed_set=args.seed_set, n_gpu_layers=args.n_gpu_layers,
         adapter=args.adapter,
-        method_options={k: v for k, v in (("rounds", args.rounds), ("epsilon_budget", args.epsilon_budget),
-                                          ("noise_multiplier", args.noise_multiplier)) if v is not None},
+        method_options=method_options_from(args),
     )
     return _with_progress(console, f"{task.name} · {args.method}", args.n, task.name,
                           lambda cb: run_generation(session, resolve_home(args.home), req, cb))
@@ -128,13 +125,14 @@ def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
 
 
 def _precheck(args: argparse.Namespace) -> None:
-    """Bad task spec, unknown method or unknown model: fail before asking for a passphrase or writing anything."""
+    """Bad task spec, unknown method, an option the method does not take or an out-of-range value, unknown model:
+    fail before asking for a passphrase or writing anything."""
     from appliance.engine.registry import Registry
     from appliance.generate import get_method
     from appliance.guard.policy import load_policy
 
     load_task(args.task)
-    get_method(args.method)
+    get_method(args.method, {**method_options_from(args), "temperature": args.temperature, "top_p": args.top_p})
     load_policy(args.policy)
     Registry(resolve_home(args.home)).verified_path(args.model)
 

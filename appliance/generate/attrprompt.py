@@ -13,15 +13,14 @@ context stage are ZeroGen's; outputs go through ZeroGen's cut/drop/dedupe rules.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Iterator
 
-from appliance.engine.interface import TextModel
-from appliance.errors import UserError
-from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import clean_output, emit, keep, prompts_per_batch, split_need
+from appliance.engine.interface import Completion, SamplingParams
+from appliance.errors import BadInput
+from appliance.generate.base import METHODS, Run
+from appliance.generate.options import Capabilities
 from appliance.generate.records import GeneratedRecord
-from appliance.generate.zerogen import ZeroGen, build_prompt
+from appliance.generate.zerogen import Job, ZeroGen, build_prompt
 from appliance.spec import TaskSpec
 from appliance.spec.taskspec import placeholders
 
@@ -41,45 +40,29 @@ def attr_instruction(task: TaskSpec, label_id: str, context: str, attrs: dict[st
     return text
 
 
-@dataclass
+@METHODS.register
 class AttrPrompt(ZeroGen):
-    name: str = "attrprompt"
-    fills_attributes = True  # the one method whose prompts may name attributes as {NAME} (see build_method)
+    name = "attrprompt"
+    options = ()
+    capabilities = Capabilities(fills_attributes=True)  # the one method whose prompts may name attributes as {NAME}
 
-    def run(
-        self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
-    ) -> Iterator[list[GeneratedRecord]]:
-        if not task.attributes:
-            raise UserError(f"attrprompt needs [attributes] in the task spec; {task.name} has none")
-        labels = task.label_ids
-        need = split_need(labels, n)
-        rng = random.Random(seed)
-        prog = Progress(target=n)
-        seen: set[tuple[str, str, str]] = set()
-        for rnd in range(self.max_rounds):
-            if not any(need.values()):
-                break
-            rseed = seed + 1_000_003 * (rnd + 1)
-            contexts = self.contexts(model, task, max(need.values()), rseed, prog)
-            if not contexts:
-                continue
-            jobs = [(ctx, lab, draw_attributes(task, lab, rng)) for ctx in contexts for lab in labels if need[lab] > 0]
-            for start in range(0, len(jobs), prompts_per_batch(self, model)):
-                chunk = jobs[start : start + prompts_per_batch(self, model)]
-                prompts = [build_prompt(model, attr_instruction(task, lab, ctx, at)) for ctx, lab, at in chunk]
-                comps = model.generate(prompts, self.params(task, task.max_new_tokens, rseed + 17 + start))
-                batch: list[GeneratedRecord] = []
-                for (ctx, lab, at), c in zip(chunk, comps):
-                    prog.tokens += c.n_tokens
-                    text = clean_output(c.raw_text, task, ctx)
-                    if text is None:
-                        prog.drop("too_short_or_unfinished")
-                        continue
-                    if need[lab] <= 0:
-                        continue
-                    rec = GeneratedRecord(
-                        text=text, label=lab, context=ctx, attributes=dict(at), method=self.name,
-                        meta={"n_tokens": c.n_tokens, "mean_logprob": round(c.mean_logprob, 4)},
-                    )
-                    keep(rec, need, seen, prog, batch)
-                yield from emit(batch, prog, progress)
+    def records(self, run: Run) -> Iterator[list[GeneratedRecord]]:
+        if not run.task.attributes:
+            raise BadInput(f"attrprompt needs [attributes] in the task spec; {run.task.name} has none")
+        yield from super().records(run)
+
+    def jobs(self, run: Run, contexts: list[str], wanted: dict[str, int]) -> list[Job]:
+        task = run.task
+        return [(ctx, lab, draw_attributes(task, lab, run.rng)) for ctx in contexts for lab in task.label_ids
+                if wanted[lab] > 0]
+
+    def complete(self, run: Run, chunk: list[Job], params: SamplingParams) -> list[Completion]:
+        prompts = [build_prompt(run.model, attr_instruction(run.task, lab, ctx, at)) for ctx, lab, at in chunk]
+        return run.complete(prompts, params)
+
+    def parse(self, run: Run, job: Job, c: Completion) -> GeneratedRecord | None:
+        ctx, lab, at = job
+        text = run.clean(c, ctx)
+        if text is None or run.need[lab] <= 0:
+            return None
+        return run.record(c, text, lab, ctx, attributes=dict(at))

@@ -19,16 +19,15 @@ when it exceeds ``epsilon_budget`` (the privacy policy's budget; default 8).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from appliance.engine.interface import TextModel
-from appliance.errors import UserError
-from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import clean_output, copies_any, seeds_by_label, split_need, prompts_per_batch
+from appliance.errors import BadInput
+from appliance.generate.base import METHODS, Run
+from appliance.generate.common import copies_any, seeds_by_label
 from appliance.generate.dp import default_delta, gaussian_epsilon
+from appliance.generate.options import Capabilities, Option
 from appliance.generate.postprocess import dedupe
 from appliance.generate.records import GeneratedRecord
 from appliance.generate.zerogen import ZeroGen, build_prompt
@@ -54,15 +53,19 @@ def variation_instruction(task: TaskSpec, label_id: str, text: str) -> str:
     )
 
 
-@dataclass
+@METHODS.register
 class AugPE(ZeroGen):
-    name: str = "augpe"
-    seeds: list[dict[str, Any]] = field(default_factory=list)
-    rounds: int = 3
-    noise_multiplier: float = 2.0
-    epsilon_budget: float = 8.0
-    population_factor: float = 2.0  # synthetic samples per label, relative to the records wanted
-    delta: float | None = None  # None: 1/(N ln N)
+    name = "augpe"
+    options = (
+        Option("rounds", int, 3, "Private Evolution rounds (noisy vote histograms)", minimum=1, maximum=100),
+        Option("noise_multiplier", float, 2.0, "Gaussian noise σ on the votes", minimum=0.0),
+        Option("epsilon_budget", float, 8.0, "refuse to start when ε exceeds it", minimum=0.0),
+        Option("population_factor", float, 2.0, "synthetic samples per label, relative to the records wanted",
+               minimum=1.0, maximum=100.0),
+        Option("delta", float, None, "δ of the privacy guarantee (default: 1/(N ln N), N the seeds)",
+               minimum=0.0, maximum=1.0),
+    )
+    capabilities = Capabilities(needs_seeds=True, spends_privacy=True)
 
     def privacy(self) -> dict[str, float]:
         n_priv = len(self.seeds)
@@ -71,47 +74,46 @@ class AugPE(ZeroGen):
         return {"epsilon": eps, "delta": delta, "noise_multiplier": self.noise_multiplier, "rounds": self.rounds, "n_private": n_priv}
 
     def check(self, task: TaskSpec) -> dict[str, float]:
-        """Refuse (UserError) when the seeds are missing or ε exceeds the budget; returns the privacy figures."""
+        """Refuse (BadInput) when the seeds are missing, δ is too large to mean anything or ε exceeds the budget;
+        returns the privacy figures."""
         seeds_by_label(self.seeds, task, self.name)
         if self.rounds < 1:
-            raise UserError("augpe needs at least 1 round")
+            raise BadInput("augpe needs at least 1 round")
+        if self.delta is not None and self.delta >= 1 / len(self.seeds):  # δ ≥ 1/N allows releasing a seed outright
+            raise BadInput(f"augpe: δ = {self.delta:g} must be below 1/N = {1 / len(self.seeds):.2g} (N = "
+                            f"{len(self.seeds)} seed records); leave it unset for 1/(N ln N)")
         priv = self.privacy()
         if priv["epsilon"] > self.epsilon_budget:
-            raise UserError(
+            raise BadInput(
                 f"augpe: ε = {priv['epsilon']:.2f} (δ = {priv['delta']:.2g}, σ = {self.noise_multiplier}, "
                 f"{self.rounds} rounds) exceeds the privacy budget ε ≤ {self.epsilon_budget}; raise the noise or use fewer rounds"
             )
         return priv
 
-    def _texts(self, model, task, prompts_of: list[tuple[str, str, str, str]], seed, prog) -> list[tuple[str, str, str] | None]:
+    def _texts(self, run: Run, prompts_of: list[tuple[str, str, str, str]], seed: int) -> list[tuple[str, str, str] | None]:
         """(label, context, instruction, source text) → (label, context, text) or None, in batches. A variation that
         keeps ≥ 90 % of its source's words is dropped: it adds nothing to the population."""
         out: list[tuple[str, str, str] | None] = []
-        for start in range(0, len(prompts_of), prompts_per_batch(self, model)):
-            chunk = prompts_of[start : start + prompts_per_batch(self, model)]
-            comps = model.generate([build_prompt(model, ins) for _, _, ins, _ in chunk], self.params(task, task.max_new_tokens, seed + start))
+        task, model = run.task, run.model
+        for start in range(0, len(prompts_of), run.batch_size):
+            chunk = prompts_of[start : start + run.batch_size]
+            prompts = [build_prompt(model, ins) for _, _, ins, _ in chunk]
+            comps = run.complete(prompts, self.params(task, task.max_new_tokens, seed + start))
             for (lab, ctx, _, src), c in zip(chunk, comps):
-                prog.tokens += c.n_tokens
-                text = clean_output(c.raw_text, task, ctx)
-                if text is None:
-                    prog.drop("too_short_or_unfinished")
-                elif src and copies_any(text, [src]):
-                    prog.drop("variation_too_close")
+                text = run.clean(c, ctx)
+                if text is not None and src and copies_any(text, [src]):
+                    run.prog.drop("variation_too_close")
                     text = None
                 out.append(None if text is None else (lab, ctx, text))
         return out
 
-    def run(
-        self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
-    ) -> Iterator[list[GeneratedRecord]]:
+    def records(self, run: Run) -> Iterator[list[GeneratedRecord]]:
+        model, task, seed, need, seen = run.model, run.task, run.seed, run.need, run.seen
         priv = self.check(task)
         private = {lab: [s["text"] for s in rows] for lab, rows in seeds_by_label(self.seeds, task, self.name).items()}
         labels = task.label_ids
-        need = split_need(labels, n)
         size = {lab: max(need[lab] + 1, int(round(need[lab] * self.population_factor))) for lab in labels}
         noise = np.random.default_rng(seed ^ 0x5EED)
-        prog = Progress(target=n)
-        seen: set[tuple[str, str, str]] = set()
         pop: dict[str, list[tuple[str, str]]] = {lab: [] for lab in labels}  # (context, text)
 
         def add(results) -> None:
@@ -127,11 +129,10 @@ class AugPE(ZeroGen):
                 short = {lab: size[lab] - len(pop[lab]) for lab in labels}
                 if max(short.values()) <= 0:
                     break
-                ctxs = self.contexts(model, task, max(short.values()) + 2, base + 1_000_003 * (attempt + 1), prog)
+                ctxs = self.contexts(model, task, max(short.values()) + 2, base + 1_000_003 * (attempt + 1), run.prog)
                 jobs = [(lab, c, task.label(lab).instruction(c), "") for c in ctxs for lab in labels if short[lab] > 0]
-                add(self._texts(model, task, jobs, base + 31 * attempt, prog))
-                if progress:
-                    progress(prog)
+                add(self._texts(run, jobs, base + 31 * attempt))
+                run.report()
 
         fill(seed)  # 1. the initial population
         votes: dict[str, np.ndarray] = {}
@@ -158,10 +159,9 @@ class AugPE(ZeroGen):
                     ] if keep else []
                 if not jobs:
                     break
-                add(self._texts(model, task, jobs, seed + 7_000_001 * (rnd + 1) + 5003 * attempt, prog))
+                add(self._texts(run, jobs, seed + 7_000_001 * (rnd + 1) + 5003 * attempt))
             fill(seed + 9_000_011 * (rnd + 1))  # variations the model only copied: top up with fresh samples
-            if progress:
-                progress(prog)
+            run.report()
         for lab in labels:  # 4. the top-voted of the last histogram, skipping near-copies of one already kept
             order = []
             for i in np.argsort(-votes[lab], kind="stable"):
@@ -178,8 +178,4 @@ class AugPE(ZeroGen):
                 )
                 for i in order
             ]
-            prog.accepted += len(batch)
-            if progress:
-                progress(prog)
-            if batch:
-                yield batch
+            yield from run.emit(batch)

@@ -1,4 +1,5 @@
-"""Small helpers the generation methods share: balanced per-label targets, word sets, seeds, text cleaning."""
+"""Small helpers the generation methods share: balanced per-label targets, word sets, seeds, text cleaning.
+(The steps of the loop itself are ``base.Run``'s.)"""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
-from appliance.errors import UserError
-from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.postprocess import cut_output, dedupe, keep_text
-from appliance.generate.records import GeneratedRecord
+from appliance.errors import BadInput
+from appliance.generate.postprocess import cut_output, keep_text
 from appliance.spec import TaskSpec
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -74,7 +73,7 @@ def seeds_by_label(seeds: Sequence[dict[str, Any]], task: TaskSpec, method: str)
             out[label].append({"id": s.get("id", i), "text": text.strip(), "label": label})
     missing = [lab for lab, rows in out.items() if not rows]
     if missing:
-        raise UserError(f"{method} needs seed records for every label; none for: {', '.join(missing)} (choose a seed set)")
+        raise BadInput(f"{method} needs seed records for every label; none for: {', '.join(missing)} (choose a seed set)")
     return out
 
 
@@ -86,35 +85,3 @@ def read_seed_file(path: str | Path) -> list[dict[str, Any]]:
             rows.append(json.loads(line))
     return rows
 
-
-def distinct_n(texts: Iterable[str], n: int = 2) -> float:
-    """Distinct-n: distinct word n-grams over all n-grams of the texts (Li et al., 2016)."""
-    grams: list[tuple[str, ...]] = []
-    for t in texts:
-        w = t.lower().split()
-        grams += [tuple(w[i : i + n]) for i in range(len(w) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def prompts_per_batch(method: object, model: object) -> int:
-    """The method's ``batch_size``, or (None) 4 × the model's parallel slots, as ZeroGen chooses."""
-    return getattr(method, "batch_size", None) or 4 * int(getattr(model, "max_parallel", 32))
-
-
-def keep(rec: GeneratedRecord, need: dict[str, int], seen: set[tuple[str, str, str]], prog: Progress,
-         batch: list[GeneratedRecord]) -> None:
-    """Add a record to the batch and count it against its label, unless it repeats a kept (context, text, label)."""
-    if not dedupe([rec], seen):
-        prog.drop("duplicate")
-        return
-    need[rec.label] -= 1
-    batch.append(rec)
-
-
-def emit(batch: list[GeneratedRecord], prog: Progress, progress: ProgressFn | None) -> Iterator[list[GeneratedRecord]]:
-    """Report progress for a finished batch and yield it (when it holds anything) for the job to commit."""
-    prog.accepted += len(batch)
-    if progress:
-        progress(prog)
-    if batch:
-        yield batch

@@ -12,65 +12,50 @@ ZeroGen's first stage; outputs go through ZeroGen's cut/drop/dedupe rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 from appliance.engine.debias import DEFAULT_DECAY, DEFAULT_EPSILON, generate_debiased
-from appliance.engine.interface import TextModel
-from appliance.errors import UserError
-from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import clean_output, emit, keep, prompts_per_batch, split_need
+from appliance.engine.interface import Completion, SamplingParams, TextModel
+from appliance.errors import MissingDependency
+from appliance.generate.base import METHODS, Run
+from appliance.generate.options import Capabilities, Option
 from appliance.generate.records import GeneratedRecord
-from appliance.generate.zerogen import ZeroGen, build_prompt
+from appliance.generate.zerogen import Job, ZeroGen, build_prompt
 from appliance.spec import TaskSpec
 
 
-@dataclass
+@METHODS.register
 class Dino(ZeroGen):
-    name: str = "dino"
-    decay: float = DEFAULT_DECAY
-    epsilon: float = DEFAULT_EPSILON
+    name = "dino"
+    options = (
+        Option("decay", float, DEFAULT_DECAY, "self-debiasing strength λ against the counter-labels", minimum=0.0),
+        Option("epsilon", float, DEFAULT_EPSILON, "self-debiasing floor ε of a token's weight (not privacy)",
+               minimum=0.0, maximum=1.0),
+    )
+    capabilities = Capabilities(needs_slots=True)  # one parallel sequence per label for every text
 
     def group(self, model: TextModel, task: TaskSpec, label_id: str, context: str) -> list[str]:
         """The label's prompt first, then every counter-label's prompt for the same context."""
         order = [label_id] + [lab for lab in task.label_ids if lab != label_id]
         return [build_prompt(model, task.label(lab).instruction(context)) for lab in order]
 
-    def run(
-        self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
-    ) -> Iterator[list[GeneratedRecord]]:
+    def records(self, run: Run) -> Iterator[list[GeneratedRecord]]:
+        model = run.model
         if not hasattr(model, "_batch_set"):
-            raise UserError("dino needs the local llama.cpp engine (self-debiasing decodes parallel sequences)")
-        labels = task.label_ids
-        need = split_need(labels, n)
-        prog = Progress(target=n)
-        seen: set[tuple[str, str, str]] = set()
-        for rnd in range(self.max_rounds):
-            if not any(need.values()):
-                break
-            rseed = seed + 1_000_003 * (rnd + 1)
-            contexts = self.contexts(model, task, max(need.values()), rseed, prog)
-            jobs = [(ctx, lab) for ctx in contexts for lab in labels if need[lab] > 0]
-            step = max(1, prompts_per_batch(self, model) // len(labels))
-            for start in range(0, len(jobs), step):
-                chunk = jobs[start : start + step]
-                groups = [self.group(model, task, lab, ctx) for ctx, lab in chunk]
-                comps = generate_debiased(
-                    model, groups, self.params(task, task.max_new_tokens, rseed + 17 + start),  # type: ignore[arg-type]
-                    decay=self.decay, epsilon=self.epsilon,
-                )
-                batch: list[GeneratedRecord] = []
-                for (ctx, lab), c in zip(chunk, comps):
-                    prog.tokens += c.n_tokens  # text tokens; each decoded in len(labels) sequences
-                    text = clean_output(c.raw_text, task, ctx)
-                    if text is None:
-                        prog.drop("too_short_or_unfinished")
-                        continue
-                    if need[lab] <= 0:
-                        continue
-                    rec = GeneratedRecord(
-                        text=text, label=lab, context=ctx, method=self.name,
-                        meta={"n_tokens": c.n_tokens, "mean_logprob": round(c.mean_logprob, 4), "decay": self.decay},
-                    )
-                    keep(rec, need, seen, prog, batch)
-                yield from emit(batch, prog, progress)
+            raise MissingDependency("dino needs the local llama.cpp engine (self-debiasing decodes parallel sequences)")
+        yield from super().records(run)
+
+    def chunk_size(self, run: Run) -> int:
+        return max(1, run.batch_size // len(run.task.label_ids))
+
+    def complete(self, run: Run, chunk: list[Job], params: SamplingParams) -> list[Completion]:
+        groups = [self.group(run.model, run.task, lab, ctx) for ctx, lab in chunk]
+        comps = generate_debiased(run.model, groups, params, decay=self.decay, epsilon=self.epsilon)  # type: ignore[arg-type]
+        return run.count(comps)  # text tokens; each decoded in len(labels) sequences
+
+    def parse(self, run: Run, job: Job, c: Completion) -> GeneratedRecord | None:
+        ctx, lab = job
+        text = run.clean(c, ctx)
+        if text is None or run.need[lab] <= 0:
+            return None
+        return run.record(c, text, lab, ctx, decay=self.decay)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 
 def default_delta(n_private: int) -> float:
     if n_private < 2:
-        raise UserError("private evolution needs at least 2 private seed records")
+        raise BadInput("private evolution needs at least 2 private seed records")
     return 1.0 / (n_private * math.log(n_private))
 
 

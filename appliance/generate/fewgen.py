@@ -15,13 +15,11 @@ the model's copies of a seed never become records.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
-from appliance.engine.interface import SamplingParams, TextModel
-from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import clean_output, copies_any, emit, keep, seeds_by_label, split_need
+from appliance.generate.base import METHODS, Method, Run
+from appliance.generate.common import copies_any, seeds_by_label
+from appliance.generate.options import Capabilities, Option
 from appliance.generate.records import GeneratedRecord
 from appliance.spec import TaskSpec
 
@@ -34,38 +32,29 @@ def fewshot_prompt(task: TaskSpec, label_id: str, demos: list[str]) -> str:
     return "\n".join(lines)
 
 
-@dataclass
-class FewGen:
-    name: str = "fewgen"
-    uses_label_prompts = False  # its prompts are the seeds, so attribute placeholders in label prompts do not matter
-    seeds: list[dict[str, Any]] = field(default_factory=list)
-    redact: Callable[[str], str] | None = None  # the gate's anonymizer; None: raw seeds in prompts
-    k: int = 4  # demonstrations per prompt
-    samples_per_prompt: int = 2  # samples drawn from each prompt (its KV cache is shared)
-    overlap_threshold: float = 0.9
-    temperature: float | None = None
-    top_p: float | None = None
-    batch_size: int = 64
-    max_rounds: int = 8
+@METHODS.register
+class FewGen(Method):
+    name = "fewgen"
+    options = (
+        Option("k", int, 4, "seed demonstrations per prompt", minimum=1, maximum=64),
+        Option("samples_per_prompt", int, 2, "samples drawn from each prompt (its KV cache is shared)", minimum=1,
+               maximum=64),
+        Option("overlap_threshold", float, 0.9, "word overlap with a demonstration at which an output is a copy",
+               minimum=0.0, maximum=1.0),
+        Option("batch_size", int, 64, "prompts per committed batch", minimum=1, maximum=4096),
+        Option("max_rounds", int, 8, "rounds before giving up on the labels still short", minimum=1,
+               maximum=100),
+    )
+    # Its prompts are the seeds (redacted by the gate's anonymizer unless the policy allows raw seeds), so
+    # attribute placeholders in label prompts do not matter.
+    capabilities = Capabilities(needs_seeds=True, shows_seeds=True, uses_label_prompts=False)
 
-    def run(
-        self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
-    ) -> Iterator[list[GeneratedRecord]]:
+    def records(self, run: Run) -> Iterator[list[GeneratedRecord]]:
+        task, seed, need, rng = run.task, run.seed, run.need, run.rng
         by_label = seeds_by_label(self.seeds, task, self.name)
         redact = self.redact or (lambda t: t)
         shown = {lab: [(s["id"], redact(s["text"])) for s in rows] for lab, rows in by_label.items()}
         mode = "redacted" if self.redact is not None else "raw"
-        need = split_need(task.label_ids, n)
-        rng = random.Random(seed)
-        prog = Progress(target=n)
-        seen: set[tuple[str, str, str]] = set()
-        params = SamplingParams(
-            temperature=self.temperature if self.temperature is not None else task.temperature,
-            top_p=self.top_p if self.top_p is not None else task.top_p,
-            max_new_tokens=task.max_new_tokens,
-            min_new_tokens=1,
-            stop=('"', "\n"),
-        )
         for rnd in range(self.max_rounds):
             if not any(need.values()):
                 break
@@ -78,33 +67,19 @@ class FewGen:
                 chunk = jobs[start : start + self.batch_size]
                 prompts = [fewshot_prompt(task, lab, [t for _, t in demos]) for lab, demos in chunk]
                 expanded = [(j, p) for j, p in enumerate(prompts) for _ in range(self.samples_per_prompt)]
-                comps = model.generate(
-                    [p for _, p in expanded],
-                    SamplingParams(**{**params.__dict__, "seed": seed + 100_003 * rnd + start * self.samples_per_prompt}),
-                )
+                params = self.params(task, task.max_new_tokens, seed + 100_003 * rnd + start * self.samples_per_prompt)
+                comps = run.complete([p for _, p in expanded], params)
                 batch: list[GeneratedRecord] = []
                 for (j, _), c in zip(expanded, comps):
-                    prog.tokens += c.n_tokens
                     lab, demos = chunk[j]
-                    text = clean_output(c.raw_text, task)
+                    text = run.clean(c)
                     if text is None:
-                        prog.drop("too_short_or_unfinished")
                         continue
                     if copies_any(text, [t for _, t in demos], self.overlap_threshold):
-                        prog.drop("copies_demonstration")
+                        run.prog.drop("copies_demonstration")
                         continue
                     if need[lab] <= 0:
                         continue
-                    rec = GeneratedRecord(
-                        text=text,
-                        label=lab,
-                        method=self.name,
-                        meta={
-                            "n_tokens": c.n_tokens,
-                            "mean_logprob": round(c.mean_logprob, 4),
-                            "seeds_in_prompt": mode,
-                            "demo_ids": [i for i, _ in demos],
-                        },
-                    )
-                    keep(rec, need, seen, prog, batch)
-                yield from emit(batch, prog, progress)
+                    rec = run.record(c, text, lab, seeds_in_prompt=mode, demo_ids=[i for i, _ in demos])
+                    run.keep(rec, batch)
+                yield from run.emit(batch)

@@ -13,16 +13,13 @@ not copy itself. Contexts, prompts and output rules are otherwise ZeroGen's.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
-from appliance.engine.interface import TextModel
-from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import clean_output, copies_any, split_need, prompts_per_batch
-from appliance.generate.postprocess import dedupe
+from appliance.generate.base import METHODS, Run
+from appliance.generate.common import copies_any
+from appliance.generate.options import Option
 from appliance.generate.records import GeneratedRecord
 from appliance.generate.zerogen import ZeroGen, build_prompt
 from appliance.spec import TaskSpec
@@ -36,40 +33,40 @@ def demo_instruction(task: TaskSpec, label_id: str, context: str, demos: list[st
     return f"Examples of good answers:\n{shown}\n\n{text}"
 
 
-@dataclass
+@METHODS.register
 class ProGen(ZeroGen):
-    name: str = "progen"
-    rounds: int = 4
-    val_per_label: int = 8
-    pool_per_label: int = 16
-    n_demos: int = 8
-    demo_prob: float = 0.5
-    overlap_threshold: float = 0.9
+    name = "progen"
+    options = (
+        Option("rounds", int, 4, "generation rounds, each followed by in-context feedback", minimum=1,
+               maximum=100),
+        Option("val_per_label", int, 8, "synthetic validation records per label (the feedback's yardstick)", minimum=1,
+               maximum=1000),
+        Option("pool_per_label", int, 16, "most helpful records per label kept as demonstrations", minimum=1,
+               maximum=1000),
+        Option("n_demos", int, 8, "demonstrations per prompt", minimum=0, maximum=64),
+        Option("demo_prob", float, 0.5, "probability that a prompt shows demonstrations", minimum=0.0, maximum=1.0),
+        Option("overlap_threshold", float, 0.9, "word overlap with a demonstration at which an output is a copy",
+               minimum=0.0, maximum=1.0),
+    )
 
-    def _generate(self, model, task, jobs, seed, prog, seen, pools_used):
+    def _generate(self, run: Run, jobs: list[tuple[str, str, list[str]]], seed: int) -> list[GeneratedRecord]:
         """Generate one text per (context, label, demos) job; returns the kept records."""
         out = []
-        for start in range(0, len(jobs), prompts_per_batch(self, model)):
-            chunk = jobs[start : start + prompts_per_batch(self, model)]
+        task, model = run.task, run.model
+        for start in range(0, len(jobs), run.batch_size):
+            chunk = jobs[start : start + run.batch_size]
             prompts = [build_prompt(model, demo_instruction(task, lab, ctx, demos)) for ctx, lab, demos in chunk]
-            comps = model.generate(prompts, self.params(task, task.max_new_tokens, seed + 17 + start))
+            comps = run.complete(prompts, self.params(task, task.max_new_tokens, seed + 17 + start))
             for (ctx, lab, demos), c in zip(chunk, comps):
-                prog.tokens += c.n_tokens
-                text = clean_output(c.raw_text, task, ctx)
+                text = run.clean(c, ctx)
                 if text is None:
-                    prog.drop("too_short_or_unfinished")
                     continue
                 if demos and copies_any(text, demos, self.overlap_threshold):
-                    prog.drop("copies_demonstration")
+                    run.prog.drop("copies_demonstration")
                     continue
-                rec = GeneratedRecord(
-                    text=text, label=lab, context=ctx, method=self.name,
-                    meta={"n_tokens": c.n_tokens, "mean_logprob": round(c.mean_logprob, 4), "n_demos": len(demos)},
-                )
-                if not dedupe([rec], seen):
-                    prog.drop("duplicate")
-                    continue
-                out.append(rec)
+                rec = run.record(c, text, lab, ctx, n_demos=len(demos))
+                if run.unique(rec):
+                    out.append(rec)
         return out
 
     def score(self, task: TaskSpec, train: list[GeneratedRecord], val: list[GeneratedRecord]) -> np.ndarray:
@@ -83,23 +80,18 @@ class ProGen(ZeroGen):
             return np.zeros(len(train))
         return helpfulness(xt, yt, xv, yv, len(ids))
 
-    def run(
-        self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
-    ) -> Iterator[list[GeneratedRecord]]:
+    def records(self, run: Run) -> Iterator[list[GeneratedRecord]]:
+        model, task, seed, need, rng = run.model, run.task, run.seed, run.need, run.rng
         labels = task.label_ids
-        need = split_need(labels, n)
-        rng = random.Random(seed)
-        prog = Progress(target=n)
-        seen: set[tuple[str, str, str]] = set()
         # The frozen synthetic validation set (zero-shot).
         val: list[GeneratedRecord] = []
         vneed = {lab: self.val_per_label for lab in labels}
         for attempt in range(3):
             if not any(vneed.values()):
                 break
-            ctxs = self.contexts(model, task, max(vneed.values()) + 2, seed + 77 + attempt, prog)
+            ctxs = self.contexts(model, task, max(vneed.values()) + 2, seed + 77 + attempt, run.prog)
             jobs = [(c, lab, []) for c in ctxs for lab in labels if vneed[lab] > 0]
-            for r in self._generate(model, task, jobs, seed + 99 + attempt, prog, seen, None):
+            for r in self._generate(run, jobs, seed + 99 + attempt):  # type: ignore[arg-type]
                 if vneed[r.label] > 0:
                     vneed[r.label] -= 1
                     val.append(r)
@@ -111,7 +103,7 @@ class ProGen(ZeroGen):
                 break
             want = {lab: min(need[lab], per_round[lab]) if rnd < self.rounds - 1 else need[lab] for lab in labels}
             rseed = seed + 1_000_003 * (rnd + 1)
-            ctxs = self.contexts(model, task, max(want.values()) + 1, rseed, prog)
+            ctxs = self.contexts(model, task, max(want.values()) + 1, rseed, run.prog)
             jobs = []
             for c in ctxs:
                 for lab in labels:
@@ -120,7 +112,7 @@ class ProGen(ZeroGen):
                         demos = rng.sample(pools[lab], min(self.n_demos, len(pools[lab]))) if use else []
                         jobs.append((c, lab, demos))
             batch = []
-            for r in self._generate(model, task, jobs, rseed, prog, seen, pools):
+            for r in self._generate(run, jobs, rseed):
                 if want[r.label] > 0 and need[r.label] > 0:
                     want[r.label] -= 1
                     need[r.label] -= 1
@@ -135,8 +127,4 @@ class ProGen(ZeroGen):
                 for lab in labels:
                     ranked = sorted((r for r in train if r.label == lab), key=lambda r: -r.meta["helpfulness"])
                     pools[lab] = [r.text for r in ranked[: self.pool_per_label] if r.meta["helpfulness"] > 0]
-            prog.accepted += len(batch)
-            if progress:
-                progress(prog)
-            if batch:
-                yield batch
+            yield from run.emit(batch)

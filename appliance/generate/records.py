@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -14,6 +14,3 @@ class GeneratedRecord:
     attributes: dict[str, str] = field(default_factory=dict)
     method: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # n_tokens, mean_logprob, finish_reason, seed
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

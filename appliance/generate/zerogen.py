@@ -9,15 +9,16 @@ ending in an opening quote. Outputs go through ``postprocess`` (cut, drop, dedup
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
-from appliance.engine.interface import SamplingParams, TextModel
-from appliance.generate.base import Progress, ProgressFn
-from appliance.generate.common import emit, keep, prompts_per_batch, split_need
+from appliance.engine.interface import Completion, SamplingParams, TextModel
+from appliance.generate.base import METHODS, Method, Progress, Run
+from appliance.generate.options import Option
 from appliance.generate.postprocess import cut_output, keep_text
 from appliance.generate.records import GeneratedRecord
 from appliance.spec import TaskSpec
+
+Job = Any  # what one prompt is made from: (context, label) here; subclasses add to it
 
 
 def build_prompt(model: TextModel, instruction: str) -> str:
@@ -39,23 +40,19 @@ def context_prompt(model: TextModel, task: TaskSpec) -> str:
     return "\n".join(lines)
 
 
-@dataclass
-class ZeroGen:
-    name: str = "zerogen"
-    top_p: float | None = None  # None: the task spec's decoding settings, else the paper's 0.9
-    temperature: float | None = None  # None: the task spec's, else the paper's 1.0
-    batch_size: int | None = None  # prompts per committed batch; None: 4 × the model's parallel slots
-    max_rounds: int = 6
+@METHODS.register
+class ZeroGen(Method):
+    """The two-stage loop the context-based methods share: each round samples contexts for the labels still
+    wanted, turns (context, label) jobs into prompts in committed batches and parses each completion. Subclasses
+    change the jobs, the prompts (``complete``) or the parsing (``parse``), not the loop."""
 
-    def params(self, task: TaskSpec, max_new_tokens: int, seed: int) -> SamplingParams:
-        return SamplingParams(
-            temperature=self.temperature if self.temperature is not None else task.temperature,
-            top_p=self.top_p if self.top_p is not None else task.top_p,
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=1,
-            stop=('"', "\n"),
-            seed=seed,
-        )
+    name = "zerogen"
+    options = (
+        Option("batch_size", int, None, "prompts per committed batch (default: 4 × the model's parallel slots)",
+               minimum=1, maximum=4096),
+        Option("max_rounds", int, 6, "rounds of contexts before giving up on the labels still short", minimum=1,
+               maximum=100),
+    )
 
     def contexts(self, model: TextModel, task: TaskSpec, n: int, seed: int, progress: Progress) -> list[str]:
         """Stage 1: ``n`` distinct contexts (fewer if the model keeps repeating itself)."""
@@ -63,7 +60,7 @@ class ZeroGen:
         out: list[str] = []
         seen: set[str] = set()
         max_tokens = max(8, task.context_max_words * 2)
-        for rnd in range(self.max_rounds):
+        for rnd in range(self.max_rounds):  # type: ignore[attr-defined]
             want = n - len(out)
             if want <= 0:
                 break
@@ -83,43 +80,52 @@ class ZeroGen:
                 out.append(text)
         return out[:n]
 
-    def run(
-        self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
-    ) -> Iterator[list[GeneratedRecord]]:
-        labels = task.label_ids
-        need = split_need(labels, n)
-        prog = Progress(target=n)
-        seen: set[tuple[str, str, str]] = set()
-        for rnd in range(self.max_rounds):
-            if not any(need.values()):
+    def wanted(self, run: Run) -> dict[str, int]:
+        """Records still wanted per label; the loop ends when none is."""
+        return run.need
+
+    def jobs(self, run: Run, contexts: list[str], wanted: dict[str, int]) -> list[Job]:
+        return [(ctx, lab) for ctx in contexts for lab in run.task.label_ids if wanted[lab] > 0]
+
+    def chunk_size(self, run: Run) -> int:
+        return run.batch_size
+
+    def complete(self, run: Run, chunk: list[Job], params: SamplingParams) -> list[Completion]:
+        return run.complete([build_prompt(run.model, run.task.label(lab).instruction(ctx)) for ctx, lab in chunk], params)
+
+    def parse(self, run: Run, job: Job, c: Completion) -> GeneratedRecord | None:
+        """The record a completion gives, or None (a dropped text counted by its reason, or a label already full)."""
+        ctx, lab = job
+        task = run.task
+        text = cut_output(c.raw_text)
+        if not keep_text(text, ctx, task.min_words, task.max_words):
+            run.prog.drop("too_short_or_unfinished" if text is None or len(text.split()) < task.min_words else "off_spec")
+            return None
+        if run.need[lab] <= 0:
+            return None
+        return run.record(c, text, lab, ctx, finish=c.finish_reason)  # type: ignore[arg-type]
+
+    def finish(self, run: Run) -> Iterator[list[GeneratedRecord]]:
+        """After the rounds: batches of records held back until then (none here)."""
+        return iter(())
+
+    def records(self, run: Run) -> Iterator[list[GeneratedRecord]]:
+        task = run.task
+        for rnd in range(self.max_rounds):  # type: ignore[attr-defined]
+            wanted = self.wanted(run)
+            if max(wanted.values()) <= 0:
                 break
-            rseed = seed + 1_000_003 * (rnd + 1)
-            n_ctx = max(need.values())
-            contexts = self.contexts(model, task, n_ctx, rseed, prog)
-            if not contexts:
-                continue
-            jobs = [(ctx, lab) for ctx in contexts for lab in labels if need[lab] > 0]
-            # Small enough that a crash loses little work, large enough to keep every slot busy.
-            size = prompts_per_batch(self, model)
+            rseed = run.seed + 1_000_003 * (rnd + 1)
+            contexts = self.contexts(run.model, task, max(wanted.values()), rseed, run.prog)
+            jobs = self.jobs(run, contexts, wanted)
+            size = self.chunk_size(run)
             for start in range(0, len(jobs), size):
                 chunk = jobs[start : start + size]
-                prompts = [build_prompt(model, task.label(lab).instruction(ctx)) for ctx, lab in chunk]
-                comps = model.generate(prompts, self.params(task, task.max_new_tokens, rseed + 17 + start))
+                comps = self.complete(run, chunk, self.params(task, task.max_new_tokens, rseed + 17 + start))
                 batch: list[GeneratedRecord] = []
-                for (ctx, lab), c in zip(chunk, comps):
-                    prog.tokens += c.n_tokens
-                    text = cut_output(c.raw_text)
-                    if not keep_text(text, ctx, task.min_words, task.max_words):
-                        prog.drop("too_short_or_unfinished" if text is None or len(text.split()) < task.min_words else "off_spec")
-                        continue
-                    if need[lab] <= 0:
-                        continue
-                    rec = GeneratedRecord(
-                        text=text,  # type: ignore[arg-type]
-                        label=lab,
-                        context=ctx,
-                        method=self.name,
-                        meta={"n_tokens": c.n_tokens, "mean_logprob": round(c.mean_logprob, 4), "finish": c.finish_reason},
-                    )
-                    keep(rec, need, seen, prog, batch)
-                yield from emit(batch, prog, progress)
+                for job, c in zip(chunk, comps):
+                    rec = self.parse(run, job, c)
+                    if rec is not None:
+                        run.keep(rec, batch)
+                yield from run.emit(batch)
+        yield from self.finish(run)

@@ -12,7 +12,7 @@ from appliance.service.models import list_models
 def method_names() -> list[str]:
     from appliance.generate import METHODS
 
-    return list(METHODS)
+    return METHODS.names()
 
 
 def model_names(home: Path) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from appliance.engine.convert import Seal
 from appliance.engine.loader import load_model
 from appliance.errors import BadInput, IntegrityError, MissingDependency
-from appliance.generate import GeneratedRecord, Method, Progress
+from appliance.generate import GeneratedRecord, Method, Progress, method_class
 from appliance.guard.gate import Gate, Verdict
 from appliance.guard.policy import Policy, load_policy
 from appliance.service.methods import build_method
@@ -46,7 +46,12 @@ class GenerationRequest:
     n_gpu_layers: int | None = None  # layers offloaded to a GPU; None: all on a GPU build, none on a CPU build
     adapter: str | None = None  # a DP LoRA adapter from the vault (`appliance adapters list`), applied by llama.cpp
     seed_set: str | None = None  # seeds for fewgen/augpe, read through the vault (authors only); only the name is stored
-    method_options: dict[str, Any] = field(default_factory=dict)  # e.g. rounds, epsilon_budget, noise_multiplier
+    method_options: dict[str, Any] = field(default_factory=dict)  # the method's declared options, e.g. rounds
+
+    def options(self) -> dict[str, Any]:
+        """What the method is built with: its options, and the request's temperature and top-p (every method
+        declares those two; they stay fields of the request, as stored jobs have them)."""
+        return {**self.method_options, "temperature": self.temperature, "top_p": self.top_p}
 
     def settings(self) -> dict[str, Any]:
         """The request without the task, as stored in the job's configuration."""
@@ -98,7 +103,7 @@ def run_generation(
     session.require("job.run")
     policy = load_policy(req.policy)
     method, method_report = build_method(  # refusals (e.g. over the ε budget) write nothing
-        session, req.method, req.task, req.method_options, req.seed_set, policy
+        session, req.method, req.task, req.options(), req.seed_set, policy
     )
     _check_budget(session, req, policy, method_report)  # an over-budget run is refused before the model loads
     t0 = time.perf_counter()
@@ -119,6 +124,7 @@ def run_generation(
         "top_p": req.top_p if req.top_p is not None else req.task.top_p,
         "threads": loaded.model.n_threads,
         "policy": policy.describe(),
+        "method_options": method.settings(),  # every declared option's value, defaults included
         "method_report": method_report,
         "adapter": adapter,
     }
@@ -156,7 +162,7 @@ def resume_job(
     if policy.sha256 != job["config"]["policy"]["sha256"]:
         raise IntegrityError(f"job {job_id} was gated under policy {req.policy} with sha256 "
                         f"{job['config']['policy']['sha256'][:12]}…; that policy file has changed since")
-    method, _ = build_method(session, req.method, req.task, req.method_options, req.seed_set, policy)
+    method, _ = build_method(session, req.method, req.task, req.options(), req.seed_set, policy)
     if job["status"] != "running":
         vault.reopen_job(job_id)
     else:
@@ -174,8 +180,9 @@ def _fault_injection(unit: int) -> None:
 
 def _load(home: Path, req: GenerationRequest, session: Session):
     """The model (with the request's adapter, if any) and the adapter's summary for the job's configuration."""
-    if req.deterministic:
-        kw = dict(compute_type=req.compute_type, n_threads=1, max_parallel=1, n_gpu_layers=req.n_gpu_layers)
+    if req.deterministic:  # one thread; one sequence, or one per label for a method that decodes them in parallel
+        slots = len(req.task.label_ids) if method_class(req.method).capabilities.needs_slots else 1
+        kw = dict(compute_type=req.compute_type, n_threads=1, max_parallel=slots, n_gpu_layers=req.n_gpu_layers)
     else:
         kw = dict(compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel,
                   n_gpu_layers=req.n_gpu_layers)
@@ -248,9 +255,6 @@ def _execute(
     cancel: threading.Event | None = None,
 ) -> GenerationResult:
     vault = session.vault
-    for knob in ("temperature", "top_p"):
-        if getattr(req, knob) is not None and hasattr(method, knob):
-            setattr(method, knob, getattr(req, knob))
     gate = Gate.for_task(vault, req.task.name, policy, [task_id])  # built once per run
     last = Progress(target=req.n)
 

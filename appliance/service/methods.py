@@ -2,8 +2,8 @@
 
 Seeds are read with ``vault.list_seeds``, which only an author may call (reviewers and admins never read raw
 seeds) and which the vault's roles enforce; only the seed set's name is stored in the job, never its records, so a
-resumed job reads them again the same way. A method with a ``check`` (Aug-PE's privacy budget) is checked here,
-before the job is created, so a refused request writes nothing.
+resumed job reads them again the same way. What a method needs and does comes from its declared capabilities, and
+its ``check`` (Aug-PE's privacy budget) runs here, before the job is created, so a refused request writes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.errors import BadInput
-from appliance.generate import METHODS, Method, get_method
+from appliance.generate import Method, get_method, method_class
 from appliance.guard.policy import Policy
 from appliance.service.session import Session
 from appliance.spec import TaskSpec
@@ -31,23 +31,21 @@ def build_method(
     allows raw seeds (``prompts.raw_seeds_allowed``), and its ε per seed set is the budget a DP method may spend
     (an explicit, smaller ``epsilon_budget`` option still wins)."""
     opts = dict(options or {})
-    cls = METHODS.get(name)
-    fields = set(getattr(cls, "__dataclass_fields__", {}))
+    caps = method_class(name).capabilities
     named = task.attribute_placeholders  # refused before the model loads, not as a literal "{NAME}" in every prompt
-    if named and cls is not None and getattr(cls, "uses_label_prompts", True) and not getattr(cls, "fills_attributes", False):
+    if named and caps.uses_label_prompts and not caps.fills_attributes:
         shown = ", ".join("{" + n + "}" for n in sorted(named))
         raise BadInput(f"task {task.name}: label prompts name attributes ({shown}); only attrprompt fills them, not {name}")
-    if policy is not None and "epsilon_budget" in fields and policy.dp_epsilon_per_seed_set is not None:
+    if policy is not None and caps.spends_privacy and policy.dp_epsilon_per_seed_set is not None:
         asked = opts.get("epsilon_budget")
         opts["epsilon_budget"] = min(asked, policy.dp_epsilon_per_seed_set) if asked else policy.dp_epsilon_per_seed_set
     if seed_set:
         if session is None:
             raise ValueError("reading a seed set needs a session")
         opts["seeds"] = [{"id": s["id"], "text": s["text"], "label": s["label"]} for s in session.vault.list_seeds(seed_set)]
-    if policy is not None and opts.get("seeds") and "redact" in fields and not policy.raw_seeds_in_prompts:
+    if policy is not None and opts.get("seeds") and caps.shows_seeds and not policy.raw_seeds_in_prompts:
         from appliance.guard.gate import seed_redactor
 
         opts["redact"] = seed_redactor(policy)
     method = get_method(name, opts)
-    report = method.check(task) if hasattr(method, "check") else {}
-    return method, dict(report or {})
+    return method, dict(method.check(task) or {})

@@ -43,6 +43,7 @@ def _records(home: Path) -> list[tuple[str, str, str]]:
         assert len(jobs) == 1
         job = v.get_job(jobs[0])
         assert job["status"] == "succeeded"
+        assert job["config"]["method_options"]["max_rounds"] == 6  # every declared option stored, defaults too
         return [(r["label"], r["context"], r["text"]) for r in v.list_records(jobs[0])]
 
 

@@ -21,7 +21,11 @@ from tests.methods.method_helpers import TASKS, collect
 
 
 def test_registry_names_and_options() -> None:
-    assert set(METHODS) == {"zerogen", "fewgen", "progen", "attrprompt", "dino", "supergen", "augpe"}
+    assert set(METHODS) == {"zerogen", "fewgen", "progen", "attrprompt", "dino", "supergen", "augpe"}  # shipped set
+    caps = {name: cls.capabilities for name, cls in METHODS.items()}
+    assert {n for n, c in caps.items() if c.needs_seeds} == {"fewgen", "augpe"}
+    assert {n for n, c in caps.items() if c.spends_privacy} == {"augpe"}
+    assert {n for n, c in caps.items() if c.needs_slots} == {"dino"}
     assert get_method("augpe", {"rounds": 2, "epsilon_budget": None}).rounds == 2
     with pytest.raises(UserError, match="no option rounds"):
         get_method("zerogen", {"rounds": 2})

@@ -24,6 +24,7 @@ from appliance.service import catalog
 from appliance.service import jobs as job_service
 from appliance.service import seeds as seed_service
 from appliance.service import tasks as task_service
+from appliance.tui.components.method_options import MethodOptions
 from appliance.tui.components.records_table import RecordsTable
 from appliance.tui.screens.base import AppScreen, report_error
 
@@ -60,6 +61,7 @@ class GenerateScreen(AppScreen):
                 yield Select([], id="gen-task", prompt="task")
                 yield Select([(m, m) for m in catalog.method_names()], id="gen-method", value="zerogen",
                              allow_blank=False)
+            yield MethodOptions("zerogen", id="gen-options")  # the chosen method's declared options
             with Horizontal(classes="row"):
                 yield Select([(m, m) for m in catalog.model_names(self.home)], id="gen-model", prompt="default model")
                 yield Select([], id="gen-adapter", prompt="no adapter")
@@ -104,6 +106,10 @@ class GenerateScreen(AppScreen):
         self.query_one("#gen-resume", Select).set_options(
             [(f"job {j['id']} · {j['method']} · {j['status']}", j["id"]) for j in jobs])
 
+    async def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "gen-method" and event.value is not Select.NULL:
+            await self.query_one(MethodOptions).show(str(event.value))
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         action = {"start": self.action_start, "cancel": self.action_cancel_job, "resume": self.action_resume,
                   "adapt": self.action_adapt}
@@ -135,13 +141,17 @@ class GenerateScreen(AppScreen):
         method, model = self._value("#gen-method"), self._value("#gen-model")
         policy, seed_set = self._value("#gen-policy"), self._value("#gen-seed-set")
         adapter = self._value("#gen-adapter")
+        options = self.guard(self.query_one(MethodOptions).values)
+        if options is None:
+            return
+        decoding = {k: options.pop(k, None) for k in ("temperature", "top_p")}  # fields of the request itself
 
         def runner(on_progress, on_batch, cancel):
             from appliance.service.generation import GenerationRequest, run_generation
 
             spec = task_service.resolve_task(session, str(task_ref))
             req = GenerationRequest(task=spec, method=str(method), n=n, model=model, policy=str(policy),
-                                    seed_set=seed_set, adapter=adapter)
+                                    seed_set=seed_set, adapter=adapter, method_options=options, **decoding)
             return run_generation(session, home, req, on_progress, on_batch=on_batch, cancel=cancel)
 
         self._launch(runner, n, f"{method} · {n} records")
