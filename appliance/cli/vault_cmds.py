@@ -1,9 +1,9 @@
 """CLI commands for the vault: init, user, vault, audit, import.
 
 ``register(subparsers)`` adds them to the main parser; each sets ``func`` to a ``cmd_x(args) -> int``
-handler. Bad input raises UserError (the main CLI prints it and exits 2). ``audit verify`` exits 3 when
-the log does not verify. Passphrases come from files, standard input or a masked prompt, never from the
-command line.
+handler. A UserError is printed as one line and exits with its kind's code (``appliance.errors``); ``audit
+verify`` exits 3 (integrity) when the log does not verify. Passphrases come from files, standard input or a
+masked prompt, never from the command line.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timezone
 
 from appliance.cli.common import add_auth_options, read_passphrase
-from appliance.errors import UserError
+from appliance.errors import IntegrityError, UserError
 from appliance.outputs import check_output
 from appliance.paths import resolve_home
 from appliance.service import audit as audit_service
@@ -23,7 +23,7 @@ from appliance.service import users as user_service
 from appliance.service.overview import vault_status
 from appliance.service.session import Session
 
-AUDIT_FAILED_EXIT = 3
+AUDIT_FAILED_EXIT = IntegrityError.exit_code  # 3, as for any altered file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
