@@ -128,4 +128,4 @@ def test_resume_refuses_when_the_policy_changed(tmp_path: Path, passphrase_file:
     assert proc.returncode == -signal.SIGKILL
     policy.write_text(policy.read_text().replace("max_shared_tokens = 8", "max_shared_tokens = 6"))
     r = _cli(["resume", "1", "--user", "demo"], home, passphrase_file)
-    assert r.returncode == 2 and "has changed" in r.stderr
+    assert r.returncode == 3 and "has changed" in r.stderr
