@@ -51,7 +51,8 @@ class GenerationRequest:
     def options(self) -> dict[str, Any]:
         """What the method is built with: its options, and the request's temperature and top-p (every method
         declares those two; they stay fields of the request, as stored jobs have them)."""
-        return {**self.method_options, "temperature": self.temperature, "top_p": self.top_p}
+        decoding = {"temperature": self.temperature, "top_p": self.top_p}
+        return {**self.method_options, **{k: v for k, v in decoding.items() if v is not None}}
 
     def settings(self) -> dict[str, Any]:
         """The request without the task, as stored in the job's configuration."""

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Input, Select
 
 from appliance.cli import build_parser, main
-from appliance.errors import BadInput
+from appliance.errors import BadInput, UserError
 from appliance.generate import METHODS, Method, Option, get_method
 from appliance.generate.base import Run
 from appliance.generate.records import GeneratedRecord
@@ -70,14 +70,22 @@ def test_option_of_another_method_is_refused_before_the_passphrase(echo, capsys,
     assert not any(tmp_path.iterdir())  # nothing written
 
 
-def test_registered_method_options_on_the_generate_screen(echo, home: Path) -> None:  # noqa: F811
+def test_registered_method_options_on_the_generate_screen(echo, home: Path, monkeypatch) -> None:  # noqa: F811
+    from appliance.service import generation
+
+    asked = []
+
+    def run_generation(session, home, req, *a, **kw):  # stands in for the job: the request is what matters here
+        asked.append(req)
+        raise UserError("stopped by the test")
+
+    monkeypatch.setattr(generation, "run_generation", run_generation)
+
     async def scenario(d) -> None:
         await d.sign_in("alice")
         await d.go("f5")
-        method = d.q("#gen-method", Select)
-        assert "echo_test" in [value for _, value in method._options]
         assert d.q("#gen-opt-max_rounds", Input).border_title == "max_rounds"  # zerogen's, the default method
-        method.value = "echo_test"
+        d.q("#gen-method", Select).value = "echo_test"  # refused by Select were it not among the choices
         await d.settle()
         field = d.q("#gen-opt-echo_repeat", Input)
         assert field.border_title == "echo_repeat" and field.placeholder == "default 2"
@@ -87,6 +95,11 @@ def test_registered_method_options_on_the_generate_screen(echo, home: Path) -> N
         await d.click("#start")
         await d.settle()
         assert any("option echo_repeat must be at most 5" in e for e in d.errors()), d.notes
-        assert d.app.screen.job_id is None and not d.app.screen.job_running
+        assert d.app.screen.job_id is None and not d.app.screen.job_running and not asked
+        field.value, d.q("#gen-opt-temperature", Input).value = "3", "0.5"
+        await d.click("#start")
+        await d.settle()
+        assert [(r.method, r.method_options, r.temperature, r.top_p) for r in asked] == [
+            ("echo_test", {"echo_repeat": 3}, 0.5, None)]
 
     drive(home, scenario)
