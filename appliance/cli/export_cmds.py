@@ -90,8 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("verify-export", help="check an export's signature and every file's sha256")
-    p.add_argument("--home", default=None, help="the installation whose key must have signed the export "
-                   "(default: $APPLIANCE_HOME; with neither, and no --pubkey, the signer is reported unpinned)")
+    add_home_option(p, help="the installation whose key must have signed the export "
+                    "(default: $APPLIANCE_HOME; with neither, and no --pubkey, the signer is reported unpinned)")
     p.add_argument("dir", type=Path)
     p.add_argument("--pubkey", default=None, type=Path, help="require this signer (PEM from `appliance export pubkey`)")
     p.add_argument("--bundle-passphrase-file", default=None, help="decrypt an encrypted bundle and check the files in it")
