@@ -17,6 +17,9 @@ from appliance.errors import UserError
 # A secret given as an option's value: refused before parsing, by name only (ps, shell history and a log of the
 # terminal would keep it; an error message must not print it once more).
 _SECRET_OPTION = re.compile(r"--(?:[a-z]+-)*(?:passphrase|password)(?==|$)")
+# argparse's "invalid choice: 'VALUE'" and "invalid int value: 'VALUE'": the value may be a secret that a mistyped
+# option before it left in a command's place (`appliance --passphrase-f SECRET vault status`), so it is not repeated.
+_REFUSED_VALUE = re.compile(r"(invalid (?:choice|[\w ]+ value)): (?:'[^']*'|\"[^\"]*\")")
 
 
 class StrictParser(argparse.ArgumentParser):
@@ -46,6 +49,7 @@ class StrictParser(argparse.ArgumentParser):
         return ns
 
     def error(self, message: str) -> NoReturn:
+        message = _REFUSED_VALUE.sub(r"\1 (not shown)", message)
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
