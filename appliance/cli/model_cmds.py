@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 
-from appliance.cli.common import add_auth_options, add_home_option, read_passphrase
+from appliance.cli.common import add_auth_options, add_home_option, add_json_option, print_json, read_passphrase
 from appliance.paths import resolve_home
 from appliance.service import models as svc
 from appliance.service.session import Session
@@ -16,10 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     q = msub.add_parser("list", help="registered models")
     add_home_option(q)
+    add_json_option(q)
     q.set_defaults(func=cmd_list)
     q = msub.add_parser("verify", help="check every model file against its pinned sha256")
     add_home_option(q)
     q.add_argument("names", nargs="*")
+    add_json_option(q)
     q.set_defaults(func=cmd_verify)
     q = msub.add_parser("add", help="register a GGUF file you bring (its hash is recorded; audited once a vault exists)")
     add_auth_options(q)
@@ -30,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.json:
+        print_json([asdict(e) for e in svc.list_models(resolve_home(args.home))])
+        return 0
     rows = [("name", "arch", "params", "ctx", "kind", "quant", "license", "source")]
     for e in svc.list_models(resolve_home(args.home)):
         rows.append((
@@ -49,10 +55,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    bad = 0
-    for s in svc.verify_models(resolve_home(args.home), args.names or None):
+    states = svc.verify_models(resolve_home(args.home), args.names or None)
+    bad = sum(s.state != "ok" for s in states)
+    if args.json:
+        print_json([{"name": s.entry.name, "state": s.state, "detail": s.detail, "path": s.path} for s in states])
+        return 2 if bad else 0
+    for s in states:
         print(f"{s.entry.name:28s} {s.state:14s} {s.detail or s.path}")
-        bad += s.state != "ok"
     return 2 if bad else 0
 
 

@@ -29,6 +29,7 @@ from appliance import __version__
 from appliance.errors import UserError
 from appliance.export import bundle, datacard, formats, manifest as mf, pii_recall, target
 from appliance.guard.policy import Policy, load_policy
+from appliance.progress import Report, counter, silent
 from appliance.service.session import Session
 from appliance.vault import layout
 from appliance.vault.audit import canonical
@@ -157,7 +158,8 @@ def _refuse(session: Session, job_id: int, export_id: int | None, message: str) 
 
 
 def write_export(
-    session: Session, export_id: int, fmt: str, to: str | Path, *, bundle_passphrase: str | None = None
+    session: Session, export_id: int, fmt: str, to: str | Path, *, bundle_passphrase: str | None = None,
+    progress: Report | None = None,
 ) -> ExportResult:
     """Write an approved export (or one whose policies need no approval) into the new directory ``to``."""
     session.require("export.request")
@@ -199,11 +201,12 @@ def write_export(
         "approved_at": exp["decided_at"] if exp["status"] == "approved" else None,
         "note": exp["decision_reason"],
     }
-    return _write(session, job, records, pol, approval, fmt, to, bundle_passphrase)
+    return _write(session, job, records, pol, approval, fmt, to, bundle_passphrase, progress)
 
 
 def export_job(
-    session: Session, job_id: int, fmt: str, to: str | Path, *, policy: str | None = None, bundle_passphrase: str | None = None
+    session: Session, job_id: int, fmt: str, to: str | Path, *, policy: str | None = None, bundle_passphrase: str | None = None,
+    progress: Report | None = None,
 ) -> ExportResult:
     """The one-shot path (`appliance export JOB`): write now if the policies need no approval or an approved, unwritten
     request under the same export policy exists; otherwise refuse, saying what to do."""
@@ -217,7 +220,7 @@ def export_job(
         for e in mine:  # newest first
             pinned = session.vault.get_export(e["id"])["manifest"]
             if e["status"] == "approved" and (pinned.get("policy") or {}).get("sha256") == pol.sha256:
-                return write_export(session, e["id"], fmt, to, bundle_passphrase=bundle_passphrase)
+                return write_export(session, e["id"], fmt, to, bundle_passphrase=bundle_passphrase, progress=progress)
         pending = [e["id"] for e in mine if e["status"] == "pending"]
         hint = (f"export {pending[0]} is awaiting a reviewer's approval" if pending else
                 f"run `appliance export request {job_id}`, then a reviewer runs `appliance export approve ID --reason ...`")
@@ -226,7 +229,7 @@ def export_job(
     records = session.vault.list_records(job_id, status="accepted")
     approval = {"required": False, "export_id": None, "requested_by": session.user, "requested_at": None,
                 "approved_by": None, "approved_at": None, "note": f"policy {pol.name} does not require approval"}
-    return _write(session, job, records, pol, approval, fmt, to, bundle_passphrase)
+    return _write(session, job, records, pol, approval, fmt, to, bundle_passphrase, progress)
 
 
 def _check_format(fmt: str) -> None:
@@ -250,7 +253,8 @@ def _stored_findings(record: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: list[dict[str, Any]]):
+def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: list[dict[str, Any]],
+               progress: Report | None = None):
     """Re-check every record under the export policy; returns (rows to export, statistics, the gate).
 
     The text of each row is the stored text with every finding replaced by its entity type, whatever the verdict.
@@ -261,7 +265,9 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
     from appliance.guard.gate import Gate, redact
 
     task = session.vault.get_task(job["task_id"])
+    (progress or silent)("export gate: loading the PII scanner")
     gate = Gate.for_task(session.vault, task["name"], policy, [job["task_id"]])
+    advance = counter(progress, "export gate: checking records", len(records))
     rows: list[dict[str, Any]] = []
     left_out: Counter[str] = Counter()
     n_left = released = redacted = released_redacted = 0
@@ -285,6 +291,7 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
             redacted += text != r["text"]
             released_redacted += was_released and text != r["text"]
             rows.append({"record_id": r["id"], "text": text, "label": r.get("label"), "attributes": r.get("attributes") or {}})
+        advance(len(batch))
     stats = {
         "policy": policy.name,
         "policy_sha256": policy.sha256,
@@ -342,13 +349,14 @@ def _write(
     fmt: str,
     to: Path,
     bundle_passphrase: str | None,
+    progress: Report | None = None,
 ) -> ExportResult:
     vault = session.vault
     if bundle_passphrase is not None:
         from appliance.vault import keys
 
         keys.check_new_passphrase(bundle_passphrase)
-    rows, stats, gate = final_gate(session, job, policy, records)
+    rows, stats, gate = final_gate(session, job, policy, records, progress)
     task = vault.get_task(job["task_id"])
     cfg = job["config"]
     counts = {s: vault.count_records(job["id"], s) for s in ("accepted", "quarantined", "rejected")}
@@ -389,6 +397,7 @@ def _write(
         "data_card": formats.data_card_name(fmt),
         "bundle": None,
     }
+    (progress or silent)("writing the export files" + (" and encrypting the bundle" if bundle_passphrase else ""))
     staging = target.make_staging(to)
     try:
         payload = staging / "plain" if bundle_passphrase is not None else staging
