@@ -89,7 +89,7 @@ def _add_global(p: argparse.ArgumentParser, dest: str, help: str | None = None) 
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
-    """The main parser's copy of every global option (given before the subcommand)."""
+    """Every global option on the main parser or a command group (`user`, `export`, …): given before the command."""
     for dest in GLOBAL_OPTIONS:
         flag, help = GLOBAL_OPTIONS[dest]
         parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=help)
