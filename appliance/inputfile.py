@@ -35,6 +35,12 @@ def has_control_chars(text: str, allow: str = "") -> bool:
     )
 
 
+def without_control_chars(text: str, allow: str = "\n\t") -> str:
+    """``text`` with every control character that ``has_control_chars`` names (other than ``allow``) shown as
+    U+FFFD, for printing stored text on a terminal: an escape sequence in it is shown, never acted on."""
+    return "".join("\ufffd" if ch not in allow and unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+
+
 def check_input_file(path: str | Path, what: str = "file") -> Path:
     """``path`` if it is a readable, non-empty regular file that is not a symbolic link; else UserError naming the
     path and what is wrong with it. ``what`` names the file's role in the message ("seed file", "task spec")."""

@@ -4,20 +4,7 @@ Each command group lives in its own module with a ``register(subparsers)`` funct
 through ``appliance.service``. A problem the user can act on raises a ``UserError`` (``appliance.errors``): one line
 on stderr, and its kind decides the exit code:
 
-====  ==========================================================================================
-exit  meaning
-====  ==========================================================================================
-0     done
-1     our bug: anything that is not a ``UserError`` (with the traceback)
-2     bad input (``BadInput``): a malformed file or value, an unknown name, a refused path, a full disk
-3     integrity (``IntegrityError``): an altered audit log, export, model file, key file or vault
-4     access denied (``AccessDenied``): a wrong passphrase, or the role may not do this
-5     missing dependency (``MissingDependency``): a model file, a package or an optional part is not installed
-130   interrupted
-====  ==========================================================================================
-
-Options are never abbreviated and a passphrase is never taken as an argument (``common.StrictParser``).
-"""
+====  ==================================================================================="""
 
 from __future__ import annotations
 
@@ -26,19 +13,35 @@ import os
 import sys
 
 from appliance import __version__
-from appliance.cli.common import StrictParser
+from appliance.cli.common import StrictParser, add_global_options
 from appliance.errors import UserError, disk_full_error, is_disk_full
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from appliance.cli import adapt_cmds, doctor_cmds, export_cmds, gen_cmds, model_cmds, quality_cmds, review_cmds, tui_cmds, vault_cmds
+    from appliance.cli import (adapt_cmds, doctor_cmds, export_cmds, gen_cmds, model_cmds, quality_cmds, records_cmds, review_cmds,
+                               tui_cmds, vault_cmds)
 
     parser = StrictParser(prog="appliance", description="Offline synthetic-data appliance.")
     parser.add_argument("--version", action="version", version=f"appliance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (model_cmds, gen_cmds, vault_cmds, review_cmds, quality_cmds, tui_cmds, export_cmds, doctor_cmds, adapt_cmds):
+    for module in (model_cmds, gen_cmds, vault_cmds, records_cmds, review_cmds, quality_cmds, tui_cmds, export_cmds, doctor_cmds,
+                   adapt_cmds):
         module.register(sub)
+    for group in _command_groups(parser):  # `appliance --home X user list` and `appliance user --home X list` too
+        add_global_options(group)
     return parser
+
+
+def _command_groups(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The main parser and every parser that holds subcommands (`user`, `export`, …), not the commands themselves."""
+    groups, todo = [], [parser]
+    while todo:
+        p = todo.pop()
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                groups.append(p)
+                todo.extend(action.choices.values())
+    return groups
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
             from appliance.tui import run_tui  # a person at a terminal: open the interface; scripts still get help
 
-            return run_tui()
+            return run_tui(args.home, args.user)
         parser.print_help()
         return 0
     try:

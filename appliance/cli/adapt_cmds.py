@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import TextColumn
 from rich.table import Table
 
 from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.cli.progress import StepProgress
 from appliance.paths import resolve_home
 from appliance.service.session import Session
 
@@ -59,14 +60,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         req = AdaptRequest(seed_set=args.seed_set, epsilon=args.epsilon, model=args.model, delta=args.delta,
                            epochs=args.epochs, policy=args.policy, name=args.name, batch_size=args.batch_size,
                            learning_rate=args.learning_rate)
-        with Progress(TextColumn("[bold]DP training"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-                      TextColumn("ε {task.fields[eps]}"), TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
-                      TimeRemainingColumn(), console=console) as bar:
-            tid = bar.add_task("train", total=None, eps="0.00", loss="-")
+        with StepProgress(console, columns=(TextColumn("ε {task.fields[eps]}"), TextColumn("loss {task.fields[loss]}")),
+                          fields={"eps": "0.00", "loss": "-"}, plain=" steps · ε {eps} · loss {loss}") as view:
+            view("DP training: loading the model and checking the seed set")  # the first minute reports nothing
 
             def progress(p) -> None:
-                bar.update(tid, total=p.total_steps, completed=p.step,
-                           eps=f"{p.epsilon:.2f}" if p.epsilon is not None else "-", loss=f"{p.loss:.3f}")
+                view("DP training", p.step, p.total_steps, eps=f"{p.epsilon:.2f}" if p.epsilon is not None else "-",
+                     loss=f"{p.loss:.3f}")
 
             manifest = train_adapter(session, home, req, progress)
     priv = manifest["privacy"]

@@ -1,9 +1,11 @@
-"""Options and helpers every CLI command shares: the strict parser, --home, --user, --passphrase-file."""
+"""Options and helpers every CLI command shares: the strict parser and the global options (--home, --user,
+--passphrase-file), which a user may give before or after the subcommand."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import re
 import sys
@@ -15,6 +17,9 @@ from appliance.errors import UserError
 # A secret given as an option's value: refused before parsing, by name only (ps, shell history and a log of the
 # terminal would keep it; an error message must not print it once more).
 _SECRET_OPTION = re.compile(r"--(?:[a-z]+-)*(?:passphrase|password)(?==|$)")
+# argparse's "invalid choice: 'VALUE'" and "invalid int value: 'VALUE'": the value may be a secret that a mistyped
+# option before it left in a command's place (`appliance --passphrase-f SECRET vault status`), so it is not repeated.
+_REFUSED_VALUE = re.compile(r"(invalid (?:choice|[\w ]+ value)): (?:'[^']*'|\"[^\"]*\")")
 
 
 class StrictParser(argparse.ArgumentParser):
@@ -40,9 +45,11 @@ class StrictParser(argparse.ArgumentParser):
             if values:
                 parts.append(f"{values} unexpected argument{'s' if values > 1 else ''} (not shown)")
             self.error("; ".join(parts))
+        finish_global_options(self, ns)
         return ns
 
     def error(self, message: str) -> NoReturn:
+        message = _REFUSED_VALUE.sub(r"\1 (not shown)", message)
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
@@ -61,19 +68,63 @@ def refuse_secret_options(argv: Sequence[str]) -> None:
             raise SystemExit(2)
 
 
-def add_home_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--home", default=None, help="installation directory (default: $APPLIANCE_HOME or the user data dir)")
+# Options every command may share, accepted before or after the subcommand (`appliance --home X vault status` is
+# `appliance vault status --home X`): dest -> (flag, help). Each is declared with ``default=SUPPRESS`` on the main
+# parser and on the commands that take it, so a value given before the subcommand is not overwritten by the
+# subcommand's default; ``finish_global_options`` fills the defaults once parsing is done.
+GLOBAL_OPTIONS: dict[str, tuple[str, str]] = {
+    "home": ("--home", "installation directory (default: $APPLIANCE_HOME or the user data dir)"),
+    "user": ("--user", "user name (default: $APPLIANCE_USER)"),
+    "passphrase_file": ("--passphrase-file", "read the passphrase from this file (else standard input when it is not a "
+                        "terminal, else a masked prompt)"),
+}
+_TAKES = "_global_options"  # namespace attribute: the global options the chosen command takes
+_USER_FROM_ENV = "_user_from_env"  # namespace attribute: False where $APPLIANCE_USER is not the default user
 
 
-def add_auth_options(p: argparse.ArgumentParser) -> None:
-    """--user and --passphrase-file. A passphrase is never accepted as a command-line argument."""
+def _add_global(p: argparse.ArgumentParser, dest: str, help: str | None = None) -> None:
+    flag, default_help = GLOBAL_OPTIONS[dest]
+    p.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=help or default_help)
+    p.set_defaults(**{_TAKES: (*(p.get_default(_TAKES) or ()), dest)})
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """Every global option on the main parser or a command group (`user`, `export`, …): given before the command."""
+    for dest in GLOBAL_OPTIONS:
+        flag, help = GLOBAL_OPTIONS[dest]
+        parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=help)
+
+
+def add_home_option(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    _add_global(p, "home", help)
+
+
+def add_user_option(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    _add_global(p, "user", help)
+
+
+def add_auth_options(p: argparse.ArgumentParser, *, user_from_env: bool = True) -> None:
+    """--home, --user and --passphrase-file. A passphrase is never accepted as a command-line argument.
+    ``user_from_env=False``: no --user means no user (not $APPLIANCE_USER), for commands that pick their own."""
     add_home_option(p)
-    p.add_argument("--user", default=os.environ.get("APPLIANCE_USER"), help="user name (default: $APPLIANCE_USER)")
-    p.add_argument(
-        "--passphrase-file",
-        default=None,
-        help="read the passphrase from this file (else standard input when it is not a terminal, else a masked prompt)",
-    )
+    add_user_option(p)
+    _add_global(p, "passphrase_file")
+    if not user_from_env:
+        p.set_defaults(**{_USER_FROM_ENV: False})
+
+
+def finish_global_options(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> None:
+    """Refuse a global option the chosen command does not take (given before it), then fill in the defaults."""
+    takes = getattr(ns, _TAKES, ())
+    if getattr(ns, "func", None) is not None:
+        stray = [GLOBAL_OPTIONS[d][0] for d in GLOBAL_OPTIONS if d not in takes and hasattr(ns, d)]
+        if stray:
+            parser.error(f"{', '.join(stray)} does not apply to this command")
+    defaults = {"home": None, "passphrase_file": None,
+                "user": os.environ.get("APPLIANCE_USER") if getattr(ns, _USER_FROM_ENV, True) else None}
+    for dest, value in defaults.items():
+        if not hasattr(ns, dest):
+            setattr(ns, dest, value)
 
 
 def read_passphrase(args: argparse.Namespace, prompt: str = "Passphrase: ") -> str:
@@ -92,3 +143,14 @@ def read_passphrase(args: argparse.Namespace, prompt: str = "Passphrase: ") -> s
     if not value:
         raise UserError("empty passphrase")
     return value
+
+
+def add_json_option(p: argparse.ArgumentParser) -> None:
+    """--json: print the list as JSON instead of a table (every list command has it)."""
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def print_json(value: object) -> None:
+    """JSON on standard output, every non-ASCII character escaped: a record's text with a terminal escape sequence
+    (or a C1 control) cannot act on the terminal that shows it."""
+    print(json.dumps(value, indent=2, default=str))

@@ -18,7 +18,10 @@ import os
 import sys
 from pathlib import Path
 
-from appliance.cli.common import add_auth_options, add_home_option, read_passphrase
+from rich.console import Console
+
+from appliance.cli.common import add_auth_options, add_home_option, add_json_option, print_json, read_passphrase
+from appliance.cli.progress import StepProgress
 from appliance.errors import UserError
 from appliance.export.formats import FORMATS
 from appliance.paths import resolve_home
@@ -78,6 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_write)
     p = esub.add_parser("list", help="export requests and their status")
     add_auth_options(p)
+    add_json_option(p)
     p.set_defaults(func=cmd_list)
     p = esub.add_parser("pubkey", help="print the installation's export-signing public key (PEM) and fingerprint")
     add_home_option(p)
@@ -90,8 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("verify-export", help="check an export's signature and every file's sha256")
-    p.add_argument("--home", default=None, help="the installation whose key must have signed the export "
-                   "(default: $APPLIANCE_HOME; with neither, and no --pubkey, the signer is reported unpinned)")
+    add_home_option(p, help="the installation whose key must have signed the export "
+                    "(default: $APPLIANCE_HOME; with neither, and no --pubkey, the signer is reported unpinned)")
     p.add_argument("dir", type=Path)
     p.add_argument("--pubkey", default=None, type=Path, help="require this signer (PEM from `appliance export pubkey`)")
     p.add_argument("--bundle-passphrase-file", default=None, help="decrypt an encrypted bundle and check the files in it")
@@ -149,8 +153,9 @@ def cmd_write(args: argparse.Namespace) -> int:
     from appliance.service import export
 
     bundle_pw = _bundle_passphrase(args, confirm=True)
-    with Session.open(args.home, args.user, read_passphrase(args)) as session:
-        _print_result(export.write_export(session, args.export, args.format, args.to, bundle_passphrase=bundle_pw))
+    with Session.open(args.home, args.user, read_passphrase(args)) as session, StepProgress(Console()) as view:
+        r = export.write_export(session, args.export, args.format, args.to, bundle_passphrase=bundle_pw, progress=view)
+    _print_result(r)
     return 0
 
 
@@ -158,8 +163,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from appliance.service import export
 
     bundle_pw = _bundle_passphrase(args, confirm=True)
-    with Session.open(args.home, args.user, read_passphrase(args)) as session:
-        _print_result(export.export_job(session, args.job, args.format, args.to, policy=args.policy, bundle_passphrase=bundle_pw))
+    with Session.open(args.home, args.user, read_passphrase(args)) as session, StepProgress(Console()) as view:
+        r = export.export_job(session, args.job, args.format, args.to, policy=args.policy, bundle_passphrase=bundle_pw,
+                              progress=view)
+    _print_result(r)
     return 0
 
 
@@ -171,6 +178,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     with Session.open(args.home, args.user, read_passphrase(args)) as session:
         rows = export.list_exports(session)
+    if args.json:
+        print_json(rows)
+        return 0
     t = Table("export", "job", "status", "policy", "records", "requested by", "decided by", "reason")
     for e in rows:
         t.add_row(str(e["id"]), str(e["job_id"]), e["status"], e["policy"] or "", str(e["records"] or ""),

@@ -57,11 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("demo", help="the main job: 200 labelled clinical notes with the embedded model")
-    add_auth_options(p)
+    add_auth_options(p, user_from_env=False)
     p.add_argument("--task", type=Path, default=DEMO_TASK)
     p.add_argument("--n", type=int, default=200)
     _gen_options(p)
-    p.set_defaults(func=cmd_demo, user=None)
+    p.set_defaults(func=cmd_demo)
 
 
 def _run(args: argparse.Namespace, session: Session, console: Console) -> GenerationResult:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 
-from appliance.cli.common import add_auth_options, add_home_option, read_passphrase
+from appliance.cli.common import add_auth_options, add_home_option, add_json_option, print_json, read_passphrase
 from appliance.errors import IntegrityError, MissingDependency
 from appliance.paths import resolve_home
 from appliance.service import models as svc
@@ -17,10 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     q = msub.add_parser("list", help="registered models")
     add_home_option(q)
+    add_json_option(q)
     q.set_defaults(func=cmd_list)
     q = msub.add_parser("verify", help="check every model file against its pinned sha256")
     add_home_option(q)
     q.add_argument("names", nargs="*")
+    add_json_option(q)
     q.set_defaults(func=cmd_verify)
     q = msub.add_parser("add", help="register a GGUF file you bring (its hash is recorded; audited once a vault exists)")
     add_auth_options(q)
@@ -31,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.json:
+        print_json([asdict(e) for e in svc.list_models(resolve_home(args.home))])
+        return 0
     rows = [("name", "arch", "params", "ctx", "kind", "quant", "license", "source")]
     for e in svc.list_models(resolve_home(args.home)):
         rows.append((
@@ -51,13 +57,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Exit 3 when a model file was altered, else 5 when one is missing, else 0 (the codes of ``appliance.errors``)."""
-    states = set()
-    for s in svc.verify_models(resolve_home(args.home), args.names or None):
-        print(f"{s.entry.name:28s} {s.state:14s} {s.detail or s.path}")
-        states.add(s.state)
-    if "mismatch" in states:
+    states = svc.verify_models(resolve_home(args.home), args.names or None)
+    if args.json:
+        print_json([{"name": s.entry.name, "state": s.state, "detail": s.detail, "path": s.path} for s in states])
+    else:
+        for s in states:
+            print(f"{s.entry.name:28s} {s.state:14s} {s.detail or s.path}")
+    found = {s.state for s in states}
+    if "mismatch" in found:
         return IntegrityError.exit_code
-    return MissingDependency.exit_code if states - {"ok"} else 0
+    return MissingDependency.exit_code if found - {"ok"} else 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:

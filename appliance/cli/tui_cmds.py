@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from appliance.cli.common import add_home_option
+from appliance.cli.common import add_home_option, add_user_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tui", help="open the terminal user interface (the default on a terminal)")
     add_home_option(p)
-    p.add_argument("--user", default=os.environ.get("APPLIANCE_USER"), help="user name to sign in as (default: $APPLIANCE_USER)")
+    add_user_option(p, help="user name to sign in as (default: $APPLIANCE_USER)")
     p.set_defaults(func=cmd_tui)
 
 

@@ -14,7 +14,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from appliance.cli.common import add_auth_options, read_passphrase
+from appliance.cli.common import add_auth_options, add_json_option, print_json, read_passphrase
 from appliance.errors import IntegrityError, UserError
 from appliance.outputs import check_output
 from appliance.paths import resolve_home
@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_user_passwd)
     p = usub.add_parser("list", help="list users and roles")
     add_auth_options(p)
+    add_json_option(p)
     p.set_defaults(func=cmd_user_list)
     p = usub.add_parser("remove", help="disable a user; every key they held is rotated")
     add_auth_options(p)
@@ -89,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--until", default=None, help="up to this time (inclusive)")
     p.add_argument("--jsonl", default=None, metavar="PATH", help="write the entries as JSON Lines to PATH (outside the home)")
     p.add_argument("--force", action="store_true", help="replace PATH if it already exists")
+    add_json_option(p)
     p.set_defaults(func=cmd_audit_log)
 
     p = subparsers.add_parser("import", help="import seed records (CSV, TSV, JSONL or Parquet) for a task")
@@ -160,6 +162,9 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
 def cmd_user_list(args: argparse.Namespace) -> int:
     with _session(args) as s:
         users = user_service.list_users(s)
+    if args.json:
+        print_json(users)
+        return 0
     for u in users:
         state = " (removed)" if u["disabled"] else ""
         held = ",".join(u["keys"]) or "-"
@@ -253,6 +258,9 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
             print(f"{n} entries written to {args.jsonl}")
             return 0
         entries = audit_service.entries(s, **filters)
+    if args.json:
+        print_json(entries)
+        return 0
     for e in entries:
         ids = " ".join(f"{k}={v}" for k, v in sorted(e["object_ids"].items()) if v is not None)
         params = json.dumps(e["params"], sort_keys=True, ensure_ascii=False) if e["params"] else ""

@@ -16,6 +16,7 @@ from typing import Any
 from appliance.errors import AccessDenied, BadInput, UserError
 from appliance.export import formats, target
 from appliance.guard.policy import Policy, load_policy
+from appliance.progress import Report
 from appliance.service.export_verify import installation_public_key, verify
 from appliance.service.export_write import ExportResult, write
 from appliance.service.session import Session
@@ -131,7 +132,8 @@ def _refuse(session: Session, job_id: int, export_id: int | None, message: str) 
 
 
 def write_export(
-    session: Session, export_id: int, fmt: str, to: str | Path, *, bundle_passphrase: str | None = None
+    session: Session, export_id: int, fmt: str, to: str | Path, *, bundle_passphrase: str | None = None,
+    progress: Report | None = None,
 ) -> ExportResult:
     """Write an approved export (or one whose policies need no approval) into the new directory ``to``."""
     session.require("export.request")
@@ -173,11 +175,12 @@ def write_export(
         "approved_at": exp["decided_at"] if exp["status"] == "approved" else None,
         "note": exp["decision_reason"],
     }
-    return write(session, job, records, pol, approval, fmt, to, bundle_passphrase)
+    return write(session, job, records, pol, approval, fmt, to, bundle_passphrase, progress)
 
 
 def export_job(
-    session: Session, job_id: int, fmt: str, to: str | Path, *, policy: str | None = None, bundle_passphrase: str | None = None
+    session: Session, job_id: int, fmt: str, to: str | Path, *, policy: str | None = None, bundle_passphrase: str | None = None,
+    progress: Report | None = None,
 ) -> ExportResult:
     """The one-shot path (`appliance export JOB`): write now if the policies need no approval or an approved, unwritten
     request under the same export policy exists; otherwise refuse, saying what to do."""
@@ -191,7 +194,7 @@ def export_job(
         for e in mine:  # newest first
             pinned = session.vault.get_export(e["id"])["manifest"]
             if e["status"] == "approved" and (pinned.get("policy") or {}).get("sha256") == pol.sha256:
-                return write_export(session, e["id"], fmt, to, bundle_passphrase=bundle_passphrase)
+                return write_export(session, e["id"], fmt, to, bundle_passphrase=bundle_passphrase, progress=progress)
         pending = [e["id"] for e in mine if e["status"] == "pending"]
         hint = (f"export {pending[0]} is awaiting a reviewer's approval" if pending else
                 f"request an export of job {job_id}, then a reviewer approves it with a reason")
@@ -200,7 +203,7 @@ def export_job(
     records = session.vault.list_records(job_id, status="accepted")
     approval = {"required": False, "export_id": None, "requested_by": session.user, "requested_at": None,
                 "approved_by": None, "approved_at": None, "note": f"policy {pol.name} does not require approval"}
-    return write(session, job, records, pol, approval, fmt, to, bundle_passphrase)
+    return write(session, job, records, pol, approval, fmt, to, bundle_passphrase, progress)
 
 
 def _check_format(fmt: str) -> None:

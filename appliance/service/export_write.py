@@ -23,6 +23,7 @@ from appliance import __version__
 from appliance.errors import IntegrityError
 from appliance.export import bundle, datacard, formats, manifest as mf, pii_recall, target
 from appliance.guard.policy import Policy
+from appliance.progress import Report, counter, silent
 from appliance.service.session import Session
 from appliance.vault.keys import now_iso
 
@@ -62,7 +63,8 @@ def _stored_findings(record: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: list[dict[str, Any]]):
+def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: list[dict[str, Any]],
+               progress: Report | None = None):
     """Re-check every record under the export policy; returns (rows to export, statistics, the gate).
 
     The text of each row is the stored text with every finding replaced by its entity type, whatever the verdict.
@@ -73,7 +75,9 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
     from appliance.guard.gate import Gate, redact
 
     task = session.vault.get_task(job["task_id"])
+    (progress or silent)("export gate: loading the PII scanner")
     gate = Gate.for_task(session.vault, task["name"], policy, [job["task_id"]])
+    advance = counter(progress, "export gate: checking records", len(records))
     rows: list[dict[str, Any]] = []
     left_out: Counter[str] = Counter()
     n_left = released = redacted = released_redacted = 0
@@ -97,6 +101,7 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
             redacted += text != r["text"]
             released_redacted += was_released and text != r["text"]
             rows.append({"record_id": r["id"], "text": text, "label": r.get("label"), "attributes": r.get("attributes") or {}})
+        advance(len(batch))
     stats = {
         "policy": policy.name,
         "policy_sha256": policy.sha256,
@@ -154,6 +159,7 @@ def write(
     fmt: str,
     to: Path,
     bundle_passphrase: str | None,
+    progress: Report | None = None,
 ) -> ExportResult:
     """Write ``records`` of ``job`` into the new directory ``to`` (checked by the caller, who also decided that the
     write is allowed: ``approval`` goes into the manifest as it is)."""
@@ -162,7 +168,7 @@ def write(
         from appliance.vault import keys
 
         keys.check_new_passphrase(bundle_passphrase)
-    rows, stats, gate = final_gate(session, job, policy, records)
+    rows, stats, gate = final_gate(session, job, policy, records, progress)
     task = vault.get_task(job["task_id"])
     cfg = job["config"]
     counts = {s: vault.count_records(job["id"], s) for s in ("accepted", "quarantined", "rejected")}
@@ -203,6 +209,7 @@ def write(
         "data_card": formats.data_card_name(fmt),
         "bundle": None,
     }
+    (progress or silent)("writing the export files" + (" and encrypting the bundle" if bundle_passphrase else ""))
     staging = target.make_staging(to)
     try:
         payload = staging / "plain" if bundle_passphrase is not None else staging

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from appliance.errors import BadInput
 from appliance.outputs import write_output
-from appliance.progress import Report
+from appliance.progress import Report, silent
 from appliance.quality import report as rpt
 from appliance.quality.evaluate import SIZES, TASK_MODELS, evaluate_on_real, quality_metrics
 from appliance.quality.filter import FilterConfig, apply_filter
@@ -61,11 +61,17 @@ def evaluate_job(
     bad = sorted(set(task_models) - set(TASK_MODELS))
     if bad:
         raise BadInput(f"unknown task model {', '.join(bad)} (known: {', '.join(TASK_MODELS)})")
+    say = progress or silent  # loading a model reports no counts: announced, so a log shows what takes the time
+    say("reading the real file")
     real = read_real(real_path, text_column, label_column, task_name=task.name, label_ids=task.label_ids,
                      label_map=label_map, drop_unmapped=drop_unmapped, limit=limit, seed=seed or 13)
     from appliance.quality.embed import get_embedder
 
+    if any(m.startswith("mlp") for m in task_models):
+        say("loading the embedding model")
     embedder = get_embedder() if any(m.startswith("mlp") for m in task_models) else None
+    if prompting:
+        say("loading the scoring model")
     loaded = _load_scorer(session, home, model or job["config"].get("model")) if prompting else None
     try:
         ev = evaluate_on_real(task, [r["text"] for r in records], [r["label"] for r in records], real.texts, real.labels,
@@ -102,7 +108,11 @@ def report_job(
     job, task, records = job_dataset(session, job_id)
     from appliance.quality.embed import get_embedder
 
+    say = progress or silent
+    say("loading the embedding model")
     embedder = get_embedder()
+    if use_model:
+        say("loading the scoring model")
     loaded = _load_scorer(session, home, model or job["config"].get("model")) if use_model else None
     if loaded is None and (cfg.judge_agree or cfg.min_margin is not None or cfg.max_perplexity is not None):
         raise BadInput("the judge and perplexity filter rules need the scoring model (do not turn it off)")

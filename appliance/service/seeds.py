@@ -1,7 +1,7 @@
 """Seed files before import: a preview (columns and first rows) for choosing the text and label columns, and a full
-check that names the first bad row. Both read the file with the importer's own DuckDB readers in a private in-memory
-database whose spill files are encrypted inside the home, so nothing is written anywhere; the user already has the
-file. Importing itself is ``Session.import_seed_file``."""
+check that names the first bad row. Both go through the importer, the one reader of seed files (DuckDB in a private
+in-memory database whose spill files are encrypted inside the home, so nothing is written anywhere; the user already
+has the file). Importing itself is ``Session.import_seed_file``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
-import duckdb
-
-from appliance.errors import BadInput
-from appliance.inputfile import check_input_file
 from appliance.service.session import Session
-from appliance.vault import db, importer, layout
+from appliance.vault import importer, layout
 
 
 @dataclass(frozen=True)
@@ -28,35 +24,7 @@ class SeedPreview:
 def preview_seed_file(session: Session, path: str | Path, n: int = 8) -> SeedPreview:
     """The file's columns and its first ``n`` rows (authors only: it shows raw seed text)."""
     session.require("seed.import")
-    p = check_input_file(Path(path).expanduser(), "seed file")
-    fmt = importer.detect_format(p)
-    con = db.connect(layout.temp_dir(session.vault.home), threads=1)
-    try:
-        if fmt in ("jsonl", "json"):
-            json_format = "newline_delimited" if fmt == "jsonl" else "auto"
-            objs = con.execute(
-                f"SELECT j FROM read_json_objects(?, format = '{json_format}', ignore_errors = true) AS t(j) LIMIT {int(n)}",
-                [str(p)],
-            ).fetchall()
-            import json
-
-            parsed = [json.loads(o[0]) if o[0] else None for o in objs]
-            parsed = [d if isinstance(d, dict) else None for d in parsed]  # a line that is no object shows as empty
-            columns: list[str] = []
-            for d in parsed:
-                for k in d or {}:
-                    if k not in columns:
-                        columns.append(k)
-            rows = [[None if d is None or d.get(c) is None else str(d.get(c)) for c in columns] for d in parsed]
-        else:
-            source = f"read_csv(?, {importer._csv_options(fmt)})" if fmt in ("csv", "tsv") else "read_parquet(?)"
-            rel = con.execute(f"SELECT * FROM {source} LIMIT {int(n)}", [str(p)])
-            columns = [d[0] for d in rel.description]
-            rows = [[None if v is None else str(v) for v in r] for r in rel.fetchall()]
-    except duckdb.Error as e:
-        raise BadInput(f"{p.name}: cannot be read as {fmt.upper()}: {importer.reader_error(e)}") from None
-    finally:
-        con.close()
+    p, fmt, columns, rows = importer.preview_seed_file(path, n, temp_dir=layout.temp_dir(session.vault.home))
     return SeedPreview(p, fmt, columns, rows)
 
 

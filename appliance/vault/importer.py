@@ -1,4 +1,5 @@
-"""Importing seed records from CSV, TSV, JSON Lines or Parquet into the vault.
+"""Importing seed records from CSV, TSV, JSON Lines or Parquet into the vault: the one reader of seed files
+(``read_seed_file``, ``preview_seed_file``), used by the CLI's import, the TUI's preview and check, and benchmarks.
 
 Files are parsed by DuckDB's own readers (no hand-written parsing) in a private in-memory DuckDB whose
 spill files are encrypted and stay in the home directory, so the plaintext never touches disk outside
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,6 +316,39 @@ def read_seed_file(
             rest = f" (and {len(more)} more bad row{'s' if len(more) > 1 else ''}: {shown})"
         raise BadInput(f"{p.name}: row {first}: {problem}{rest}")
     return rows, digest
+
+
+def preview_seed_file(path: str | Path, n: int, *, temp_dir: Path) -> tuple[Path, str, list[str], list[list[str | None]]]:
+    """The checked path, format, columns and first ``n`` rows (each value as text) of a seed file, read by the same
+    DuckDB readers as ``read_seed_file``, for choosing its text and label columns before an import."""
+    p = check_input_file(Path(path).expanduser(), "seed file")
+    fmt = detect_format(p)
+    con = db.connect(temp_dir, threads=1)
+    try:
+        if fmt in ("jsonl", "json"):
+            json_format = "newline_delimited" if fmt == "jsonl" else "auto"
+            objs = con.execute(
+                f"SELECT j FROM read_json_objects(?, format = '{json_format}', ignore_errors = true) AS t(j) LIMIT {int(n)}",
+                [str(p)],
+            ).fetchall()
+            parsed = [json.loads(o[0]) if o[0] else None for o in objs]
+            parsed = [d if isinstance(d, dict) else None for d in parsed]  # a line that is no object shows as empty
+            columns: list[str] = []
+            for d in parsed:
+                for k in d or {}:
+                    if k not in columns:
+                        columns.append(k)
+            rows = [[None if d is None or d.get(c) is None else str(d.get(c)) for c in columns] for d in parsed]
+        else:
+            source = f"read_csv(?, {_csv_options(fmt)})" if fmt in ("csv", "tsv") else "read_parquet(?)"
+            rel = con.execute(f"SELECT * FROM {source} LIMIT {int(n)}", [str(p)])
+            columns = [d[0] for d in rel.description]
+            rows = [[None if v is None else str(v) for v in r] for r in rel.fetchall()]
+    except duckdb.Error as e:
+        raise BadInput(f"{p.name}: cannot be read as {fmt.upper()}: {reader_error(e)}") from None
+    finally:
+        con.close()
+    return p, fmt, columns, rows
 
 
 def _row_problem(text: str | None, label: str | None, text_column: str, label_column: str | None,
