@@ -25,7 +25,7 @@ import llama_cpp as C
 
 from appliance.engine.interface import Completion, SamplingParams
 from appliance.engine.sampling import BatchSampler
-from appliance.engine.threads import choose_threads
+from appliance.engine.threads import ThreadBudget
 from appliance.errors import UserError
 
 _backend_lock = threading.Lock()
@@ -149,7 +149,8 @@ class LocalModel:
         _init_backend()
         self.path = Path(path)
         self.instruct = instruct
-        self.n_threads = choose_threads(n_threads)
+        self._threads = ThreadBudget(n_threads)  # this process's share of the cores, kept up to date in _decode
+        self.n_threads = self._threads.threads
         self.max_parallel = max(1, max_parallel)
         self.ctx_per_seq = ctx_per_seq
         self._lock = threading.Lock()
@@ -160,6 +161,7 @@ class LocalModel:
             mparams.use_extra_bufts = False  # llama.cpp's AMX path segfaults (see cpu_has_amx)
         self._model = C.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self._model:
+            self.close()
             raise UserError(f"llama.cpp could not load model file {self.path}")
         self._vocab = C.llama_model_get_vocab(self._model)
         self.n_vocab = C.llama_vocab_n_tokens(self._vocab)
@@ -177,7 +179,7 @@ class LocalModel:
         cparams.no_perf = True
         self._ctx = C.llama_init_from_model(self._model, cparams)
         if not self._ctx:
-            C.llama_model_free(self._model)
+            self.close()
             raise UserError(f"llama.cpp could not create a context for {self.path} (too little memory?)")
         self._mem = C.llama_get_memory(self._ctx)
         self.n_batch = int(cparams.n_batch)
@@ -200,6 +202,9 @@ class LocalModel:
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
+        if getattr(self, "_threads", None) is not None:
+            self._threads.close()
+            self._threads = None
         if getattr(self, "_batch", None) is not None:
             C.llama_batch_free(self._batch)
             self._batch = None
@@ -273,6 +278,10 @@ class LocalModel:
         b.logits[i] = 1 if logits else 0
 
     def _decode(self, n_tokens: int) -> None:
+        n = self._threads.poll()
+        if n is not None:  # another model-heavy process started or ended: move to this process's new share
+            C.llama_set_n_threads(self._ctx, n, n)
+            self.n_threads = n
         self._batch.n_tokens = n_tokens
         rc = C.llama_decode(self._ctx, self._batch)
         if rc != 0:
