@@ -8,6 +8,7 @@ user share the cores through leases (``ThreadBudget``, below). ``APPLIANCE_THREA
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -48,14 +49,19 @@ def free_cores(sample_s: float = 0.15) -> int:
     return max(1, min(n, int(idle_cores + 0.35)))
 
 
-def choose_threads(requested: int | None = None) -> int:
-    """Explicit request, else $APPLIANCE_THREADS, else the free cores."""
+def explicit_threads(requested: int | None = None) -> int | None:
+    """The thread count asked for: ``requested`` when positive, else ``$APPLIANCE_THREADS``, else None."""
     if requested and requested > 0:
         return requested
     env = os.environ.get("APPLIANCE_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    return free_cores()
+    return None
+
+
+def choose_threads(requested: int | None = None) -> int:
+    """Explicit request, else $APPLIANCE_THREADS, else the free cores."""
+    return explicit_threads(requested) or free_cores()
 
 
 # ---------------------------------------------------------------------------------------------- the shared budget
@@ -101,9 +107,20 @@ class _Lease:
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.path = directory / f"{os.getpid()}-{secrets.token_hex(4)}.lease"
-        self._fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.path = directory / f"{name}.lease"
+        # Locked under a name that others skip, then renamed: a lease is never seen unlocked, so another process
+        # counting leases cannot take it for a dead one's and remove it.
+        pending = directory / f"{name}.new"
+        self._fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            os.rename(pending, self.path)
+        except OSError:
+            os.close(self._fd)
+            with contextlib.suppress(OSError):
+                os.unlink(pending)
+            raise
         self.users = 0
 
     def live(self) -> int:
@@ -177,8 +194,7 @@ class ThreadBudget:
     """The thread count of one loaded model: fixed when asked for, else this process's share of the cores."""
 
     def __init__(self, requested: int | None = None) -> None:
-        env = os.environ.get("APPLIANCE_THREADS")
-        self.fixed = requested if requested and requested > 0 else (int(env) if env and env.isdigit() and int(env) > 0 else None)
+        self.fixed = explicit_threads(requested)
         self._lease = _acquire()
         self._next = time.monotonic() + REFRESH_S
         if self.fixed:
