@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from appliance.engine.debias import DEFAULT_DECAY, DEFAULT_EPSILON, generate_debiased
-from appliance.engine.interface import TextModel
+from appliance.engine.interface import TextModel, supports_debiasing
 from appliance.errors import UserError
 from appliance.generate.base import Progress, ProgressFn
 from appliance.generate.common import clean_output, emit, keep, prompts_per_batch, split_need
@@ -39,7 +39,7 @@ class Dino(ZeroGen):
     def run(
         self, model: TextModel, task: TaskSpec, n: int, *, seed: int = 0, progress: ProgressFn | None = None
     ) -> Iterator[list[GeneratedRecord]]:
-        if not hasattr(model, "_batch_set"):
+        if not supports_debiasing(model):
             raise UserError("dino needs the local llama.cpp engine (self-debiasing decodes parallel sequences)")
         labels = task.label_ids
         need = split_need(labels, n)
