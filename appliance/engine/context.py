@@ -8,6 +8,8 @@ of plain steps: put tokens in the batch, decode, read logits, copy or drop a seq
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +21,17 @@ from appliance.engine.threads import ThreadBudget
 
 class ContextError(RuntimeError):
     """llama.cpp refused a decode (for example a full context)."""
+
+
+@dataclass
+class DecodeStats:
+    """What a context has done since it was made: for benchmarks and profiling (plain numbers, cheap to keep)."""
+
+    decodes: int = 0  # llama_decode calls
+    decode_s: float = 0.0  # seconds inside llama_decode
+    evaluated: int = 0  # tokens evaluated (every batch entry)
+    prefilled: int = 0  # prompt tokens evaluated ahead of sampling (``prefill``)
+    sampled: int = 0  # tokens sampled by the decoding loops
 
 
 class BatchContext:
@@ -44,6 +57,7 @@ class BatchContext:
         self.n_batch = int(params.n_batch)
         self.n_ubatch = int(params.n_ubatch)
         self.threads = threads
+        self.stats = DecodeStats()
         self._batch = None
         self._ctx = C.llama_init_from_model(model, params)
         if not self._ctx:
@@ -78,7 +92,11 @@ class BatchContext:
         if n is not None:  # another model-heavy process started or ended: move to this process's new share
             C.llama_set_n_threads(self._ctx, n, n)
         self._batch.n_tokens = n_tokens
+        t = time.perf_counter()
         rc = C.llama_decode(self._ctx, self._batch)
+        self.stats.decode_s += time.perf_counter() - t
+        self.stats.decodes += 1
+        self.stats.evaluated += n_tokens
         if rc != 0:
             raise ContextError(f"llama_decode failed with code {rc} (context full?)")
 
@@ -114,6 +132,7 @@ class BatchContext:
             for i, (tok, pos, slot) in enumerate(chunk):
                 self.put(i, tok, pos, slot, False)
             self.decode(len(chunk))
+            self.stats.prefilled += len(chunk)
         for src, dst in copies:
             if len(prompt_of[src]) > 1:
                 self.copy_seq(src, dst)

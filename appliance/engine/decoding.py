@@ -125,6 +125,7 @@ def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of
         ctx.decode(len(active))
         rows = [index_of[s.slot] for s in active]
         tokens, lps = sampler.sample(ctx.logits(len(active)), rows, [step_of[s.slot] for s in active])
+        ctx.stats.sampled += len(active)
         for s, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
             s.logprob_sum += lp
             step_of[s.slot] += 1
@@ -179,6 +180,7 @@ def _wave(ctx: BatchContext, model: "LocalModel", groups: list[list[str]], wave:
         ctx.decode(n)
         weights = combine(ctx.logits(n).reshape(len(active), size, ctx.n_vocab))
         tokens, lps = sampler.sample(weights, active, [step[g] for g in active])
+        ctx.stats.sampled += len(active)
         for g, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
             s = seqs[g]
             s.logprob_sum += lp

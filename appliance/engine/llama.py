@@ -13,6 +13,7 @@ processes or machines can serve the same interface (see ``engine.interface``).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import math
 import threading
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import llama_cpp as C
 
 from appliance.engine import decoding
-from appliance.engine.context import BatchContext, ContextError
+from appliance.engine.context import BatchContext, ContextError, DecodeStats
 from appliance.engine.debias import DEFAULT_DECAY, DEFAULT_EPSILON, debias_combiner
 from appliance.engine.interface import Completion, SamplingParams
 from appliance.engine.threads import ThreadBudget
@@ -151,6 +152,11 @@ class LocalModel:
     def n_threads(self) -> int:
         """llama.cpp's thread count now (it follows the process's share of the cores; see ``engine.threads``)."""
         return self._threads.threads if self._threads is not None else 0
+
+    @property
+    def stats(self) -> DecodeStats:
+        """A copy of the context's counters (decodes, time in llama_decode, tokens prefilled and sampled)."""
+        return dataclasses.replace(self._context.stats) if self._context is not None else DecodeStats()
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

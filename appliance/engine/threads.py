@@ -163,31 +163,30 @@ class _Lease:
 
 
 _lease_lock = threading.Lock()
-_lease: _Lease | None = None
+_leases: dict[Path, _Lease] = {}  # one lease per process and directory, shared by the models it has loaded
 
 
 def _acquire() -> _Lease | None:
-    global _lease
     with _lease_lock:
-        if _lease is None:
-            d = budget_dir()
-            if d is None:
-                return None
+        d = budget_dir()
+        if d is None:
+            return None
+        lease = _leases.get(d)
+        if lease is None:
             try:
-                _lease = _Lease(d)
+                lease = _leases[d] = _Lease(d)
             except OSError:
                 return None
-        _lease.users += 1
-        return _lease
+        lease.users += 1
+        return lease
 
 
 def _release(lease: _Lease) -> None:
-    global _lease
     with _lease_lock:
         lease.users -= 1
-        if lease.users == 0 and lease is _lease:
+        if lease.users == 0 and _leases.get(lease.dir) is lease:
             lease.release()
-            _lease = None
+            del _leases[lease.dir]
 
 
 class ThreadBudget:

@@ -57,3 +57,40 @@ def test_planted_entries_are_neither_counted_nor_followed(tmp_path: Path, monkey
         b.close()
     assert victim.read_text() == "keep me"
     assert not (d / "4-stale.lease").exists()
+
+
+def test_a_lease_being_created_is_neither_counted_nor_removed(tmp_path: Path, monkeypatch) -> None:
+    """A lease is locked under a ``.new`` name before it is renamed into view: another process counting leases
+    in that window must not take the unlocked file for a dead process's lease and delete it."""
+    d = tmp_path / "budget"
+    d.mkdir(mode=0o700)
+    pending = d / "999-abcd.new"
+    pending.write_text("")
+    monkeypatch.setenv(threads.BUDGET_DIR_ENV, str(d))
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    b = threads.ThreadBudget()
+    try:
+        assert b.share() == 4
+        assert pending.exists()
+        assert [p.suffix for p in d.iterdir()].count(".lease") == 1  # ours, already locked when it appeared
+    finally:
+        b.close()
+
+
+def test_a_held_lease_is_never_removed_by_another_process_counting(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    d = tmp_path / "budget"
+    monkeypatch.setenv(threads.BUDGET_DIR_ENV, str(d))
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    mine = threads.ThreadBudget()
+    try:
+        code = ("from appliance.engine.threads import ThreadBudget\n"
+                "b = ThreadBudget(); print(b._lease.live()); b.close()")
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+        assert out.stdout.strip() == "2", out.stderr  # it saw ours as live ...
+        assert mine.share() == 4 and len(list(d.glob("*.lease"))) == 1  # ... and left it in place
+    finally:
+        mine.close()
