@@ -122,17 +122,13 @@ class BatchContext:
         """Forget sequence ``seq`` (from position ``from_pos`` on; -1: all of it)."""
         C.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
 
-    def prefill(self, prompt_of: dict[int, Sequence[int]], copies: Sequence[tuple[int, int]] = ()) -> None:
-        """Evaluate each slot's prompt tokens but the last (no logits), in as few decodes as fit a batch, then copy
-        the cache of slot ``src`` to slot ``dst`` for each ``(src, dst)`` in ``copies``. The last token is left for
-        the caller's first logits-producing step."""
-        pending = [(tok, pos, slot) for slot, toks in prompt_of.items() for pos, tok in enumerate(toks[:-1])]
+    def prefill(self, spans: Sequence[tuple[int, int, Sequence[int]]]) -> None:
+        """Evaluate, without logits, each span ``(seq, start, tokens)``: ``tokens`` at positions ``start`` on of
+        sequence ``seq``; all spans together in as few decodes as fit a batch."""
+        pending = [(tok, start + k, seq) for seq, start, toks in spans for k, tok in enumerate(toks)]
         while pending:
             chunk, pending = pending[: self.n_batch], pending[self.n_batch :]
-            for i, (tok, pos, slot) in enumerate(chunk):
-                self.put(i, tok, pos, slot, False)
+            for i, (tok, pos, seq) in enumerate(chunk):
+                self.put(i, tok, pos, seq, False)
             self.decode(len(chunk))
             self.stats.prefilled += len(chunk)
-        for src, dst in copies:
-            if len(prompt_of[src]) > 1:
-                self.copy_seq(src, dst)

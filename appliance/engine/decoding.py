@@ -11,6 +11,7 @@ own generator seeded ``params.seed + i``, so its output does not depend on the b
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -70,15 +71,62 @@ class SeqState:
         )
 
 
+# A common prefix shorter than this is evaluated again rather than copied (a copy moves a sequence's whole cache,
+# a few megabytes for a small model: cheaper than evaluating even 8 tokens on a CPU).
+SHARE_MIN_TOKENS = 8
+
+
 def prefill_prompts(ctx: BatchContext, prompts: Sequence[tuple[int, str]], toks_of: dict[str, list[int]],
-                    slot_of: dict[int, int]) -> None:
-    """Evaluate each distinct prompt of ``(index, text)`` once, into the first slot that uses it, and copy it to the
-    others (``slot_of`` maps an index to its slot)."""
+                    slot_of: dict[int, int], cached: dict[int, list[int]] | None = None) -> None:
+    """Evaluate all prompt tokens but the last (left for the first sampling step) of each ``(index, text)`` into
+    its slot (``slot_of[index]``), evaluating as little as possible:
+
+    - a text shared by several prompts is evaluated once, in its first slot, and that cache copied to the others;
+    - a text that shares at least ``SHARE_MIN_TOKENS`` leading tokens with a running slot (``cached``: slot -> the
+      tokens in its cache) or with another new text gets a copy of that cache up to the common prefix and
+      evaluates only the rest (chat templates and instructions repeat the same prefix in every prompt).
+    """
+    cached = cached or {}
     owner: dict[str, int] = {}
     for idx, text in prompts:
         owner.setdefault(text, slot_of[idx])
-    copies = [(owner[text], slot_of[idx]) for idx, text in prompts if owner[text] != slot_of[idx]]
-    ctx.prefill({slot: toks_of[text] for text, slot in owner.items()}, copies)
+    known = dict(cached)  # slot -> tokens its cache will hold once the first decode round is done
+    first: list[tuple[int, int, list[int]]] = []  # (slot, start, tokens) spans of the first round
+    second: list[tuple[int, int, list[int]]] = []  # spans that wait for a first-round prefix
+    shared: list[tuple[int, int, int]] = []  # (src, dst, prefix length) copies between the two rounds
+    for text, slot in owner.items():
+        toks = toks_of[text][:-1]
+        donor, n = _longest_prefix(toks, known)
+        if n < SHARE_MIN_TOKENS:
+            first.append((slot, 0, toks))
+            known[slot] = toks
+        elif donor in cached:  # already in the cache: copy now, evaluate the rest in the first round
+            ctx.copy_seq(donor, slot)
+            ctx.drop_seq(slot, n)
+            first.append((slot, n, toks[n:]))
+            known[slot] = toks
+        else:
+            shared.append((donor, slot, n))
+            second.append((slot, n, toks[n:]))
+    ctx.prefill(first)
+    for src, dst, n in shared:
+        ctx.copy_seq(src, dst)
+        ctx.drop_seq(dst, n)
+    ctx.prefill(second)
+    for idx, text in prompts:
+        src, dst = owner[text], slot_of[idx]
+        if dst != src and len(toks_of[text]) > 1:
+            ctx.copy_seq(src, dst)
+
+
+def _longest_prefix(toks: list[int], known: dict[int, list[int]]) -> tuple[int, int]:
+    """The slot whose tokens share the longest common prefix with ``toks``, and that prefix's length."""
+    best, n = -1, 0
+    for slot, other in known.items():
+        k = len(os.path.commonprefix([toks, other]))
+        if k > n:
+            best, n = slot, k
+    return best, n
 
 
 def next_token_logits(ctx: BatchContext, prompts: list[str], toks_of: dict[str, list[int]]) -> np.ndarray:
@@ -109,6 +157,7 @@ def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of
     results: list[Completion | None] = [None] * len(prompts)
     while queue or running:
         if queue and free:
+            cached = {slot: toks_of[prompts[index_of[slot]]][:-1] for slot in running}
             new: list[tuple[int, str]] = []
             slot_of: dict[int, int] = {}
             while queue and free:
@@ -118,7 +167,7 @@ def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of
                 slot_of[idx] = slot
                 running[slot] = SeqState(slot=slot, prompt_len=len(toks_of[text]))
                 index_of[slot], next_tok[slot], step_of[slot] = idx, toks_of[text][-1], 0
-            prefill_prompts(ctx, new, toks_of, slot_of)
+            prefill_prompts(ctx, new, toks_of, slot_of, cached)
         active = list(running.values())
         for i, s in enumerate(active):
             ctx.put(i, next_tok[s.slot], s.prompt_len - 1 + step_of[s.slot], s.slot, True)

@@ -135,6 +135,7 @@ class LocalModel:
         except ContextError:
             self.close()
             raise UserError(f"llama.cpp could not create a context for {self.path} (too little memory?)") from None
+        self._stats: DecodeStats = self._context.stats  # kept after close, for a benchmark's last look
         self.n_batch = self._context.n_batch
         self.n_ubatch = self._context.n_ubatch
         self.offloaded = n_gpu_layers != 0 and gpu_offload_supported()
@@ -156,7 +157,7 @@ class LocalModel:
     @property
     def stats(self) -> DecodeStats:
         """A copy of the context's counters (decodes, time in llama_decode, tokens prefilled and sampled)."""
-        return dataclasses.replace(self._context.stats) if self._context is not None else DecodeStats()
+        return dataclasses.replace(self._stats)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -240,7 +241,8 @@ class LocalModel:
         *,
         on_token: Callable[[int], None] | None = None,
     ) -> list[Completion]:
-        """One completion per prompt, decoded in parallel with continuous batching (``engine.decoding``).
+        """One completion per prompt, decoded in parallel with continuous batching (``engine.decoding``); prompts
+        that start alike share their cached prefix.
 
         Sequence ``i`` samples with seed ``params.seed + i``, so its output does not depend on the batch around it.
         ``on_token(n)`` gets the tokens produced per step.
