@@ -32,6 +32,7 @@ class DecodeStats:
     evaluated: int = 0  # tokens evaluated (every batch entry)
     prefilled: int = 0  # prompt tokens evaluated ahead of sampling (``prefill``)
     sampled: int = 0  # tokens sampled by the decoding loops
+    steps: int = 0  # sampling steps (sampled / steps: how many sequences a step decoded on average)
 
 
 class BatchContext:

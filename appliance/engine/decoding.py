@@ -175,6 +175,7 @@ def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of
         rows = [index_of[s.slot] for s in active]
         tokens, lps = sampler.sample(ctx.logits(len(active)), rows, [step_of[s.slot] for s in active])
         ctx.stats.sampled += len(active)
+        ctx.stats.steps += 1
         for s, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
             s.logprob_sum += lp
             step_of[s.slot] += 1
@@ -230,6 +231,7 @@ def _wave(ctx: BatchContext, model: "LocalModel", groups: list[list[str]], wave:
         weights = combine(ctx.logits(n).reshape(len(active), size, ctx.n_vocab))
         tokens, lps = sampler.sample(weights, active, [step[g] for g in active])
         ctx.stats.sampled += len(active)
+        ctx.stats.steps += 1
         for g, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
             s = seqs[g]
             s.logprob_sum += lp
