@@ -12,7 +12,8 @@ every sequence of the group, exactly as DINO's modified ``sample`` does, so the 
 same continuation. All sequences of all groups in a wave go through one ``llama_decode`` per step: the cost of
 self-debiasing is a wider batch, not extra passes.
 
-This module uses ``LocalModel``'s batch helpers and leaves ``LocalModel.generate`` untouched.
+This module holds the formula; the decoding is the engine's public capability ``generate_debiased`` (declared in
+``engine.interface``, implemented by ``LocalModel`` with its grouped decoding loop and ``debias_combiner`` below).
 """
 
 from __future__ import annotations
@@ -21,11 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-import llama_cpp as C
-
-from appliance.engine.interface import Completion, SamplingParams
-from appliance.engine.llama import LocalModel, _Seq
-from appliance.engine.sampling import BatchSampler
+from appliance.engine.interface import Completion, SamplingParams, TextModel, supports_debiasing
 from appliance.errors import UserError
 
 DEFAULT_DECAY = 200.0
@@ -47,26 +44,26 @@ def self_debias(p: np.ndarray, q: np.ndarray, decay: float = DEFAULT_DECAY, epsi
     return out / out.sum(axis=-1, keepdims=True)
 
 
-def next_token_probs(model: LocalModel, prompts: Sequence[str]) -> np.ndarray:
+def debias_combiner(decay: float = DEFAULT_DECAY, epsilon: float = DEFAULT_EPSILON) -> Callable[[np.ndarray], np.ndarray]:
+    """The grouped decoding hook: logits (groups, 1 + counter prompts, V) to the log of the label prompt's
+    self-debiased distribution (groups, V), which the text's next token is sampled from."""
+
+    def combine(logits: np.ndarray) -> np.ndarray:
+        probs = _softmax(logits)
+        debiased = self_debias(probs[:, 0], probs[:, 1:], decay, epsilon) if probs.shape[1] > 1 else probs[:, 0]
+        with np.errstate(divide="ignore"):
+            return np.log(debiased).astype(np.float32)
+
+    return combine
+
+
+def next_token_probs(model: TextModel, prompts: Sequence[str]) -> np.ndarray:
     """The next-token distribution after each prompt (rows of an (n, V) array), all in one batched decode."""
-    prompts = list(prompts)
-    if len(prompts) > model.max_parallel:
-        raise UserError(f"at most {model.max_parallel} prompts at once")
-    with model._lock:
-        C.llama_memory_clear(model._mem, True)
-        toks_of = model._tokenize_prompts(prompts, 0)
-        slot_of = {i: i for i in range(len(prompts))}
-        model._prefill(list(enumerate(prompts)), toks_of, slot_of)
-        for i, text in enumerate(prompts):
-            model._batch_set(i, toks_of[text][-1], len(toks_of[text]) - 1, (i,), True)
-        model._decode(len(prompts))
-        logits = np.ctypeslib.as_array(C.llama_get_logits(model._ctx), shape=(len(prompts), model.n_vocab)).copy()
-        C.llama_memory_clear(model._mem, True)
-    return _softmax(logits)
+    return _softmax(_debiasing(model).next_token_logits_batch(prompts))
 
 
 def generate_debiased(
-    model: LocalModel,
+    model: TextModel,
     groups: Sequence[Sequence[str]],
     params: SamplingParams,
     *,
@@ -74,69 +71,12 @@ def generate_debiased(
     epsilon: float = DEFAULT_EPSILON,
     on_token: Callable[[int], None] | None = None,
 ) -> list[Completion]:
-    """One self-debiased completion per group. ``groups[i][0]`` is the prompt the text is written under,
-    ``groups[i][1:]`` its counter prompts (the same number in every group). Group ``i`` samples with seed
-    ``params.seed + i``; temperature, top-p, stop strings and token limits apply to the debiased distribution."""
-    groups = [list(g) for g in groups]
-    if not groups:
-        return []
-    size = len(groups[0])
-    if size < 1 or any(len(g) != size for g in groups):
-        raise UserError("every self-debiasing group needs the same number of counter prompts")
-    per_wave = model.max_parallel // size
-    if per_wave < 1:
-        raise UserError(f"{size} parallel sequences per text exceed the model's {model.max_parallel} slots")
-    results: list[Completion] = []
-    with model._lock:
-        toks_of = model._tokenize_prompts([t for g in groups for t in g], params.max_new_tokens)
-        sampler = BatchSampler(params, [params.seed + i for i in range(len(groups))], model._eog_ids)
-        for start in range(0, len(groups), per_wave):
-            wave = list(range(start, min(len(groups), start + per_wave)))
-            results += _wave(model, groups, wave, toks_of, sampler, params, decay, epsilon, on_token)
-    return results
+    """One self-debiased completion per group: ``groups[i][0]`` is the prompt the text is written under,
+    ``groups[i][1:]`` its counter prompts (see ``DebiasingModel.generate_debiased``)."""
+    return _debiasing(model).generate_debiased(groups, params, decay=decay, epsilon=epsilon, on_token=on_token)
 
 
-def _wave(model, groups, wave, toks_of, sampler, p: SamplingParams, decay, epsilon, on_token) -> list[Completion]:
-    size = len(groups[0])
-    C.llama_memory_clear(model._mem, True)
-    slots = {g: [j * size + k for k in range(size)] for j, g in enumerate(wave)}  # group -> its slots
-    prompts = [(slots[g][k], groups[g][k]) for g in wave for k in range(size)]
-    model._prefill(prompts, toks_of, {s: s for s, _ in prompts})
-    pos = {s: len(toks_of[t]) - 1 for s, t in prompts}
-    nxt = {s: toks_of[t][-1] for s, t in prompts}
-    seqs = {g: _Seq(slot=slots[g][0], prompt_len=len(toks_of[groups[g][0]])) for g in wave}
-    step = {g: 0 for g in wave}
-    done: dict[int, Completion] = {}
-    while len(done) < len(wave):
-        active = [g for g in wave if g not in done]
-        n = 0
-        for g in active:
-            for s in slots[g]:
-                model._batch_set(n, nxt[s], pos[s], (s,), True)
-                n += 1
-        model._decode(n)
-        logits = np.ctypeslib.as_array(C.llama_get_logits(model._ctx), shape=(n, model.n_vocab))
-        probs = _softmax(logits).reshape(len(active), size, model.n_vocab)
-        if size > 1:
-            debiased = self_debias(probs[:, 0], probs[:, 1:], decay, epsilon)
-        else:
-            debiased = probs[:, 0]
-        with np.errstate(divide="ignore"):
-            logp = np.log(debiased).astype(np.float32)
-        tokens, lps = sampler.sample(logp, active, [step[g] for g in active])
-        for g, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
-            s = seqs[g]
-            s.logprob_sum += lp
-            step[g] += 1
-            eog = tok in model._eog_set
-            s.accept(tok, b"" if eog else model.piece(tok), eog, p)
-            for sl in slots[g]:  # every sequence of the group continues with the same token
-                nxt[sl], pos[sl] = tok, pos[sl] + 1
-            if s.done:
-                done[g] = s.completion()
-                for sl in slots[g]:
-                    C.llama_memory_seq_rm(model._mem, sl, -1, -1)
-        if on_token is not None:
-            on_token(len(active))
-    C.llama_memory_clear(model._mem, True)
-    return [done[g] for g in wave]
+def _debiasing(model: TextModel):  # noqa: ANN202 (a DebiasingModel)
+    if not supports_debiasing(model):
+        raise UserError("self-debiasing needs a model that decodes parallel sequences (the local llama.cpp engine)")
+    return model

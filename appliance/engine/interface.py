@@ -8,7 +8,10 @@ every argument and result is a plain, picklable value and no caller relies on sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,31 @@ class TextModel(Protocol):
     def complete(self, prompt: str, params: SamplingParams) -> Completion: ...
 
     def loglik(self, prompt: str, continuation: str) -> float: ...
+
+
+class DebiasingModel(TextModel, Protocol):
+    """An optional capability: self-debiased decoding (DINO), where each text is decoded under its own prompt
+    while counter prompts read the same continuation in parallel sequences. ``LocalModel`` has it; a model that
+    cannot decode parallel sequences sharing one continuation does not (check with ``supports_debiasing``)."""
+
+    def next_token_logits_batch(self, prompts: Sequence[str]) -> "np.ndarray":
+        """The raw next-token logits after each prompt, one (vocabulary,) row per prompt."""
+        ...
+
+    def generate_debiased(
+        self,
+        groups: Sequence[Sequence[str]],
+        params: SamplingParams,
+        *,
+        decay: float = ...,
+        epsilon: float = ...,
+        on_token: Callable[[int], None] | None = None,
+    ) -> list[Completion]:
+        """One completion per group: ``groups[i][0]`` is the prompt the text is written under, ``groups[i][1:]`` its
+        counter prompts (the same number in every group). Group ``i`` samples with seed ``params.seed + i``."""
+        ...
+
+
+def supports_debiasing(model: object) -> bool:
+    """True when ``model`` offers the self-debiasing capability (``DebiasingModel``)."""
+    return callable(getattr(model, "generate_debiased", None)) and callable(getattr(model, "next_token_logits_batch", None))

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-import llama_cpp as C
-
+from appliance.engine.context import BatchContext
 from appliance.errors import UserError
 
 if TYPE_CHECKING:
@@ -125,56 +124,57 @@ class _Group:
 
 
 def score_tokens(
+    ctx: BatchContext,
     model: "LocalModel",
     requests: Sequence[tuple[Tokens, Sequence[Tokens]]],
     on_scored: Callable[[int], None] | None = None,
 ) -> list[list[list[float]]]:
     """Per-token log-probabilities of each request's continuations after its prefix: ``out[r][j][k]``.
 
-    The caller holds the model's lock. ``on_scored(n)`` gets the number of continuations finished after each group.
+    The caller holds the model's lock (``ctx`` is its context). ``on_scored(n)`` gets the number of continuations finished after each group.
     """
     out: list[list[list[float]]] = [[[0.0] * len(c) for c in conts] for _, conts in requests]
     plans = _plans(requests, model.max_parallel, model.ctx_per_seq)
     # Tokens per group: on a CPU, one micro-batch (more sequences per decode only add attention overhead: measured
     # 666 tokens/s for one 300-token prompt per decode, 369 for 32 of them); on a GPU, a whole batch.
-    budget = model.n_batch if model.offloaded else model.n_ubatch
+    budget = ctx.n_batch if model.offloaded else ctx.n_ubatch
     group: list[tuple[int, _Plan]] = []
     seqs = tokens = 0
     for p, plan in enumerate(plans):
         if group and (seqs + plan.n_seqs > model.max_parallel or tokens + plan.n_tokens > budget):
-            _run_group(model, _Group(group), out, on_scored)
+            _run_group(ctx, _Group(group), out, on_scored)
             group, seqs, tokens = [], 0, 0
         group.append((p, plan))
         seqs += plan.n_seqs
         tokens += plan.n_tokens
     if group:
-        _run_group(model, _Group(group), out, on_scored)
+        _run_group(ctx, _Group(group), out, on_scored)
     return out
 
 
-def _run_group(model: "LocalModel", g: _Group, out: list[list[list[float]]], on_scored) -> None:
+def _run_group(ctx: BatchContext, g: _Group, out: list[list[list[float]]], on_scored) -> None:
     plans = dict(g.plans)
-    C.llama_memory_clear(model._mem, True)
-    _decode_entries(model, g.first, plans, out)
+    ctx.clear()
+    _decode_entries(ctx, g.first, plans, out)
     for src, dst, n in g.copies:
-        C.llama_memory_seq_cp(model._mem, src, dst, -1, -1)
-        C.llama_memory_seq_rm(model._mem, dst, n, -1)  # drop the source's own branch
-    _decode_entries(model, g.second, plans, out)
-    C.llama_memory_clear(model._mem, True)
+        ctx.copy_seq(src, dst)
+        ctx.drop_seq(dst, n)  # drop the source's own branch
+    _decode_entries(ctx, g.second, plans, out)
+    ctx.clear()
     if on_scored is not None:
         on_scored(sum(len(plan.conts) for _, plan in g.plans))
 
 
-def _decode_entries(model: "LocalModel", entries: list[_Entry], plans: dict[int, _Plan], out) -> None:
-    for start in range(0, len(entries), model.n_batch):
-        chunk = entries[start : start + model.n_batch]
+def _decode_entries(ctx: BatchContext, entries: list[_Entry], plans: dict[int, _Plan], out) -> None:
+    for start in range(0, len(entries), ctx.n_batch):
+        chunk = entries[start : start + ctx.n_batch]
         for i, e in enumerate(chunk):
-            model._batch_set(i, e.token, e.pos, (e.seq,), bool(e.reads))
-        model._decode(len(chunk))
+            ctx.put(i, e.token, e.pos, e.seq, bool(e.reads))
+        ctx.decode(len(chunk))
         wanted = [e for e in chunk if e.reads]
         if not wanted:
             continue
-        rows = np.ctypeslib.as_array(C.llama_get_logits(model._ctx), shape=(len(wanted), model.n_vocab))
+        rows = ctx.logits(len(wanted))
         top = rows.max(axis=1)
         lse = top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
         for i, e in enumerate(wanted):

@@ -2,13 +2,21 @@
 
 llama.cpp's worker threads spin while they wait for each other. On an oversubscribed machine throughput collapses
 (measured on 2 cores: about 150 → under 1 token/s when another heavy process runs). So the thread count is taken
-from the cores that are actually free right now, never from the core count alone. ``APPLIANCE_THREADS`` overrides.
+from the cores that are actually free right now, never from the core count alone, and model-heavy processes of one
+user share the cores through leases (``ThreadBudget``, below). ``APPLIANCE_THREADS`` overrides.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import secrets
+import stat
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 
 def _cpu_times() -> tuple[float, float]:
@@ -41,11 +49,179 @@ def free_cores(sample_s: float = 0.15) -> int:
     return max(1, min(n, int(idle_cores + 0.35)))
 
 
-def choose_threads(requested: int | None = None) -> int:
-    """Explicit request, else $APPLIANCE_THREADS, else the free cores."""
+def explicit_threads(requested: int | None = None) -> int | None:
+    """The thread count asked for: ``requested`` when positive, else ``$APPLIANCE_THREADS``, else None."""
     if requested and requested > 0:
         return requested
     env = os.environ.get("APPLIANCE_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    return free_cores()
+    return None
+
+
+def choose_threads(requested: int | None = None) -> int:
+    """Explicit request, else $APPLIANCE_THREADS, else the free cores."""
+    return explicit_threads(requested) or free_cores()
+
+
+# ---------------------------------------------------------------------------------------------- the shared budget
+# Sampling idle cores is not enough when two model-heavy processes start together: both see every core idle and both
+# take them all. So each process that loads a model also holds a lease, a file in a per-user directory locked with
+# flock for the process's lifetime (the kernel drops the lock when the process dies, however it dies). The live
+# leases split the usable cores between them, and a model re-reads its share every few seconds and moves llama.cpp
+# to it (``llama_set_n_threads``): when a second job starts, the first gives up its extra cores; when it ends, the
+# other takes them back. An explicit thread count (``--threads``, ``$APPLIANCE_THREADS``, ``--deterministic``)
+# is kept as asked, but its lease still counts for the others.
+
+BUDGET_DIR_ENV = "APPLIANCE_THREAD_BUDGET_DIR"
+REFRESH_S = 2.0
+
+
+def budget_dir() -> Path | None:
+    """The per-user lease directory (created 0700), or None when it is not safe to use.
+
+    ``$APPLIANCE_THREAD_BUDGET_DIR``, else ``$XDG_RUNTIME_DIR/appliance-threads``, else
+    ``/tmp/appliance-threads-<uid>``. A path that is a symlink, belongs to another user or is open to others is
+    refused (another user could otherwise plant or hide leases): the process then falls back to idle-core sampling.
+    """
+    env = os.environ.get(BUDGET_DIR_ENV)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if env:
+        path = Path(env)
+    elif runtime:
+        path = Path(runtime) / "appliance-threads"
+    else:
+        path = Path(tempfile.gettempdir()) / f"appliance-threads-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    return path
+
+
+class _Lease:
+    """This process's lease file, held locked until ``release``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.path = directory / f"{name}.lease"
+        # Locked under a name that others skip, then renamed: a lease is never seen unlocked, so another process
+        # counting leases cannot take it for a dead one's and remove it.
+        pending = directory / f"{name}.new"
+        self._fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            os.rename(pending, self.path)
+        except OSError:
+            os.close(self._fd)
+            with contextlib.suppress(OSError):
+                os.unlink(pending)
+            raise
+        self.users = 0
+
+    def live(self) -> int:
+        """Leases held by running processes (this one included); a lease nobody holds is removed."""
+        n = 1
+        try:
+            entries = list(os.scandir(self.dir))
+        except OSError:
+            return n
+        for e in entries:
+            if not e.name.endswith(".lease") or e.path == str(self.path):
+                continue
+            try:
+                fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                n += 1  # locked: its process runs
+            except OSError:
+                continue
+            else:
+                try:
+                    os.unlink(e.path)  # left by a process that died
+                except OSError:
+                    pass
+            finally:
+                os.close(fd)
+        return n
+
+    def release(self) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self._fd)
+
+
+_lease_lock = threading.Lock()
+_leases: dict[Path, _Lease] = {}  # one lease per process and directory, shared by the models it has loaded
+
+
+def _acquire() -> _Lease | None:
+    with _lease_lock:
+        d = budget_dir()
+        if d is None:
+            return None
+        lease = _leases.get(d)
+        if lease is None:
+            try:
+                lease = _leases[d] = _Lease(d)
+            except OSError:
+                return None
+        lease.users += 1
+        return lease
+
+
+def _release(lease: _Lease) -> None:
+    with _lease_lock:
+        lease.users -= 1
+        if lease.users == 0 and _leases.get(lease.dir) is lease:
+            lease.release()
+            del _leases[lease.dir]
+
+
+class ThreadBudget:
+    """The thread count of one loaded model: fixed when asked for, else this process's share of the cores."""
+
+    def __init__(self, requested: int | None = None) -> None:
+        self.fixed = explicit_threads(requested)
+        self._lease = _acquire()
+        self._next = time.monotonic() + REFRESH_S
+        if self.fixed:
+            self.threads = self.fixed
+        else:
+            self.threads = min(free_cores(), self.share())
+
+    def share(self) -> int:
+        """Usable cores divided among the live leases (at least 1)."""
+        if self._lease is None:
+            return usable_cores()
+        return max(1, usable_cores() // self._lease.live())
+
+    def poll(self) -> int | None:
+        """The new thread count when this process's share changed (checked at most every ``REFRESH_S``), else None."""
+        if self.fixed or self._lease is None:
+            return None
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        self._next = now + REFRESH_S
+        n = self.share()
+        if n == self.threads:
+            return None
+        self.threads = n
+        return n
+
+    def close(self) -> None:
+        if self._lease is not None:
+            _release(self._lease)
+            self._lease = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from appliance.engine.debias import DEFAULT_DECAY, DEFAULT_EPSILON, generate_debiased
-from appliance.engine.interface import Completion, SamplingParams, TextModel
+from appliance.engine.interface import Completion, SamplingParams, TextModel, supports_debiasing
 from appliance.errors import MissingDependency
 from appliance.generate.base import METHODS, Run
 from appliance.generate.options import Capabilities, Option
@@ -41,7 +41,7 @@ class Dino(ZeroGen):
 
     def records(self, run: Run) -> Iterator[list[GeneratedRecord]]:
         model = run.model
-        if not hasattr(model, "_batch_set"):
+        if not supports_debiasing(model):
             raise MissingDependency("dino needs the local llama.cpp engine (self-debiasing decodes parallel sequences)")
         yield from super().records(run)
 

@@ -70,3 +70,22 @@ def test_text_longer_than_a_slot_is_a_user_error(smol) -> None:
 
     with pytest.raises(UserError, match="too long to score"):
         smol.loglik("Rate this:", " word" * (smol.ctx_per_seq + 10))
+
+
+def test_shared_prompt_prefixes_are_evaluated_once_without_changing_outputs(smol) -> None:
+    """Prompts that start alike (chat template, instruction) share the cached prefix: a new prompt copies it from
+    a running sequence or from another new prompt and evaluates only the rest. Each output is unchanged."""
+    from appliance.engine.decoding import SHARE_MIN_TOKENS
+
+    topics = ["rain", "snow", "wind", "fog", "a cat", "a ship", "bread", "tea", "a bridge", "an owl"]
+    lead = "You are writing short example sentences for a reading class; keep them simple and friendly."
+    prompts = [smol.format_prompt(f"{lead} Write one sentence about {t}.") for t in topics * 2]  # > the 16 slots
+    p = SamplingParams(temperature=1.0, top_p=0.9, max_new_tokens=10, seed=5)
+    before = smol.stats.prefilled
+    together = smol.generate(prompts, p)
+    prefilled = smol.stats.prefilled - before
+    lengths = [len(smol.tokenize(q, add_special=True)) - 1 for q in prompts]  # prompt tokens ahead of sampling
+    assert lengths[0] > 2 * SHARE_MIN_TOKENS
+    assert prefilled <= lengths[0] + sum(n - SHARE_MIN_TOKENS for n in lengths[1:])
+    alone = [smol.complete(q, SamplingParams(**{**p.__dict__, "seed": 5 + i})) for i, q in enumerate(prompts)]
+    assert [(c.text, c.n_tokens) for c in together] == [(c.text, c.n_tokens) for c in alone]
