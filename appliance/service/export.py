@@ -237,12 +237,13 @@ def _check_format(fmt: str) -> None:
 def _stored_findings(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The generation gate's findings stored with a record, checked before their spans are cut out of its text: a
     damaged or edited entry refuses the export (one line naming the record) instead of redacting the wrong place."""
-    from appliance.guard.policy import KNOWN_ENTITIES
+    from appliance.guard.recognizers import known_entities
 
+    known = known_entities()
     found = record.get("findings") or []
     n = len(record["text"])
     for f in found if isinstance(found, list) else [None]:
-        ok = (isinstance(f, dict) and isinstance(f.get("entity"), str) and f["entity"] in KNOWN_ENTITIES
+        ok = (isinstance(f, dict) and isinstance(f.get("entity"), str) and f["entity"] in known
               and all(isinstance(f.get(k), int) and not isinstance(f.get(k), bool) for k in ("start", "end"))
               and 0 <= f["start"] < f["end"] <= n and isinstance(f.get("score"), (int, float)))
         if not ok:
@@ -259,9 +260,10 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
     finding of the export gate and every finding the generation gate stored with it, so a release never lets out
     what either policy blocks or redacts."""
     from appliance.guard.gate import Gate, redact
+    from appliance.service.seeds import task_seeds
 
     task = session.vault.get_task(job["task_id"])
-    gate = Gate.for_task(session.vault, task["name"], policy, [job["task_id"]])
+    gate = Gate(policy, *task_seeds(session.vault, task["name"], [job["task_id"]]))
     rows: list[dict[str, Any]] = []
     left_out: Counter[str] = Counter()
     n_left = released = redacted = released_redacted = 0
