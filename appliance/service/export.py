@@ -230,8 +230,7 @@ def export_job(
 
 
 def _check_format(fmt: str) -> None:
-    if fmt not in formats.FORMATS:
-        raise UserError(f"unknown export format {fmt!r} (formats: {', '.join(formats.FORMATS)})")
+    formats.FORMATS.get(fmt)  # an unknown name is one line listing the known formats
 
 
 def _stored_findings(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -398,8 +397,7 @@ def _write(
         names = formats.write_records(fmt, rows, payload)
         m["files"] = mf.file_entries(payload, names)
         card = datacard.render(m)
-        if fmt == "hf":
-            card = formats.hf_readme_header(f"{task['name']} (synthetic, job {job['id']})") + card
+        card = formats.card_header(fmt, f"{task['name']} (synthetic, job {job['id']})") + card
         (payload / m["data_card"]).write_text(card, encoding="utf-8")
         names.append(m["data_card"])
         m["files"] = mf.file_entries(payload, names)
