@@ -125,7 +125,7 @@ def main() -> int:
     ap.add_argument("--json", default=None, metavar="PATH")
     args = ap.parse_args()
     from appliance.guard.pii import PiiScanner
-    from appliance.guard.policy import KNOWN_ENTITIES
+    from appliance.guard.recognizers import known_entities
 
     data = HELDOUT if args.heldout else DATA
     rows = load(args.limit, data)
@@ -133,7 +133,7 @@ def main() -> int:
         rows = heldout_half(rows, args.half)
     texts = [r["text"] for r in rows]
     t0 = time.perf_counter()
-    ours = PiiScanner(KNOWN_ENTITIES, default_threshold=args.threshold)
+    ours = PiiScanner(known_entities(), default_threshold=args.threshold)
     ours_pred = [[(f.entity, f.start, f.end, f.score) for f in fs] for fs in ours.scan(texts)]
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()

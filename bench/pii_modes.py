@@ -28,17 +28,17 @@ import pii as bench_pii  # noqa: E402 (bench/pii.py: data loading and scoring)
 def measure(data: str = "heldout-test", limit: int | None = None) -> dict:
     """Recall per mode: {"full"|"degraded": {"overall", "precision", "per_entity": {entity: recall}}}."""
     from appliance.guard.pii import LANG, PiiScanner, build_analyzer
-    from appliance.guard.policy import KNOWN_ENTITIES
+    from appliance.guard.recognizers import known_entities
 
     if data == "synth":
         rows = bench_pii.load(limit)
     else:
         rows = bench_pii.heldout_half(bench_pii.load(None, bench_pii.HELDOUT), "test")[:limit]
     texts = [r["text"] for r in rows]
-    full = PiiScanner(KNOWN_ENTITIES, default_threshold=0.5)
+    full = PiiScanner(known_entities(), default_threshold=0.5)
     preds = {"full": [[(f.entity, f.start, f.end, f.score) for f in fs] for fs in full.scan(texts)]}
     an = build_analyzer(degraded=True)
-    ask = sorted(e for e in KNOWN_ENTITIES if e in set(an.get_supported_entities(LANG)))
+    ask = sorted(e for e in known_entities() if e in set(an.get_supported_entities(LANG)))
     preds["degraded"] = [[(r.entity_type, r.start, r.end, r.score) for r in an.analyze(t, LANG, entities=ask, score_threshold=0.5)]
                          for t in texts]
     out = {"sentences": len(rows)}

@@ -32,10 +32,11 @@ import appliance.engine  # noqa: E402,F401  (loads llama.cpp before numpy)
 from appliance.engine.loader import load_model  # noqa: E402
 from appliance.generate import METHODS, get_method  # noqa: E402
 from appliance.generate.common import read_seed_file  # noqa: E402
-from appliance.quality import TASK_MODELS, prompting  # noqa: E402
+from appliance.quality import prompting  # noqa: E402
 from appliance.quality.evaluate import evaluate_on_real, scores  # noqa: E402
 from appliance.quality.realdata import read_real  # noqa: E402
-from appliance.quality.taskmodels import TfidfLR  # noqa: E402
+from appliance.quality.taskmodels import task_model_names  # noqa: E402
+from appliance.quality.taskmodels.tfidf_lr import TfidfLR  # noqa: E402
 from appliance.spec import load_task  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -66,7 +67,7 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS.names()))
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--eval-limit", type=int, default=300, help="seeded sample of each eval file (0: all rows)")
-    ap.add_argument("--task-models", default=",".join(TASK_MODELS))
+    ap.add_argument("--task-models", default=",".join(task_model_names()))
     ap.add_argument("--no-prompting", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")

@@ -49,7 +49,8 @@ class _JobOrCommand(argparse._SubParsersAction):
 
 
 def _write_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", required=True, choices=FORMATS, help="jsonl | csv | parquet | hf (a `datasets` directory)")
+    p.add_argument("--format", required=True, choices=FORMATS.names(),
+                   help="; ".join(f"{name}: {f.help}" for name, f in FORMATS.items()))
     p.add_argument("--to", required=True, type=Path, help="new or empty directory to write the export into")
     p.add_argument("--encrypt", action="store_true", help="write one AES-GCM bundle under a passphrase, for transfer")
     p.add_argument("--bundle-passphrase-file", default=None,

@@ -19,7 +19,7 @@ from appliance.service.session import Session
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from appliance.quality import TASK_MODELS
+    from appliance.quality.taskmodels import task_model_names
 
     p = sub.add_parser("evaluate", help="train task models on a job's records and score them on a real labelled file")
     add_auth_options(p)
@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="evaluate on a seeded sample of this many real rows")
     p.add_argument("--model", default=None, help="GGUF for PROMPTING (default: the job's generator)")
     p.add_argument("--no-prompting", action="store_true", help="skip the PROMPTING baseline")
-    p.add_argument("--task-models", default=",".join(TASK_MODELS), help=f"comma list (default: {','.join(TASK_MODELS)})")
+    names = ",".join(task_model_names())
+    p.add_argument("--task-models", default=names, help=f"comma list (default: {names})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here (outside the home)")
     _force_option(p)

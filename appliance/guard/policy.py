@@ -19,15 +19,6 @@ from appliance.tomlfields import Fields
 
 POLICY_DIR = shipped_path("policies")
 
-# Entities the analyzer (Presidio's recognizers plus ours) can emit; a policy naming anything else is a typo.
-KNOWN_ENTITIES = frozenset({
-    "PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME", "EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN",
-    "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL", "US_DRIVER_LICENSE", "US_PASSPORT", "US_BANK_NUMBER",
-    "US_ITIN", "MEDICAL_LICENSE", "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER",
-    "DEVICE_ID", "VEHICLE_ID", "AGE", "AGE_OVER_89", "PERSON_DATE", "FACILITY", "STREET_ADDRESS", "ZIP_CODE",
-    "STUDENT_ID", "SCHOOL", "STUDENT_GRADE", "TITLE",
-})
-
 _SCHEMA: dict[str, set[str]] = {
     "": {"policy", "pii", "memorization", "canaries", "export", "prompts", "dp", "nlp"},
     "policy": {"name", "description"},
@@ -73,9 +64,6 @@ class Policy:
         """Every entity the scan must look for (blocked or redacted)."""
         return self.block | self.redact
 
-    def threshold(self, entity: str) -> float:
-        return self.thresholds.get(entity, self.score_threshold)
-
     def describe(self) -> dict[str, Any]:
         """What a job records about the policy it ran under."""
         return {"name": self.name, "sha256": self.sha256, "source": self.source}
@@ -91,12 +79,20 @@ def _unit(value: float, name: str, *, open_low: bool = False) -> float:
     return value
 
 
+def _known_entities() -> frozenset[str]:
+    """What the gate's recognizers report (derived from their declarations; importing them loads Presidio, so only
+    when a policy names an entity)."""
+    from appliance.guard.recognizers import known_entities
+
+    return known_entities()
+
+
 def _entities(table: dict[str, Any], key: str) -> frozenset[str]:
     values = _get(table, key, "pii", list, [])
     for v in values:
         if not isinstance(v, str):
             raise _fail(f"pii.{key}", f"entries must be strings, not {v!r}")
-        if v not in KNOWN_ENTITIES:
+        if v not in _known_entities():
             raise _fail(f"pii.{key}", f"unknown entity {v!r}")
     return frozenset(values)
 
@@ -141,7 +137,7 @@ def _policy_from(doc: dict[str, Any], text: bytes, source: str) -> Policy:
     thr = _unit(_get(pii, "score_threshold", "pii", float, 0.5), "pii.score_threshold", open_low=True)
     per: dict[str, float] = {}
     for ent, v in _get(pii, "thresholds", "pii", dict, {}).items():
-        if ent not in KNOWN_ENTITIES:
+        if ent not in _known_entities():
             raise _fail(f"pii.thresholds.{ent}", "unknown entity")
         per[ent] = _unit(_get(pii["thresholds"], ent, "pii.thresholds", float), f"pii.thresholds.{ent}", open_low=True)
     mem = doc.get("memorization", {})

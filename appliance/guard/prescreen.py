@@ -5,11 +5,17 @@ letter past the start of a sentence, no digit, no date word. Skipping the model 
 texts without a digit, leaves the findings exactly as they were: ``tests/guard/test_prescreen.py`` compares both
 paths on the presidio-research sentences, clinical sentences and texts written to poke at the rules' edges.
 
-The rules, each a necessary condition learned from what the model and the recognizers match:
+Each recognizer declares its own condition (``Needs``, next to its patterns: ``appliance.guard.recognizers``); the
+scanner derives from the recognizers it loaded which entities a text could hold (``TextPrescreen``) and where the
+model must run (``NerPrescreen``), so a new recognizer brings its own pre-screen and nothing is kept by hand here:
 
-- *Number-shaped identifiers* (``NEEDS_DIGIT``): every pattern for them has a digit in it; a phone number at least
-  four (``MIN_DIGITS``).
-- *E-mail, URL, IP address* (``NEEDS_CHAR``): an '@'; a dot followed by a letter; a digit or a colon.
+- *Number-shaped identifiers*: every pattern for them has a digit in it; a phone number at least four.
+- *E-mail, URL, IP address*: an '@'; a dot followed by a letter; a digit or a colon.
+- *Recognizers that read the model's spans* ("a person named near a grade", "Ana Ruiz, 34,"): the model must run
+  wherever it could find what they read, even when the policy does not ask for that entity itself.
+
+What the model itself needs to see, for each kind of entity it reports:
+
 - *Names, places, organisations* (the NER model): a capital letter that does not merely start a sentence with a
   common English word, or a lower-case word that may be part of a name. Words that start a sentence count only when
   they are common English words (not nouns) and not given names ("The", "Left", "Pulmonary" do not call for the
@@ -23,28 +29,46 @@ The rules, each a necessary condition learned from what the model and the recogn
 from __future__ import annotations
 
 import re
-from typing import Callable
+from dataclasses import dataclass
+from typing import Collection, Iterable, Mapping
 
-# Entities whose every recognizer (Presidio's and ours) needs a digit in the match: numbers, codes, ages, postcodes,
-# dates tied to a person, US driver licences (every alternative of the pinned Presidio's two patterns has a digit;
-# tests/guard/test_prescreen.py checks the patterns). IP addresses (IPv6 may be all letters) and street addresses
-# ("the corner of Elm Street and Main Street") are not in it.
-NEEDS_DIGIT = frozenset({
-    "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IBAN_CODE", "US_PASSPORT", "US_BANK_NUMBER", "US_ITIN", "MEDICAL_LICENSE",
-    "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "DEVICE_ID", "VEHICLE_ID", "AGE",
-    "AGE_OVER_89", "ZIP_CODE", "STUDENT_ID", "PERSON_DATE", "US_DRIVER_LICENSE",
-})
-# Entities that need more than one digit. A phone number: Presidio's recognizer accepts only numbers that
-# ``phonenumbers`` validates for one of its regions, and no region there has a valid number shorter than 4 digits
-# (Germany's shortest; the metadata's ``possible_length``); ours needs 7. The phone recognizer is the costliest
-# pattern recognizer (it parses every digit run for eight regions), and most clinical numbers are doses and sizes.
-MIN_DIGITS = {"PHONE_NUMBER": 4}
-_URL_DOT = re.compile(r"\.[^\W\d_]")
-NEEDS_CHAR: dict[str, Callable[[str], bool]] = {
-    "EMAIL_ADDRESS": lambda t: "@" in t,
-    "URL": lambda t: _URL_DOT.search(t) is not None,
-    "IP_ADDRESS": lambda t: ":" in t or any(c.isdigit() for c in t),
-}
+
+@dataclass(frozen=True)
+class Needs:
+    """What a text must hold before a recognizer can find anything in it: a necessary condition, never a guess (the
+    pre-screen drops a recognizer from a text only when its condition fails, so a wrong one loses findings)."""
+
+    digits: int = 0  # at least this many digits (``str.isdigit``)
+    text: str | None = None  # a regular expression found somewhere in the text
+    model: frozenset[str] = frozenset()  # entities of the NER model whose spans the recognizer reads
+
+    def met(self, digits: int, found: Collection[str]) -> bool:
+        """Whether a text with ``digits`` digits in which the patterns ``found`` occur satisfies this."""
+        return digits >= self.digits and (self.text is None or self.text in found)
+
+
+class TextPrescreen:
+    """Which of the asked entities a text could hold: those with at least one recognizer whose ``Needs`` it meets.
+
+    Texts are grouped by what the needs look at (digit count up to the largest that matters, which patterns occur),
+    so each group's answer is worked out once."""
+
+    def __init__(self, needs: Mapping[str, Iterable[Needs]]) -> None:
+        self._needs = {e: tuple(set(ns)) for e, ns in needs.items()}
+        self._patterns = sorted({n.text for ns in self._needs.values() for n in ns if n.text is not None})
+        self._compiled = [re.compile(p) for p in self._patterns]
+        self._max_digits = max((n.digits for ns in self._needs.values() for n in ns), default=0)
+        self._cache: dict[tuple, list[str]] = {}
+
+    def entities_for(self, text: str) -> list[str]:
+        digits = min(sum(map(str.isdigit, text)), self._max_digits)
+        key = (digits, *(rx.search(text) is not None for rx in self._compiled))
+        hit = self._cache.get(key)
+        if hit is None:
+            found = {p for p, ok in zip(self._patterns, key[1:]) if ok}
+            hit = self._cache[key] = [e for e, ns in self._needs.items() if any(n.met(digits, found) for n in ns)]
+        return hit
+
 
 # Entities only the NER model reports (Presidio maps its labels to these), split by what the model needs to see.
 NER_CASED_ENTITIES = frozenset({"PERSON", "LOCATION", "ORGANIZATION"})
@@ -77,7 +101,8 @@ def _starts_sentence(text: str, i: int) -> bool:
 
 
 class NerPrescreen:
-    """Says whether the NER model could find one of ``entities`` in a text; conservative by construction."""
+    """Says whether the NER model could find one of ``entities`` (its own: PERSON, DATE_TIME, …) in a text;
+    conservative by construction."""
 
     def __init__(self, entities: set[str] | frozenset[str]) -> None:
         from spacy.lang.en.stop_words import STOP_WORDS

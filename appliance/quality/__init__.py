@@ -3,7 +3,6 @@ models (TF-IDF + LR, an MLP over sentence embeddings with label smoothing and Su
 PROMPTING zero-shot baseline, evaluation on real labelled data and a report (terminal, JSON, self-contained HTML).
 """
 
-# Task models `appliance evaluate` trains, and the training-set fractions of its accuracy-vs-size curve (kept here so
-# the CLI can name them without importing torch).
-TASK_MODELS = ("tfidf_lr", "tfidf_lr_sungen", "mlp", "mlp_ls", "mlp_sungen")
+# The training-set fractions of `appliance evaluate`'s accuracy-vs-size curve (kept here so the CLI can name them
+# without importing torch; the task models are ``taskmodels.TASK_MODELS``).
 SIZES = (0.1, 0.25, 0.5, 1.0)

@@ -48,7 +48,7 @@ def verbalizer_judge(model, task: TaskSpec, texts: Sequence[str], labels: Sequen
 
 
 def oracle_agreement(real_texts: Sequence[str], real_labels: Sequence[str], texts: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
-    from appliance.quality.taskmodels import TfidfLR
+    from appliance.quality.taskmodels.tfidf_lr import TfidfLR
 
     clf = TfidfLR().fit(real_texts, real_labels)
     pred = clf.predict(texts)

@@ -15,11 +15,12 @@ import numpy as np
 
 from appliance.progress import Report, counter, silent
 from appliance.quality import correctness, diversity, naturalness, prompting
-from appliance.quality.taskmodels import MLPClassifier, SunGenConfig, TfidfLR, normalised, sungen_weights
+from appliance.quality.sungen import SunGenConfig, normalised, sungen_weights
+from appliance.quality.taskmodels import TASK_MODELS, task_model_names
+from appliance.quality.taskmodels.mlp import LABEL_SMOOTHING
 from appliance.spec import TaskSpec
 
-from appliance.quality import SIZES, TASK_MODELS  # noqa: E402,F401
-LABEL_SMOOTHING = 0.1
+from appliance.quality import SIZES  # noqa: E402,F401
 
 
 def scores(gold: Sequence[str], pred: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
@@ -47,20 +48,14 @@ def train_and_predict(
     weights: np.ndarray | None = None,
     seed: int = 0,
 ) -> list[str]:
-    """Train task model ``name`` on the synthetic split and predict the test texts."""
+    """Train task model ``name`` on the synthetic split and predict the test texts (their embeddings, for a model
+    that trains on embeddings; ``weights`` only for one that takes SunGen's)."""
+    model = TASK_MODELS.get(name)
     if len(set(train_labels)) < 2:
         return _majority(train_labels, len(test_texts))
-    if name == "tfidf_lr":
-        return TfidfLR(seed=seed).fit(train_texts, train_labels).predict(test_texts)
-    if name == "tfidf_lr_sungen":
-        return TfidfLR(seed=seed).fit(train_texts, train_labels, sample_weight=weights).predict(test_texts)
-    if name == "mlp":
-        return MLPClassifier(classes, seed=seed).fit(train_emb, train_labels).predict(test_emb)
-    if name == "mlp_ls":
-        return MLPClassifier(classes, seed=seed, label_smoothing=LABEL_SMOOTHING).fit(train_emb, train_labels).predict(test_emb)
-    if name == "mlp_sungen":
-        return MLPClassifier(classes, seed=seed).fit(train_emb, train_labels, sample_weight=weights).predict(test_emb)
-    raise ValueError(f"unknown task model {name}")
+    X, X_test = (train_emb, test_emb) if model.features == "embedding" else (train_texts, test_texts)
+    clf = model.make(classes, seed).fit(X, train_labels, sample_weight=weights if model.weighted else None)
+    return clf.predict(X_test)
 
 
 def learned_weights(emb: np.ndarray, labels: Sequence[str], classes: Sequence[str], seed: int = 0) -> np.ndarray:
@@ -77,18 +72,21 @@ def evaluate_on_real(
     *,
     embedder=None,
     model=None,
-    task_models: Sequence[str] = TASK_MODELS,
+    task_models: Sequence[str] | None = None,
     sizes: Sequence[float] = SIZES,
     seed: int = 0,
     progress: Report | None = None,
 ) -> dict[str, Any]:
     """Rows {task_model, method, n_train, accuracy, macro_f1} for the task models, PROMPTING and the size curve.
 
-    ``progress`` gets each long step's counts (embedding, training, PROMPTING; see ``appliance.progress``)."""
+    ``task_models``: names in ``TASK_MODELS`` (default: all of them). ``progress`` gets each long step's counts
+    (embedding, training, PROMPTING; see ``appliance.progress``)."""
     say = progress or silent
     classes = task.label_ids
-    need_emb = any(m.startswith("mlp") for m in task_models)
-    need_w = any(m.endswith("_sungen") for m in task_models)
+    task_models = task_model_names() if task_models is None else list(task_models)
+    models = {name: TASK_MODELS.get(name) for name in task_models}
+    need_emb = any(m.features == "embedding" for m in models.values())
+    need_w = any(m.weighted for m in models.values())
     t0 = time.perf_counter()
     emb = test_emb = None
     if need_emb:
@@ -100,10 +98,10 @@ def evaluate_on_real(
         say("learning SunGen weights")
         weights = learned_weights(emb if emb is not None else embedder.encode(list(texts)), labels, classes, seed)
     rows: list[dict[str, Any]] = []
-    curve_models = [m for m in ("tfidf_lr", "mlp") if m in task_models]
+    curve_models = [name for name in task_model_names() if name in models and models[name].curve]
     trained = counter(say, "training task models", len(task_models) + len(curve_models) * sum(f != 1.0 for f in sizes))
     for name in task_models:
-        w = normalised(weights) if weights is not None and name.endswith("_sungen") else None
+        w = normalised(weights) if weights is not None and models[name].weighted else None
         pred = train_and_predict(name, classes, texts, labels, real_texts, train_emb=emb, test_emb=test_emb, weights=w, seed=seed)
         rows.append({"task_model": name, "method": "synthetic", "n_train": len(texts), **scores(real_labels, pred, classes)})
         trained(1)

@@ -50,12 +50,14 @@ class ExportResult:
 def _stored_findings(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The generation gate's findings stored with a record, checked before their spans are cut out of its text: a
     damaged or edited entry refuses the export (one line naming the record) instead of redacting the wrong place."""
-    from appliance.guard.policy import KNOWN_ENTITIES
+    from appliance.guard.recognizers import known_entities
+
+    known = known_entities()
 
     found = record.get("findings") or []
     n = len(record["text"])
     for f in found if isinstance(found, list) else [None]:
-        ok = (isinstance(f, dict) and isinstance(f.get("entity"), str) and f["entity"] in KNOWN_ENTITIES
+        ok = (isinstance(f, dict) and isinstance(f.get("entity"), str) and f["entity"] in known
               and all(isinstance(f.get(k), int) and not isinstance(f.get(k), bool) for k in ("start", "end"))
               and 0 <= f["start"] < f["end"] <= n and isinstance(f.get("score"), (int, float)))
         if not ok:
@@ -73,10 +75,11 @@ def final_gate(session: Session, job: dict[str, Any], policy: Policy, records: l
     finding of the export gate and every finding the generation gate stored with it, so a release never lets out
     what either policy blocks or redacts."""
     from appliance.guard.gate import Gate, redact
+    from appliance.service.seeds import task_seeds
 
     task = session.vault.get_task(job["task_id"])
     (progress or silent)("export gate: loading the PII scanner")
-    gate = Gate.for_task(session.vault, task["name"], policy, [job["task_id"]])
+    gate = Gate(policy, *task_seeds(session.vault, task["name"], [job["task_id"]]))
     advance = counter(progress, "export gate: checking records", len(records))
     rows: list[dict[str, Any]] = []
     left_out: Counter[str] = Counter()
@@ -217,8 +220,7 @@ def write(
         names = formats.write_records(fmt, rows, payload)
         m["files"] = mf.file_entries(payload, names)
         card = datacard.render(m)
-        if fmt == "hf":
-            card = formats.hf_readme_header(f"{task['name']} (synthetic, job {job['id']})") + card
+        card = formats.card_header(fmt, f"{task['name']} (synthetic, job {job['id']})") + card
         (payload / m["data_card"]).write_text(card, encoding="utf-8")
         names.append(m["data_card"])
         m["files"] = mf.file_entries(payload, names)

@@ -25,6 +25,7 @@ from appliance.generate import GeneratedRecord, Method, Progress, method_class
 from appliance.guard.gate import Gate, Verdict
 from appliance.guard.policy import Policy, load_policy
 from appliance.service.methods import build_method
+from appliance.service.seeds import task_seeds
 from appliance.service.session import Session
 from appliance.spec import TaskSpec, parse_task
 
@@ -256,7 +257,7 @@ def _execute(
     cancel: threading.Event | None = None,
 ) -> GenerationResult:
     vault = session.vault
-    gate = Gate.for_task(vault, req.task.name, policy, [task_id])  # built once per run
+    gate = Gate(policy, *task_seeds(vault, req.task.name, [task_id]))  # built once per run
     last = Progress(target=req.n)
 
     def progress(p: Progress) -> None:

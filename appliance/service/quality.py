@@ -11,7 +11,8 @@ from appliance.errors import BadInput
 from appliance.outputs import write_output
 from appliance.progress import Report, silent
 from appliance.quality import report as rpt
-from appliance.quality.evaluate import SIZES, TASK_MODELS, evaluate_on_real, quality_metrics
+from appliance.quality.evaluate import SIZES, evaluate_on_real, quality_metrics
+from appliance.quality.taskmodels import TASK_MODELS, task_model_names
 from appliance.quality.filter import FilterConfig, apply_filter
 from appliance.quality.realdata import read_real
 from appliance.service.session import Session
@@ -50,7 +51,7 @@ def evaluate_job(
     limit: int | None = None,
     model: str | None = None,
     prompting: bool = True,
-    task_models: Sequence[str] = TASK_MODELS,
+    task_models: Sequence[str] | None = None,
     sizes: Sequence[float] = SIZES,
     seed: int = 0,
     progress: Say | None = None,
@@ -58,18 +59,18 @@ def evaluate_job(
     """Train the task models on the job's records, score them on the real file, store the result as a report."""
     session.require("report.write")
     job, task, records = job_dataset(session, job_id)
-    bad = sorted(set(task_models) - set(TASK_MODELS))
-    if bad:
-        raise BadInput(f"unknown task model {', '.join(bad)} (known: {', '.join(TASK_MODELS)})")
+    task_models = task_model_names() if task_models is None else list(task_models)
+    models = [TASK_MODELS.get(name) for name in task_models]  # an unknown name: one line listing the known ones
     say = progress or silent  # loading a model reports no counts: announced, so a log shows what takes the time
     say("reading the real file")
     real = read_real(real_path, text_column, label_column, task_name=task.name, label_ids=task.label_ids,
                      label_map=label_map, drop_unmapped=drop_unmapped, limit=limit, seed=seed or 13)
     from appliance.quality.embed import get_embedder
 
-    if any(m.startswith("mlp") for m in task_models):
+    uses_embeddings = any(m.features == "embedding" for m in models)
+    if uses_embeddings:
         say("loading the embedding model")
-    embedder = get_embedder() if any(m.startswith("mlp") for m in task_models) else None
+    embedder = get_embedder() if uses_embeddings else None
     if prompting:
         say("loading the scoring model")
     loaded = _load_scorer(session, home, model or job["config"].get("model")) if prompting else None

@@ -1,16 +1,20 @@
 """Seed files before import: a preview (columns and first rows) for choosing the text and label columns, and a full
-check that names the first bad row. Both go through the importer, the one reader of seed files (DuckDB in a private
-in-memory database whose spill files are encrypted inside the home, so nothing is written anywhere; the user already
-has the file). Importing itself is ``Session.import_seed_file``."""
+check that names the first bad row. Both read the file with the importer's own DuckDB readers in a private in-memory
+database whose spill files are encrypted inside the home, so nothing is written anywhere; the user already has the
+file. Importing itself is ``Session.import_seed_file``.
+
+Also what the privacy gate needs from a task's seed sets (``task_seeds``), and planting canaries among them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection
+from typing import Collection, Iterable
 
+from appliance.guard import canaries
+from appliance.guard.canaries import Canary
 from appliance.service.session import Session
-from appliance.vault import importer, layout
+from appliance.vault import Vault, importer, layout
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,30 @@ def check_seed_file(
 def list_seed_sets(session: Session) -> list[dict]:
     """The vault's seed sets (authors only), oldest first."""
     return session.vault.list_seed_sets()
+
+
+def task_seeds(vault: Vault, task_name: str, task_ids: Iterable[int] = ()) -> tuple[list[tuple[int, str]], list[Canary]]:
+    """What a task's outputs must not copy, for its privacy gate: the records of its seed sets (id, text), and the
+    canaries planted among them."""
+    ids = set(task_ids)
+    seeds: list[tuple[int, str]] = []
+    found: list[Canary] = []
+    for s in vault.list_seed_sets():
+        if s["task_name"] != task_name and s["task_id"] not in ids:
+            continue
+        rows = vault.list_seeds(int(s["id"]))
+        if s.get("source_name") == canaries.CANARY_SOURCE:
+            found += canaries.from_seed_rows(rows)
+        seeds += [(int(r["id"]), r["text"]) for r in rows]
+    return seeds, found
+
+
+def plant_canaries(session: Session, seed_set: str, n: int = 3) -> tuple[int, list[int]]:
+    """Add ``n`` canaries to ``seed_set`` (by name) in a companion set of the same task; returns the companion set's
+    id and the canary ids (their seed record ids, which a leak reason names)."""
+    vault = session.vault
+    base, name = canaries.companion_set(vault.list_seed_sets(), seed_set, n)
+    labels = [s["label"] for s in vault.list_seeds(seed_set) if s.get("label")]
+    set_id = vault.import_seeds(name, canaries.canary_rows(n, labels), task_id=base["task_id"],
+                                task_name=base["task_name"], source_name=canaries.CANARY_SOURCE)
+    return set_id, [s["id"] for s in vault.list_seeds(set_id)]

@@ -59,10 +59,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     keys.default_kdf_params = lambda: FAST_KDF
     try:
         _vault(home, TRAIN)
-        from appliance.guard import canaries
+        from appliance.service.seeds import plant_canaries
 
         with Session.open(home, "alice", PW["alice"]) as s:
-            canaries.plant(s.vault, "med", 2)  # they travel with the seed set into training
+            plant_canaries(s, "med", 2)  # they travel with the seed set into training
         steps = []
         with Session.open(home, "alice", PW["alice"]) as s:
             manifest = train_adapter(s, home, AdaptRequest(

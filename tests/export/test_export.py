@@ -14,6 +14,7 @@ from tests.export.export_helpers import COPIED, NAMED, PW, QUARANTINED_MARK, REJ
 from appliance.cli import main as cli_main
 from appliance.errors import UserError
 from appliance.export import formats
+from appliance.export.formats.hf import HF_ARROW
 from appliance.service import export
 from appliance.service.session import Session
 
@@ -45,7 +46,7 @@ def exported_texts(d: Path, fmt: str) -> list[str]:
         return pacsv.read_csv(d / "data.csv").column("text").to_pylist()
     if fmt == "parquet":
         return pq.read_table(d / "data.parquet").column("text").to_pylist()
-    with pa.OSFile(str(d / formats.HF_ARROW), "rb") as f:
+    with pa.OSFile(str(d / HF_ARROW), "rb") as f:
         return pa.ipc.open_stream(f).read_all().column("text").to_pylist()
 
 

@@ -12,6 +12,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def scanner():
     from appliance.guard.pii import PiiScanner
-    from appliance.guard.policy import KNOWN_ENTITIES
+    from appliance.guard.recognizers import known_entities
 
-    return PiiScanner(KNOWN_ENTITIES)
+    return PiiScanner(known_entities())

@@ -14,6 +14,7 @@ import pytest
 from appliance.guard.canaries import CANARY_SOURCE
 from appliance.guard.gate import Gate
 from appliance.guard.policy import load_policy
+from appliance.service.seeds import task_seeds
 from appliance.vault import Vault, keys
 from appliance.vault.keys import KdfParams
 
@@ -52,7 +53,7 @@ def test_gate_quarantines_with_reasons_and_counts(home: Path, scanner) -> None:
         canary_set = next(s for s in v.list_seed_sets() if s["source_name"] == CANARY_SOURCE)
         canary_rows = v.list_seeds(canary_set["id"])
         secret = canary_rows[0]["text"].split()[2]
-        gate = Gate.for_task(v, "medical_specialty", load_policy("default"))
+        gate = Gate(load_policy("default"), *task_seeds(v, "medical_specialty"))
         gate.scanner = scanner  # the session's model, already loaded
     assert len(gate.canaries) == 2 and len(gate.index) == 4  # 2 seeds + 2 canaries; the other task's seed is not ours
     texts = [

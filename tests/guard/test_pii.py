@@ -58,9 +58,9 @@ def test_a_full_scan_opens_no_network_socket(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(tx, "TLD_EXTRACTOR", tx.TLDExtract())  # as shipped: would fetch the suffix list
     from appliance.guard.pii import PiiScanner
-    from appliance.guard.policy import KNOWN_ENTITIES
+    from appliance.guard.recognizers import known_entities
 
-    s = PiiScanner(KNOWN_ENTITIES)
+    s = PiiScanner(known_entities())
     out = s.scan(["Write to maria.lopez@university.edu or call +1 617 555 0142, John Smith, 12 Elm Street."])[0]
     assert {"EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON"} <= {f.entity for f in out}
 

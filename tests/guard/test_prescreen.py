@@ -142,28 +142,31 @@ def test_ner_prescreen_loses_nothing_but_the_models_false_alarms(policy_name: st
 
 
 def test_phone_numbers_need_the_digits_the_prescreen_assumes() -> None:
-    """MIN_DIGITS["PHONE_NUMBER"] is a bound both phone recognizers obey: no region Presidio's validates has a valid
+    """The digits each phone recognizer declares are a bound it obeys: no region Presidio's validates has a valid
     number shorter (phonenumbers metadata), and ours rejects matches with fewer than 7 digits."""
     from phonenumbers import PhoneMetadata
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    from appliance.guard.prescreen import MIN_DIGITS
+    from appliance.guard.recognizers import needs_of
     from appliance.guard.recognizers.contact import UsPhoneRecognizer
 
     shortest = min(min(PhoneMetadata.metadata_for_region(r).general_desc.possible_length)
                    for r in PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS)
-    assert shortest >= MIN_DIGITS["PHONE_NUMBER"]
+    assert shortest >= needs_of("PhoneRecognizer", "PHONE_NUMBER").digits == 4
+    assert UsPhoneRecognizer.NEEDS.digits == 7
     assert not UsPhoneRecognizer().validate("12-34-56", None)
+    assert UsPhoneRecognizer().validate("555-0142", None)
 
 
 def test_driver_licence_patterns_all_need_a_digit() -> None:
-    """US_DRIVER_LICENSE is in NEEDS_DIGIT because every alternative of Presidio's patterns has [0-9] in it (an older
-    Presidio also matched letters and '*' alone; this fails if the pinned version's patterns change that way) and
-    none of our recognizers reports the entity."""
+    """Presidio's US driver licence recognizer is declared to need a digit because every alternative of its patterns
+    has [0-9] in it (an older Presidio also matched letters and '*' alone; this fails if the pinned version's patterns
+    change that way); none of our recognizers reports the entity."""
     from presidio_analyzer.predefined_recognizers import UsLicenseRecognizer
 
-    from appliance.guard.recognizers import all_recognizers
+    from appliance.guard.recognizers import all_recognizers, needs_of
 
+    assert needs_of("UsLicenseRecognizer", "US_DRIVER_LICENSE").digits == 1
     for pattern in UsLicenseRecognizer.PATTERNS:
         body = pattern.regex.removeprefix(r"\b(").removesuffix(r")\b")
         assert all("[0-9]" in alt for alt in body.split("|")), pattern.name

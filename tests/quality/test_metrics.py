@@ -12,7 +12,8 @@ from appliance.errors import UserError
 from appliance.quality import correctness, diversity, prompting
 from appliance.quality.filter import FilterConfig, apply_filter
 from appliance.quality.realdata import parse_label_map, read_real, resolve_label_map
-from appliance.quality.taskmodels import reverse_cross_entropy, smoothed_cross_entropy, sungen_weights
+from appliance.quality.sungen import reverse_cross_entropy, sungen_weights
+from appliance.quality.taskmodels.mlp import smoothed_cross_entropy
 
 
 def test_distinct_n_by_hand() -> None:
@@ -128,7 +129,7 @@ def test_label_smoothing_loss_by_hand() -> None:
 
 
 def test_label_smoothing_makes_the_mlp_less_confident() -> None:
-    from appliance.quality.taskmodels import MLPClassifier
+    from appliance.quality.taskmodels.mlp import MLPClassifier
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 80)

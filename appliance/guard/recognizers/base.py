@@ -13,6 +13,8 @@ from typing import Iterable
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from appliance.guard.prescreen import Needs
+
 CASE_SENSITIVE = re.DOTALL | re.MULTILINE
 IGNORE_CASE = re.DOTALL | re.MULTILINE | re.IGNORECASE
 
@@ -26,7 +28,8 @@ def words(*alternatives: Iterable[str] | str) -> str:
 
 
 class RegexRecognizer(LocalRecognizer):
-    """Patterns are class attributes: ``ENTITY``, ``PATTERNS`` [(name, regex, score)], ``FLAGS``.
+    """Patterns are class attributes: ``ENTITY``, ``PATTERNS`` [(name, regex, score)], ``FLAGS``; ``NEEDS``: what a
+    text must hold for any of them to match (the scanner's pre-screen skips the recognizer elsewhere).
 
     Subclasses may override ``entity_for`` (one pattern, several entity types) and ``validate`` (checksums,
     digit counts) without touching the matching loop.
@@ -36,6 +39,7 @@ class RegexRecognizer(LocalRecognizer):
     ENTITIES: tuple[str, ...] = ()
     PATTERNS: list[tuple[str, str, float]] = []
     FLAGS: int = IGNORE_CASE
+    NEEDS: Needs = Needs()
     NEEDS_NLP = False
 
     def __init__(self) -> None:

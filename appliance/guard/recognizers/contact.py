@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from appliance.guard.prescreen import Needs
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
 
@@ -31,6 +32,7 @@ class UsPhoneRecognizer(RegexRecognizer):
     """North American and international formats written the ways people write them (dots, spaces, extensions)."""
 
     ENTITY = "PHONE_NUMBER"
+    NEEDS = Needs(digits=7)  # ``validate``
     PATTERNS = [
         ("NANP", r"(?<![\w/.-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-])", 0.6),
         ("international", r"(?<![\w/.-])\+\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w/-])", 0.6),
@@ -51,6 +53,7 @@ class UsPhoneRecognizer(RegexRecognizer):
 @register
 class ZipCodeRecognizer(RegexRecognizer):
     ENTITY = "ZIP_CODE"
+    NEEDS = Needs(digits=1)
     PATTERNS = [
         ("state + zip", rf"(?-i:\b{_STATE}\.?,?\s+(?P<v>\d{{5}}(?:-\d{{4}})?)\b)", 0.7),
         ("province + postcode", rf"(?-i:\b{_PROVINCE}\.?,?\s+(?P<v>[A-Z]\d[A-Z]\s?\d[A-Z]\d)\b)", 0.8),
@@ -80,6 +83,7 @@ class LabelledCardRecognizer(RegexRecognizer):
     valid Luhn check digit."""
 
     ENTITY = "CREDIT_CARD"
+    NEEDS = Needs(digits=12)
     PATTERNS = [(
         "card cue + Luhn",
         r"\b(?:card|cc|visa|mastercard|amex|maestro|jcb|discover)\b[^\n\d]{0,25}?(?P<v>\d(?:[ -]?\d){11,18})(?![\w-])",

@@ -7,6 +7,7 @@ import re
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from appliance.guard.prescreen import Needs
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
 
@@ -14,6 +15,7 @@ from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
 @register
 class StudentIdRecognizer(RegexRecognizer):
     ENTITY = "STUDENT_ID"
+    NEEDS = Needs(digits=1)
     PATTERNS = [(
         "labelled student id",
         r"\b(?:student\s+(?:id|identification|number|no\.?|#)(?:\s+number)?|SID|learner\s+id|enrol(?:l)?ment\s+(?:id|number|no\.?))"
@@ -47,6 +49,7 @@ class StudentGradeRecognizer(RegexRecognizer):
     """A person named in the same sentence as a grade: that is an education record, not just a name."""
 
     ENTITY = "STUDENT_GRADE"
+    NEEDS = Needs(model=frozenset({"PERSON"}))  # the model's PERSON spans, asked for or not
     NEEDS_NLP = True
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:

@@ -11,6 +11,7 @@ import re
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from appliance.guard.prescreen import Needs
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
 
@@ -29,6 +30,7 @@ def _has_digit(value: str, n: int = 1) -> bool:
 @register
 class MedicalRecordNumberRecognizer(RegexRecognizer):
     ENTITY = "MEDICAL_RECORD_NUMBER"
+    NEEDS = Needs(digits=1)
     PATTERNS = [(
         "labelled MRN",
         rf"\b(?:MRN|MR#|medical\s+record{_NO}|med\.?\s*rec\.?{_NO}|chart{_NO}|patient\s+(?:id|number|no\.?|#)|hospital\s+number)"
@@ -43,6 +45,7 @@ class MedicalRecordNumberRecognizer(RegexRecognizer):
 @register
 class HealthPlanRecognizer(RegexRecognizer):
     ENTITY = "HEALTH_PLAN_ID"
+    NEEDS = Needs(digits=1)
     PATTERNS = [(
         "labelled plan id",
         rf"\b(?:member|subscriber|beneficiary|policy|insurance|health\s+plan|medicare|medicaid|group|plan){_NO}"
@@ -57,6 +60,7 @@ class HealthPlanRecognizer(RegexRecognizer):
 @register
 class AccountNumberRecognizer(RegexRecognizer):
     ENTITY = "ACCOUNT_NUMBER"
+    NEEDS = Needs(digits=1)
     PATTERNS = [(
         "labelled account",
         rf"\b(?:account|acct\.?|billing\s+account|invoice){_NO}{_SEP}(?P<v>[A-Z]{{0,3}}-?\d[\d-]{{4,18}}\d)\b",
@@ -70,6 +74,7 @@ class AccountNumberRecognizer(RegexRecognizer):
 @register
 class LicenseNumberRecognizer(RegexRecognizer):
     ENTITY = "LICENSE_NUMBER"
+    NEEDS = Needs(digits=1)
     PATTERNS = [(
         "labelled licence/certificate",
         rf"\b(?:licen[cs]e|certificate|cert\.?|permit|registration|DEA|NPI){_NO}{_SEP}(?P<v>[A-Z]{{0,3}}-?\d[A-Z\d-]{{4,14}})\b",
@@ -83,6 +88,7 @@ class LicenseNumberRecognizer(RegexRecognizer):
 @register
 class DeviceIdRecognizer(RegexRecognizer):
     ENTITY = "DEVICE_ID"
+    NEEDS = Needs(digits=1)
     PATTERNS = [
         (
             "labelled serial/device id",
@@ -100,6 +106,7 @@ class DeviceIdRecognizer(RegexRecognizer):
 @register
 class VehicleIdRecognizer(RegexRecognizer):
     ENTITY = "VEHICLE_ID"
+    NEEDS = Needs(digits=1)
     PATTERNS = [
         ("VIN", r"(?-i:\b(?P<v>[A-HJ-NPR-Z0-9]{17})\b)", 0.6),
         ("labelled plate", rf"\b(?:licen[cs]e\s+plate|plate|tag|VIN|vehicle\s+id){_NO}{_SEP}(?P<v>[A-Z0-9][A-Z0-9 -]{{2,8}}[A-Z0-9])\b", 0.75),
@@ -117,6 +124,7 @@ class AgeRecognizer(RegexRecognizer):
     """Ages; those over 89 are their own entity, since Safe Harbor removes only those (and aggregates them)."""
 
     ENTITIES = ("AGE", "AGE_OVER_89")
+    NEEDS = Needs(digits=1, model=frozenset({"PERSON"}))  # the comma rule reads the model's PERSON spans
     PATTERNS = [
         ("N years old", r"\b(?P<v>\d{1,3})(?:[-\s]?(?:years?|yrs?|y/?o|yo)(?:[-\s]old)?)(?![\w])", 0.6),
         ("aged N", r"\b(?:aged?|age:|age\s+of)\s*(?P<v>\d{1,3})\b", 0.6),
@@ -151,6 +159,7 @@ class PersonDateRecognizer(RegexRecognizer):
     """Dates tied to a person (birth, admission, discharge, death, service); plain dates stay DATE_TIME."""
 
     ENTITY = "PERSON_DATE"
+    NEEDS = Needs(digits=1)
     PATTERNS = [(
         "date after a personal event",
         r"\b(?:DOB|D\.O\.B\.?|date\s+of\s+(?:birth|death|service|admission|discharge|surgery|visit|injury)|born(?:\s+on)?|"

@@ -34,6 +34,7 @@ from importlib import resources
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from appliance.guard.prescreen import Needs
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import RegexRecognizer
 
@@ -168,6 +169,7 @@ def english() -> tuple[frozenset[str], frozenset[str]]:
 @register
 class CensusNameRecognizer(RegexRecognizer):
     ENTITY = "PERSON"
+    NEEDS = Needs(model=frozenset({"PERSON"}))  # the model's spans around the names
     NEEDS_NLP = True
     BOTH_LISTED = 0.87  # above the NER model (0.85) and the context rules (0.86): one finding per name, always this one
     GIVEN_PLUS_WORD = 0.7

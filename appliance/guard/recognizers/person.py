@@ -7,6 +7,7 @@ import re
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from appliance.guard.prescreen import Needs
 from appliance.guard.recognizers import register
 from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
 from appliance.guard.recognizers.names import census, english, english_word
@@ -145,6 +146,7 @@ class PersonContextRecognizer(RegexRecognizer):
     """
 
     ENTITY = "PERSON"
+    NEEDS = Needs(model=frozenset({"PERSON"}))  # the model's people and organisations
     NEEDS_NLP = True
     SCORE = 0.86  # above the NER model's 0.85: where this disagrees with the model's label, this is the reason
 

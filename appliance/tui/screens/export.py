@@ -9,11 +9,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from appliance.export.formats import FORMATS
 from appliance.service import export as export_service
 from appliance.service import jobs as job_service
 from appliance.tui.screens.base import AppScreen
-
-FORMATS = ("jsonl", "csv", "parquet", "hf")
 
 
 class ExportScreen(AppScreen):
@@ -35,7 +34,7 @@ class ExportScreen(AppScreen):
                 yield Button("Approve", id="approve", variant="success")
                 yield Button("Deny", id="deny", variant="error")
             with Horizontal(classes="row", id="write-row"):
-                yield Select([(f, f) for f in FORMATS], id="export-format", value="jsonl", allow_blank=False)
+                yield Select([(f, f) for f in FORMATS.names()], id="export-format", value="jsonl", allow_blank=False)
                 yield Input(placeholder="write to… (a new folder)", id="export-to")
                 yield Button("Write", id="write")
 
