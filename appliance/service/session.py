@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Collection
 
 from appliance.errors import BadInput
-from appliance.vault import importer, roles
-from appliance.vault.importer import ImportResult
+from appliance.vault import roles
+from appliance.vault.seed_import import ImportResult, import_file
 from appliance.vault.store import Vault
 
 
@@ -66,7 +66,7 @@ class Session:
     ) -> ImportResult:
         """Import a seed file for a task: the task spec is stored (or found) first, then the seeds, all checked."""
         self.require("seed.import")
-        return importer.import_file(
+        return import_file(
             self.vault,
             path,
             text_column=text_column,

@@ -7,7 +7,8 @@ roles, importer (CSV/JSONL/Parquet seeds), rotate (re-encryption), lock (one pro
 """
 
 from appliance.vault.audit import VerifyResult
-from appliance.vault.importer import ImportResult, SeedRow, import_file, read_seed_file
+from appliance.vault.importer import SeedRow, read_seed_file
+from appliance.vault.seed_import import ImportResult, import_file
 from appliance.vault.keys import KdfParams
 from appliance.vault.roles import ADMIN, AUTHOR, REVIEWER, ROLES
 from appliance.vault.store import Vault

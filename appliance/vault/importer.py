@@ -1,11 +1,10 @@
-"""Importing seed records from CSV, TSV, JSON Lines or Parquet into the vault: the one reader of seed files
-(``read_seed_file``, ``preview_seed_file``), used by the CLI's import, the TUI's preview and check, and benchmarks.
+"""Reading seed records from CSV, TSV, JSON Lines or Parquet: the one reader of seed files (``read_seed_file``,
+``preview_seed_file``), used by the import (``seed_import``), the TUI's preview and check, and benchmarks.
 
 Files are parsed by DuckDB's own readers (no hand-written parsing) in a private in-memory DuckDB whose
 spill files are encrypted and stay in the home directory, so the plaintext never touches disk outside
 the file the user already has. Everything is validated before anything is written; the first problem is
-reported as one line naming the 1-based data row, and nothing is imported. The rows then go into the
-vault in one transaction, each with the SHA-256 of its text.
+reported as one line naming the 1-based data row, and nothing is imported.
 
 Row numbers: for CSV/TSV, row 1 is the first record after the header; for JSON Lines, row N is the N-th
 non-blank line.
@@ -24,16 +23,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection
+from typing import Collection
 
 import duckdb
 
 from appliance.errors import BadInput, UserError
 from appliance.inputfile import check_input_file, has_control_chars
-from appliance.vault import db, layout
-
-if TYPE_CHECKING:
-    from appliance.vault.store import Vault
+from appliance.vault import db
 
 MAX_TEXT_CHARS = 10_000
 MAX_LABEL_CHARS = 200
@@ -63,14 +59,6 @@ class SeedRow:
     row: int
     text: str
     label: str | None
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    seed_set_id: int
-    seed_set: str
-    rows: int
-    source_sha256: str
 
 
 def detect_format(path: Path) -> str:
@@ -370,40 +358,3 @@ def _row_problem(text: str | None, label: str | None, text_column: str, label_co
         if allowed is not None and label not in allowed:
             return f"unknown label {label!r} (the task allows: {', '.join(sorted(allowed))})"
     return None
-
-
-def import_file(
-    vault: "Vault",
-    path: str | Path,
-    *,
-    text_column: str,
-    label_column: str | None = None,
-    allowed_labels: Collection[str] | None = None,
-    seed_set: str | None = None,
-    task_id: int | None = None,
-    task_name: str | None = None,
-    task_toml: str | None = None,
-    max_chars: int = MAX_TEXT_CHARS,
-) -> ImportResult:
-    """Validate a whole file, then store it as one seed set in one transaction (all or nothing). With
-    ``task_toml``, the task spec is stored (or found) only once the file has passed, so a refused file stores
-    nothing at all."""
-    vault.require("seed.import")
-    p = Path(path)
-    name = seed_set or p.stem
-    if has_control_chars(name):
-        raise BadInput("seed set name contains control characters")
-    rows, digest = read_seed_file(
-        p, text_column, label_column, allowed_labels=allowed_labels, max_chars=max_chars, temp_dir=layout.temp_dir(vault.home)
-    )
-    if task_name and task_toml is not None:
-        task_id = vault.add_task(task_name, task_toml)
-    set_id = vault.import_seeds(
-        name,
-        [(r.text, r.label) for r in rows],
-        task_id=task_id,
-        task_name=task_name,
-        source_name=p.name,
-        source_sha256=digest,
-    )
-    return ImportResult(set_id, name, len(rows), digest)

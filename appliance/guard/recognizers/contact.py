@@ -9,7 +9,7 @@ import re
 
 from appliance.guard.prescreen import Needs
 from appliance.guard.recognizers import register
-from appliance.guard.recognizers.base import CASE_SENSITIVE, RegexRecognizer
+from appliance.guard.recognizers.base import RegexRecognizer
 
 _STATES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
