@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from appliance.errors import BadInput
 from appliance.service.session import Session
 
 
 def list_jobs(session: Session, limit: int | None = None) -> list[dict[str, Any]]:
     """Every job, newest first (``limit``: only that many)."""
+    if limit is not None and limit < 1:
+        raise BadInput(f"limit must be at least 1, not {limit}")
     return session.vault.list_jobs(limit=limit)
 
 

@@ -20,6 +20,7 @@ LIST_COMMANDS: dict[tuple[str, ...], tuple[str | None, tuple[str, ...]]] = {
     ("models", "list"): (None, ()),
     ("models", "verify"): (None, ()),
     ("records",): ("alice", ("JOB",)),
+    ("jobs",): ("audrey", ()),
     ("ledger",): ("alice", ("med-seeds",)),
     ("audit", "log"): ("audrey", ()),
     ("vault", "status"): ("root", ()),
