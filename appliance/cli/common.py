@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 # A secret given as an option's value: refused before parsing, by name only (ps, shell history and a log of the
 # terminal would keep it; an error message must not print it once more).
@@ -134,14 +134,14 @@ def read_passphrase(args: argparse.Namespace, prompt: str = "Passphrase: ") -> s
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as e:
-            raise UserError(f"cannot read passphrase file {path}: {e.strerror}") from None
+            raise BadInput(f"cannot read passphrase file {path}: {e.strerror}") from None
         value = text.rstrip("\r\n")
     elif not sys.stdin.isatty():
         value = sys.stdin.readline().rstrip("\r\n")
     else:
         value = getpass.getpass(prompt)
     if not value:
-        raise UserError("empty passphrase")
+        raise BadInput("empty passphrase")
     return value
 
 

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from appliance.cli.common import add_auth_options, add_home_option, add_json_option, print_json, read_passphrase
 from appliance.cli.progress import StepProgress
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.export.formats import FORMATS
 from appliance.paths import resolve_home
 from appliance.service.session import Session
@@ -111,15 +111,15 @@ def _bundle_passphrase(args: argparse.Namespace, confirm: bool) -> str | None:
         try:
             value = Path(args.bundle_passphrase_file).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as e:
-            raise UserError(f"cannot read bundle passphrase file {args.bundle_passphrase_file}: {e.strerror}") from None
+            raise BadInput(f"cannot read bundle passphrase file {args.bundle_passphrase_file}: {e.strerror}") from None
     elif sys.stdin.isatty():
         value = getpass.getpass("Bundle passphrase: ")
         if confirm and getpass.getpass("Again: ") != value:
-            raise UserError("the two bundle passphrases differ")
+            raise BadInput("the two bundle passphrases differ")
     else:
-        raise UserError("--encrypt needs --bundle-passphrase-file (standard input carries the vault passphrase)")
+        raise BadInput("--encrypt needs --bundle-passphrase-file (standard input carries the vault passphrase)")
     if not value:
-        raise UserError("empty bundle passphrase")
+        raise BadInput("empty bundle passphrase")
     return value
 
 
@@ -196,7 +196,7 @@ def cmd_pubkey(args: argparse.Namespace) -> int:
 
     key = installation_public_key(resolve_home(args.home))
     if key is None:
-        raise UserError(f"no vault in {resolve_home(args.home)} (run `appliance init` first)")
+        raise BadInput(f"no vault in {resolve_home(args.home)} (run `appliance init` first)")
     sys.stdout.write(public_pem(key).decode("ascii"))
     print(fingerprint(key))
     return 0
@@ -206,7 +206,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from appliance.service import export
 
     if args.decrypt_to and not args.bundle_passphrase_file:
-        raise UserError("--decrypt-to needs --bundle-passphrase-file")
+        raise BadInput("--decrypt-to needs --bundle-passphrase-file")
     pw = _bundle_passphrase(args, confirm=False)
     named = bool(args.home or os.environ.get("APPLIANCE_HOME"))  # an installation named: its key is the pin
     v = export.verify(args.dir, home=resolve_home(args.home), pin_installation=named, pubkey_file=args.pubkey,

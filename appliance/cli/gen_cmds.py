@@ -14,7 +14,7 @@ from rich.table import Table
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.cli.method_options import add_method_options, method_options_from
 from appliance.cli.progress import StepProgress
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.paths import resolve_home
 from appliance.service.session import Session
 from appliance.shipped import shipped_path
@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
     from appliance.service.generation import GenerationRequest, run_generation
 
     if args.n < 1 or args.n > 1_000_000:
-        raise UserError(f"--n must be between 1 and 1000000, not {args.n}")
+        raise BadInput(f"--n must be between 1 and 1000000, not {args.n}")
     task = load_task(args.task)
     req = GenerationRequest(
         task=task, method=args.method, n=args.n, model=args.model, seed=args.seed, threads=args.threads,

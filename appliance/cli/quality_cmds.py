@@ -12,7 +12,7 @@ from rich.console import Console
 
 from appliance.cli.common import add_auth_options, read_passphrase
 from appliance.cli.progress import StepProgress
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.outputs import check_output, write_output
 from appliance.paths import resolve_home
 from appliance.service.session import Session
@@ -69,7 +69,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from appliance.service.quality import evaluate_job
 
     if not args.real.is_file():
-        raise UserError(f"no such file: {args.real}")
+        raise BadInput(f"no such file: {args.real}")
     _check_outputs(args, args.json)
     label_map = parse_label_map(args.label_map)
     models = [m.strip() for m in args.task_models.split(",") if m.strip()]

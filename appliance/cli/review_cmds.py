@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from appliance.cli.common import add_auth_options, read_passphrase
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.service import review
 from appliance.service.session import Session
 
@@ -68,7 +68,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 def cmd_review_decide(args: argparse.Namespace) -> int:
     if not args.note.strip():  # refused before the passphrase is asked for
-        raise UserError("--note must give a justification")
+        raise BadInput("--note must give a justification")
     with Session.open(args.home, args.user, read_passphrase(args)) as session:
         status = review.decide(session, args.record, args.release, args.note)
     print(f"record {args.record}: {status}")
@@ -89,7 +89,7 @@ def cmd_canary_exposure(args: argparse.Namespace) -> int:
     from appliance.service.adapters import canary_exposure
 
     if not 10 <= args.candidates <= 100_000:
-        raise UserError(f"--candidates must be between 10 and 100000, not {args.candidates}")
+        raise BadInput(f"--candidates must be between 10 and 100000, not {args.candidates}")
     home = resolve_home(args.home)
     with Session.open(home, args.user, read_passphrase(args)) as session:
         rows = canary_exposure(session, home, args.adapter, args.candidates)

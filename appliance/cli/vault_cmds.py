@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timezone
 
 from appliance.cli.common import add_auth_options, add_json_option, print_json, read_passphrase
-from appliance.errors import IntegrityError, UserError
+from appliance.errors import BadInput, IntegrityError
 from appliance.outputs import check_output
 from appliance.paths import resolve_home
 from appliance.service import audit as audit_service
@@ -116,21 +116,21 @@ def read_new_passphrase(args: argparse.Namespace, prompt: str = "New passphrase:
         return read_passphrase(argparse.Namespace(passphrase_file=None), prompt)
     first = getpass.getpass(prompt)
     if first != getpass.getpass("Repeat it: "):
-        raise UserError("the two passphrases differ")
+        raise BadInput("the two passphrases differ")
     if not first:
-        raise UserError("empty passphrase")
+        raise BadInput("empty passphrase")
     return first
 
 
 def _session(args: argparse.Namespace) -> Session:
     if not args.user:
-        raise UserError("no user given (use --user or set APPLIANCE_USER)")
+        raise BadInput("no user given (use --user or set APPLIANCE_USER)")
     return Session.open(args.home, args.user, read_passphrase(args))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     if not args.user:
-        raise UserError("init needs --user NAME for the first admin")
+        raise BadInput("init needs --user NAME for the first admin")
     if args.passphrase_file or not sys.stdin.isatty():
         passphrase = read_passphrase(args)
     else:
@@ -235,7 +235,7 @@ def parse_time(value: str | None, end: bool = False) -> str | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise UserError(f"invalid time {value!r}: use ISO 8601, e.g. 2025-01-31 or 2025-01-31T14:00") from None
+        raise BadInput(f"invalid time {value!r}: use ISO 8601, e.g. 2025-01-31 or 2025-01-31T14:00") from None
     if end and len(value) == 10:
         dt = dt.replace(hour=23, minute=59, second=59, microsecond=999999)
     if dt.tzinfo is None:

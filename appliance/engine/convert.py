@@ -28,7 +28,7 @@ from typing import Any
 import llama_cpp as C
 
 from appliance.engine.registry import ModelEntry, sha256_file
-from appliance.errors import IntegrityError, UserError, disk_full_error
+from appliance.errors import BadInput, IntegrityError, UserError, disk_full_error
 from appliance.outputs import write_output
 
 COMPUTE_TYPES = {
@@ -68,7 +68,7 @@ def _read_sidecar(sidecar: Path) -> dict[str, Any]:
     try:
         meta = json.loads(sidecar.read_bytes())
     except OSError as e:
-        raise UserError(f"cannot read compute-copy record {sidecar}: {e.strerror}") from None
+        raise BadInput(f"cannot read compute-copy record {sidecar}: {e.strerror}") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise damaged("not JSON") from None
     if not isinstance(meta, dict):
@@ -105,7 +105,7 @@ def compute_copy(
     """The model to load for ``compute_type`` and its sha256: the verified source itself, or a verified derived copy
     (sealed to the vault when ``seal`` is given)."""
     if compute_type not in COMPUTE_TYPES:
-        raise UserError(f"unknown compute type: {compute_type} (known: {', '.join(COMPUTE_TYPES)})")
+        raise BadInput(f"unknown compute type: {compute_type} (known: {', '.join(COMPUTE_TYPES)})")
     if compute_type == "source" or entry.quantization.lower() == compute_type:
         return verified_source, entry.sha256
     target = cache_dir / f"{entry.sha256[:16]}-{compute_type}.gguf"

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from appliance.engine.interface import Completion, SamplingParams, TextModel, supports_debiasing
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 DEFAULT_DECAY = 200.0
 DEFAULT_EPSILON = 0.01
@@ -78,5 +78,5 @@ def generate_debiased(
 
 def _debiasing(model: TextModel):  # noqa: ANN202 (a DebiasingModel)
     if not supports_debiasing(model):
-        raise UserError("self-debiasing needs a model that decodes parallel sequences (the local llama.cpp engine)")
+        raise BadInput("self-debiasing needs a model that decodes parallel sequences (the local llama.cpp engine)")
     return model

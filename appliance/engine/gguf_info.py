@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import llama_cpp as C
 
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,12 @@ def _vocab_only(path: Path) -> Iterator[object]:
     _init_backend()
     with path.open("rb") as f:
         if f.read(4) != b"GGUF":
-            raise UserError(f"not a GGUF model file: {path}")
+            raise BadInput(f"not a GGUF model file: {path}")
     params = C.llama_model_default_params()
     params.vocab_only = True
     model = C.llama_model_load_from_file(str(path).encode(), params)
     if not model:
-        raise UserError(f"llama.cpp cannot read GGUF file: {path}")
+        raise BadInput(f"llama.cpp cannot read GGUF file: {path}")
     try:
         yield model
     finally:

@@ -28,7 +28,7 @@ from appliance.engine.context import BatchContext, ContextError, DecodeStats
 from appliance.engine.debias import DEFAULT_DECAY, DEFAULT_EPSILON, debias_combiner
 from appliance.engine.interface import Completion, SamplingParams
 from appliance.engine.threads import ThreadBudget
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 _backend_lock = threading.Lock()
 _backend_ready = False
@@ -124,7 +124,7 @@ class LocalModel:
         self._model = C.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self._model:
             self.close()
-            raise UserError(f"llama.cpp could not load model file {self.path}")
+            raise BadInput(f"llama.cpp could not load model file {self.path}")
         self._vocab = C.llama_model_get_vocab(self._model)
         self.n_vocab = C.llama_vocab_n_tokens(self._vocab)
         self.n_params = int(C.llama_model_n_params(self._model))
@@ -134,7 +134,7 @@ class LocalModel:
                                          n_vocab=self.n_vocab, threads=self._threads, kv_unified=kv_unified)
         except ContextError:
             self.close()
-            raise UserError(f"llama.cpp could not create a context for {self.path} (too little memory?)") from None
+            raise BadInput(f"llama.cpp could not create a context for {self.path} (too little memory?)") from None
         self._stats: DecodeStats = self._context.stats  # kept after close, for a benchmark's last look
         self.n_batch = self._context.n_batch
         self.n_ubatch = self._context.n_ubatch
@@ -143,7 +143,7 @@ class LocalModel:
             self._lora = C.llama_adapter_lora_init(self._model, str(lora_path).encode())
             if not self._lora:
                 self.close()
-                raise UserError(f"llama.cpp could not load LoRA adapter {lora_path}")
+                raise BadInput(f"llama.cpp could not load LoRA adapter {lora_path}")
             self._context.set_lora((C.llama_adapter_lora_p_ctypes * 1)(self._lora), (ctypes.c_float * 1)(lora_scale))
         self.eog_ids: tuple[int, ...] = tuple(t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self._vocab, t))
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -227,7 +227,7 @@ class LocalModel:
             if text not in toks_of:
                 toks = self.tokenize(text, add_special=True)
                 if len(toks) + max_new_tokens > self.ctx_per_seq:
-                    raise UserError(
+                    raise BadInput(
                         f"prompt of {len(toks)} tokens + {max_new_tokens} new tokens exceeds the {self.ctx_per_seq}-token slot"
                     )
                 toks_of[text] = toks
@@ -274,9 +274,9 @@ class LocalModel:
             return []
         size = len(groups[0])
         if size < 1 or any(len(g) != size for g in groups):
-            raise UserError("every self-debiasing group needs the same number of counter prompts")
+            raise BadInput("every self-debiasing group needs the same number of counter prompts")
         if size > self.max_parallel:
-            raise UserError(f"{size} parallel sequences per text exceed the model's {self.max_parallel} slots")
+            raise BadInput(f"{size} parallel sequences per text exceed the model's {self.max_parallel} slots")
         with self._lock:
             toks_of = self.prompt_tokens([t for g in groups for t in g], params.max_new_tokens)
             return decoding.generate_grouped(self._context, self, groups, toks_of, params,
@@ -287,7 +287,7 @@ class LocalModel:
         """The raw next-token logits after each prompt (BOS included), one (vocabulary,) row each, in one decode."""
         prompts = list(prompts)
         if len(prompts) > self.max_parallel:
-            raise UserError(f"at most {self.max_parallel} prompts at once")
+            raise BadInput(f"at most {self.max_parallel} prompts at once")
         with self._lock:
             return decoding.next_token_logits(self._context, prompts, self.prompt_tokens(prompts, 0))
 
@@ -295,7 +295,7 @@ class LocalModel:
         """The raw next-token logits after ``text`` (no BOS; a copy). Used to check an adapter against its PyTorch twin."""
         toks = self.tokenize(text, add_special=False)
         if not toks or len(toks) > min(self.ctx_per_seq, self.n_batch):
-            raise UserError(f"text must be 1..{min(self.ctx_per_seq, self.n_batch)} tokens, not {len(toks)}")
+            raise BadInput(f"text must be 1..{min(self.ctx_per_seq, self.n_batch)} tokens, not {len(toks)}")
         with self._lock:
             ctx = self._context
             ctx.clear()
@@ -316,7 +316,7 @@ class LocalModel:
             return 0.0, []
         toks = ptoks + ctoks
         if len(toks) > min(self.ctx_per_seq, self.n_batch):  # one sequence lives in one slot
-            raise UserError(f"text too long to score: {len(toks)} tokens")
+            raise BadInput(f"text too long to score: {len(toks)} tokens")
         with self._lock:
             ctx = self._context
             ctx.clear()

@@ -9,7 +9,7 @@ from pathlib import Path
 from appliance.engine.convert import DEFAULT_COMPUTE_TYPE, Seal, compute_copy
 from appliance.engine.llama import LocalModel, gpu_offload_supported
 from appliance.engine.registry import ModelEntry, Registry
-from appliance.errors import UserError
+from appliance.errors import BadInput
 from appliance.paths import model_cache_dir
 
 
@@ -37,9 +37,9 @@ def default_gpu_layers() -> int:
             try:
                 value = int(env)
             except ValueError:
-                raise UserError(f"${name} must be an integer (-1 = all layers, 0 = CPU only), not {env!r}") from None
+                raise BadInput(f"${name} must be an integer (-1 = all layers, 0 = CPU only), not {env!r}") from None
             if value < -1:
-                raise UserError(f"${name} must be -1 (all layers), 0 or a number of layers, not {value}")
+                raise BadInput(f"${name} must be -1 (all layers), 0 or a number of layers, not {value}")
             return value
     return -1 if gpu_offload_supported() else 0
 
@@ -59,7 +59,7 @@ def load_model(
     """Verify the model, pick (or make) its compute copy and load it. ``seal`` (``Seal.of(vault)``) binds the copy to
     a vault: every load on behalf of a vault passes it; loads outside one (benchmarks, tests) need none."""
     if n_gpu_layers is not None and n_gpu_layers < -1:
-        raise UserError(f"n_gpu_layers must be -1 (all layers), 0 or a number of layers, not {n_gpu_layers}")
+        raise BadInput(f"n_gpu_layers must be -1 (all layers), 0 or a number of layers, not {n_gpu_layers}")
     registry = Registry(home)
     entry, source = registry.verified_path(name)
     ctype = compute_type or os.environ.get("APPLIANCE_COMPUTE_TYPE") or DEFAULT_COMPUTE_TYPE

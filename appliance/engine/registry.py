@@ -19,7 +19,7 @@ from typing import Any
 
 import tomli_w
 
-from appliance.errors import IntegrityError, MissingDependency, UserError
+from appliance.errors import BadInput, IntegrityError, MissingDependency, UserError
 from appliance.paths import USER_MODEL_REGISTRY, model_cache_dir
 from appliance.shipped import shipped_path
 from appliance.tomlfields import Fields
@@ -98,17 +98,17 @@ def _read_registry(origin: Path) -> tuple[dict[str, Any], list[ModelEntry]]:
     try:
         doc = tomllib.loads(origin.read_bytes().decode("utf-8"))
     except OSError as e:
-        raise UserError(f"cannot read model registry {origin}: {e.strerror}") from None
+        raise BadInput(f"cannot read model registry {origin}: {e.strerror}") from None
     except UnicodeDecodeError:
-        raise UserError(f"invalid model registry {origin}: not UTF-8 text") from None
+        raise BadInput(f"invalid model registry {origin}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
-        raise UserError(f"invalid model registry {origin}: {e}") from None
+        raise BadInput(f"invalid model registry {origin}: {e}") from None
     try:
         _F.no_unknown(doc, {"model"}, "")
         models = _F.get(doc, "model", "", list, [])
         return doc, [_parse_entry(raw, f"model[{i}]") for i, raw in enumerate(models)]
     except UserError as e:
-        raise UserError(f"{e} (in {origin})") from None
+        raise BadInput(f"{e} (in {origin})") from None
 
 
 class Registry:
@@ -138,7 +138,7 @@ class Registry:
         try:
             return self.entries[name]
         except KeyError:
-            raise UserError(f"unknown model: {name} (known: {', '.join(self.entries)})") from None
+            raise BadInput(f"unknown model: {name} (known: {', '.join(self.entries)})") from None
 
     def locate(self, entry: ModelEntry) -> Path:
         """Where the model file is (assembling it into the model cache if needed); not verified."""
@@ -166,10 +166,10 @@ class Registry:
                 try:
                     mod.assemble(target.with_suffix(".partial"), overwrite=True)
                 except (FileNotFoundError, ValueError) as e:
-                    raise UserError(f"model {entry.name}: cannot assemble: {e}") from None
+                    raise BadInput(f"model {entry.name}: cannot assemble: {e}") from None
                 target.with_suffix(".partial").replace(target)
             return target
-        raise UserError(f"model {entry.name}: unknown source {entry.source}")
+        raise BadInput(f"model {entry.name}: unknown source {entry.source}")
 
     def verified_path(self, name: str | None) -> tuple[ModelEntry, Path]:
         """Locate a model and check its sha256; refuse a missing or altered file."""
@@ -190,11 +190,11 @@ class Registry:
 
         path = path.expanduser().resolve()
         if not path.is_file():
-            raise UserError(f"model file not found: {path}")
+            raise BadInput(f"model file not found: {path}")
         info = read_gguf_info(path)
         name = name or path.stem.lower()
         if name in self.entries:
-            raise UserError(f"model name already registered: {name}")
+            raise BadInput(f"model name already registered: {name}")
         entry = ModelEntry(
             name=name,
             filename=path.name,

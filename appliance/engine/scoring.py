@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from appliance.engine.context import BatchContext
-from appliance.errors import UserError
+from appliance.errors import BadInput
 
 if TYPE_CHECKING:
     from appliance.engine.llama import LocalModel
@@ -66,7 +66,7 @@ def _plans(requests: Sequence[tuple[Tokens, Sequence[Tokens]]], max_seqs: int, m
             if not c:
                 raise ValueError("empty continuation")
             if len(prefix) + len(c) - 1 > max_len:
-                raise UserError(f"text too long to score: {len(prefix) + len(c)} tokens (the limit is {max_len})")
+                raise BadInput(f"text too long to score: {len(prefix) + len(c)} tokens (the limit is {max_len})")
             tail = c[:-1]
             b = next((i for i, br in enumerate(plan.branches) if br[: len(tail)] == tail), None) if tail else None
             if tail and b is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import UserError
+from appliance.errors import BadInput, UserError
 from appliance.shipped import shipped_path
 from appliance.tomlfields import Fields
 
@@ -110,13 +110,13 @@ def parse_policy(text: bytes, source: str) -> Policy:
     try:
         doc = tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError:
-        raise UserError(f"invalid policy {source}: not UTF-8 text") from None
+        raise BadInput(f"invalid policy {source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
-        raise UserError(f"invalid policy {source}: TOML syntax: {e}") from None
+        raise BadInput(f"invalid policy {source}: TOML syntax: {e}") from None
     try:
         return _policy_from(doc, text, source)
     except UserError as e:  # a field error names the field; say which file too
-        raise UserError(f"{e} (in {source})") from None
+        raise BadInput(f"{e} (in {source})") from None
 
 
 def _policy_from(doc: dict[str, Any], text: bytes, source: str) -> Policy:
@@ -192,7 +192,7 @@ def load_policy(name_or_path: str | Path = "default") -> Policy:
         data = path.read_bytes()
     except FileNotFoundError:
         known = ", ".join(sorted(p.stem for p in POLICY_DIR.glob("*.toml")))
-        raise UserError(f"unknown policy {name_or_path!s} (no file {path}; shipped: {known})") from None
+        raise BadInput(f"unknown policy {name_or_path!s} (no file {path}; shipped: {known})") from None
     except OSError as e:
-        raise UserError(f"cannot read policy {path}: {e.strerror}") from None
+        raise BadInput(f"cannot read policy {path}: {e.strerror}") from None
     return parse_policy(data, str(name_or_path))
