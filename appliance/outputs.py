@@ -20,6 +20,9 @@ from pathlib import Path
 
 from appliance.errors import BadInput, disk_full_error, is_disk_full
 
+# The TUI shows the same line, so it says what to do in both places.
+_EXISTS = "already exists; choose another path (the command line replaces it with --force)"
+
 
 def check_outside_home(path: str | os.PathLike[str], home: Path | None) -> Path:
     """``path`` resolved (symlinks followed); UserError when it is the home or anything inside it."""
@@ -39,7 +42,7 @@ def check_output(path: str | os.PathLike[str], home: Path | None, *, force: bool
     if resolved.is_dir():
         raise BadInput(f"cannot write {os.fspath(path)}: it is a directory")
     if (os.path.lexists(given) or resolved.exists()) and not force:
-        raise BadInput(f"{os.fspath(path)} already exists; add --force to replace it")
+        raise BadInput(f"{os.fspath(path)} {_EXISTS}")
     if resolved.exists() and not resolved.is_file():
         raise BadInput(f"cannot write {os.fspath(path)}: it is not a regular file")
     if not resolved.parent.is_dir():
@@ -80,8 +83,8 @@ def _link_no_clobber(tmp: Path, target: Path, given: str | os.PathLike[str]) -> 
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise BadInput(f"{os.fspath(given)} already exists; add --force to replace it") from None
+        raise BadInput(f"{os.fspath(given)} {_EXISTS}") from None
     except OSError:  # no hard links here (e.g. FAT, some network file systems): a rename after the check above
         if target.exists():
-            raise BadInput(f"{os.fspath(given)} already exists; add --force to replace it") from None
+            raise BadInput(f"{os.fspath(given)} {_EXISTS}") from None
         os.replace(tmp, target)

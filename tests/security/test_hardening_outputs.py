@@ -74,7 +74,7 @@ def test_an_existing_file_is_never_replaced_without_force(home: Path, tmp_path: 
     precious = tmp_path / "precious.txt"
     precious.write_text("my thesis\n")
     rc, _, err = _audit_log(capsys, home, tmp_path, precious)
-    assert_one_line_error(rc, err, "already exists; add --force")
+    assert_one_line_error(rc, err, "already exists; choose another path")
     assert precious.read_text() == "my thesis\n"
     link = tmp_path / "dangling"
     link.symlink_to(tmp_path / "nowhere")  # a dangling link still names something: refused too
