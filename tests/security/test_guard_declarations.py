@@ -25,7 +25,7 @@ def test_a_policy_naming_an_undeclared_entity_is_refused(entity: str) -> None:
 
 
 def test_a_stored_finding_of_an_undeclared_entity_refuses_the_export() -> None:
-    from appliance.service.export import _stored_findings
+    from appliance.service.export_write import _stored_findings
 
     record = {"id": 5, "text": "Call 555-0142", "findings": [{"entity": "UK_NHS", "start": 0, "end": 4, "score": 0.9}]}
     with pytest.raises(UserError, match="^record 5: its stored PII findings are damaged"):
