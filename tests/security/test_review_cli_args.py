@@ -46,7 +46,7 @@ def test_a_plain_unknown_option_is_still_named(capsys: pytest.CaptureFixture[str
     ("jobs", "--limit", str(2**63)),
     ("records", str(2**127), "--limit", "5"),
     ("records", "1", "--limit", str(-(2**70))),
-    ("export", "approve", str(2**200)),
+    ("export", "approve", str(2**200), "--reason", "ok"),
 ])
 def test_a_number_beyond_64_bits_is_one_line(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
     code, err = _run(capsys, *argv)
