@@ -45,13 +45,15 @@ class Registry(Generic[T]):
         self._items.pop(name, None)
 
     def discover(self) -> None:
-        """Import every module of the package once, so each registers itself."""
+        """Import every module of the package once, so each registers itself. Only names a module can have are
+        imported: a file manager's "zerogen copy.py" or an editor's "zerogen (1).py" is not a plug-in (imported, it
+        would register a second "zerogen" and stop every command)."""
         if self._discovered:
             return
         self._discovered = True
         pkg = importlib.import_module(self.package)  # type: ignore[arg-type]
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-            if not info.name.startswith("_"):
+            if info.name.isidentifier() and not info.name.startswith("_"):
                 importlib.import_module(f"{self.package}.{info.name}")
 
     def get(self, name: str) -> T:

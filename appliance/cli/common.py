@@ -39,18 +39,40 @@ class StrictParser(argparse.ArgumentParser):
         refuse_secret_options(argv)
         ns, extras = self.parse_known_args(argv, namespace)
         if extras:
-            options = [a.split("=", 1)[0] for a in extras if a.startswith("-") and a != "-"]
+            options = [o for o in map(_option_name, extras) if o]
             values = len(extras) - len(options)
             parts = [f"unrecognized option{'s' if len(options) > 1 else ''} {', '.join(options)}"] if options else []
             if values:
                 parts.append(f"{values} unexpected argument{'s' if values > 1 else ''} (not shown)")
             self.error("; ".join(parts))
+        _check_int_range(self, ns)
         finish_global_options(self, ns)
         return ns
 
     def error(self, message: str) -> NoReturn:
         message = _REFUSED_VALUE.sub(r"\1 (not shown)", message)
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+# What an unrecognized argument may be shown as: a long option's name (before any "=VALUE"), or a short option alone
+# (`-x`). Anything else (`-pSECRET`, a passphrase that begins with "-", `--Hunter2!`) may be a value: only counted.
+_SHOWN_OPTION = re.compile(r"--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?==|$)|-[A-Za-z]$")
+# DuckDB binds integers as at most 64 bits (ids, LIMIT): a larger number from the command line is refused here, in
+# one line, rather than failing as a conversion error deep in a query.
+_INT64 = 2**63 - 1
+
+
+def _option_name(arg: str) -> str | None:
+    """How an unrecognized argument is named in the error: ``--name`` or ``-x``, or None (not an option name)."""
+    m = _SHOWN_OPTION.match(arg) if arg.startswith("-") and arg != "-" else None
+    return m.group(0) if m else None
+
+
+def _check_int_range(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> None:
+    """Every integer given is within 64 bits (the value itself is not repeated)."""
+    for dest, value in vars(ns).items():
+        if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value <= _INT64:
+            parser.error(f"argument {dest.replace('_', '-')}: number out of range")
 
 
 def refuse_secret_options(argv: Sequence[str]) -> None:

@@ -1,5 +1,5 @@
-"""`appliance jobs [--limit N] [--json]`: the generation jobs, newest first (every role may list them: they hold no
-text); `appliance records JOB [--status S] [--label L] [--limit N] [--json]`: the records a job produced.
+"""`appliance jobs [--limit N] [--json]`: the generation jobs, newest first (authors, reviewers and auditors: they hold
+no text; the admin reads no job data); `appliance records JOB [--status S] [--label L] [--limit N] [--json]`: the records a job produced.
 
 Authors and reviewers may read records (they hold the records key); the vault refuses admins and auditors. The table
 shows each record's id, status, label and text; --json gives every stored field of each record.
@@ -22,7 +22,7 @@ from appliance.vault.jobs import RECORD_STATUSES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("jobs", help="the generation jobs, newest first, with their status (any role)")
+    p = sub.add_parser("jobs", help="the generation jobs, newest first, with their status (not the admin)")
     add_auth_options(p)
     p.add_argument("--limit", type=int, default=None, help="at most this many jobs")
     add_json_option(p)

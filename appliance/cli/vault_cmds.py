@@ -240,7 +240,11 @@ def parse_time(value: str | None, end: bool = False) -> str | None:
         dt = dt.replace(hour=23, minute=59, second=59, microsecond=999999)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        dt = dt.astimezone(timezone.utc)
+    except OverflowError:  # year 1 east of UTC or year 9999 west of it: no UTC time to compare with
+        raise BadInput(f"invalid time {value!r}: out of range in UTC") from None
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def cmd_audit_log(args: argparse.Namespace) -> int:

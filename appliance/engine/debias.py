@@ -39,9 +39,14 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 def self_debias(p: np.ndarray, q: np.ndarray, decay: float = DEFAULT_DECAY, epsilon: float = DEFAULT_EPSILON) -> np.ndarray:
     """Reweight probabilities ``p`` (..., V) against counter-prompt probabilities ``q`` (..., K, V); renormalized."""
     qmax = q.max(axis=-2)
-    w = np.maximum(epsilon, np.exp(-decay * np.maximum(0.0, qmax - p)))
+    with np.errstate(over="ignore"):  # a huge λ: the exponent overflows to -inf, the weight to 0 (then ε applies)
+        w = np.maximum(epsilon, np.exp(-decay * np.maximum(0.0, qmax - p)))
     out = p * w
-    return out / out.sum(axis=-1, keepdims=True)
+    total = out.sum(axis=-1, keepdims=True)
+    # With ε = 0 and a large λ every token can weigh 0 (each made likelier by some counter-label): renormalizing would
+    # give NaN and the sampler token 0 forever. Such a row keeps the label prompt's own distribution instead.
+    empty = total <= 0
+    return np.where(empty, p, out / np.where(empty, 1.0, total))
 
 
 def debias_combiner(decay: float = DEFAULT_DECAY, epsilon: float = DEFAULT_EPSILON) -> Callable[[np.ndarray], np.ndarray]:

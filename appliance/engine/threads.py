@@ -77,29 +77,42 @@ BUDGET_DIR_ENV = "APPLIANCE_THREAD_BUDGET_DIR"
 REFRESH_S = 2.0
 
 
-def budget_dir() -> Path | None:
-    """The per-user lease directory (created 0700), or None when it is not safe to use.
-
-    ``$APPLIANCE_THREAD_BUDGET_DIR``, else ``$XDG_RUNTIME_DIR/appliance-threads``, else
-    ``/tmp/appliance-threads-<uid>``. A path that is a symlink, belongs to another user or is open to others is
-    refused (another user could otherwise plant or hide leases): the process then falls back to idle-core sampling.
-    """
+def _budget_dir_candidates() -> list[Path]:
+    """Where the lease directory may be, best first."""
     env = os.environ.get(BUDGET_DIR_ENV)
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
     if env:
-        path = Path(env)
-    elif runtime:
-        path = Path(runtime) / "appliance-threads"
-    else:
-        path = Path(tempfile.gettempdir()) / f"appliance-threads-{os.getuid()}"
+        return [Path(env)]
+    out: list[Path] = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        out.append(Path(runtime) / "appliance-threads")
+    # Before the shared temporary directory: there, another user can create our directory's name first.
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    out.append(Path(cache) / "appliance-threads")
+    out.append(Path(tempfile.gettempdir()) / f"appliance-threads-{os.getuid()}")
+    return out
+
+
+def _safe_dir(path: Path) -> bool:
+    """``path`` exists (created 0700 if missing), is a directory and not a symlink, ours and closed to others."""
     try:
-        path.mkdir(mode=0o700, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.lstat(path)
     except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        return None
-    return path
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def budget_dir() -> Path | None:
+    """The per-user lease directory (created 0700), or None when none is safe to use.
+
+    ``$APPLIANCE_THREAD_BUDGET_DIR``, else the first safe one of ``$XDG_RUNTIME_DIR/appliance-threads``,
+    ``~/.cache/appliance-threads`` (``$XDG_CACHE_HOME``) and ``/tmp/appliance-threads-<uid>``. A path that is a
+    symlink, belongs to another user or is open to others is refused (another user could otherwise plant or hide
+    leases); with none left the process falls back to idle-core sampling. The home's cache comes before ``/tmp``
+    because there another local user can create the directory first and so turn the budget off for us.
+    """
+    return next((p for p in _budget_dir_candidates() if _safe_dir(p)), None)
 
 
 class _Lease:

@@ -21,10 +21,42 @@ def default_delta(n_private: int) -> float:
     return 1.0 / (n_private * math.log(n_private))
 
 
+# Outside this range of μ the accountant's discretized grid fails or explodes (σ = 1e-3: a 226 GiB array; σ = 0.05:
+# 24 s; σ = 1e300: OverflowError), while the closed form is exact and instant; inside it both agree to 4 decimals.
+_PLD_MU_RANGE = (1e-2, 8.0)
+
+
+def gdp_epsilon(mu: float, delta: float) -> float:
+    """ε of μ-GDP at ``delta`` by the closed form (bisection on δ(ε), computed in logs so nothing overflows)."""
+    from scipy.special import log_ndtr
+
+    if delta <= 0 or not math.isfinite(mu):
+        return math.inf
+
+    def delta_at(eps: float) -> float:
+        a, b = log_ndtr(-eps / mu + mu / 2), eps + log_ndtr(-eps / mu - mu / 2)
+        return math.exp(a) - math.exp(b) if b < a else 0.0
+
+    if delta_at(0.0) <= delta:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while delta_at(hi) > delta:
+        lo, hi = hi, hi * 2
+        if not math.isfinite(hi):
+            return math.inf
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if delta_at(mid) > delta else (lo, mid)
+    return hi
+
+
 def gaussian_epsilon(noise_multiplier: float, rounds: int, delta: float) -> float:
     """ε of ``rounds`` Gaussian mechanisms with noise ``noise_multiplier`` (sensitivity 1) at ``delta``."""
     if noise_multiplier <= 0:
         return math.inf
+    mu = math.sqrt(rounds) / noise_multiplier
+    if not _PLD_MU_RANGE[0] <= mu <= _PLD_MU_RANGE[1]:
+        return gdp_epsilon(mu, delta)
     import dp_accounting
     from dp_accounting.pld import pld_privacy_accountant
 

@@ -58,6 +58,8 @@ def evaluate_job(
 ) -> dict[str, Any]:
     """Train the task models on the job's records, score them on the real file, store the result as a report."""
     session.require("report.write")
+    if limit is not None and limit < 1:  # checked before any file is read or model loaded
+        raise BadInput(f"limit must be at least 1, not {limit}")
     job, task, records = job_dataset(session, job_id)
     task_models = task_model_names() if task_models is None else list(task_models)
     models = [TASK_MODELS.get(name) for name in task_models]  # an unknown name: one line listing the known ones
@@ -105,6 +107,8 @@ def report_job(
 ) -> tuple[dict[str, Any], str]:
     """Compute the quality metrics, attach the latest evaluation, store the JSON and HTML reports; (body, html)."""
     session.require("report.write")
+    if sample < 2:  # Self-BLEU scores each sampled text against the others: checked before any model loads
+        raise BadInput(f"sample must be at least 2, not {sample}")
     cfg = FilterConfig.parse(filter_spec)
     job, task, records = job_dataset(session, job_id)
     from appliance.quality.embed import get_embedder

@@ -230,8 +230,8 @@ class VaultCore:
               order: str = "id", limit: int | None = None) -> list[dict[str, Any]]:
         """Rows of ``table`` as dicts of the named columns: the one row-mapping helper of every repository."""
         sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        if limit is not None:  # DuckDB's LIMIT is 64-bit; a larger one means every row anyway
+            sql += f" LIMIT {min(int(limit), 2**63 - 1)}"
         return [dict(zip(columns, r)) for r in self._all(sql, args)]
 
     def _by_id(self, table: str, columns: Sequence[str], row_id: int, what: str) -> dict[str, Any]:

@@ -306,6 +306,15 @@ def read_seed_file(
     return rows, digest
 
 
+def _json_object(text: str | None) -> dict | None:
+    """A preview line as an object, or None: DuckDB accepts nesting deeper than Python's parser (RecursionError)."""
+    try:
+        d = json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return None
+    return d if isinstance(d, dict) else None
+
+
 def preview_seed_file(path: str | Path, n: int, *, temp_dir: Path) -> tuple[Path, str, list[str], list[list[str | None]]]:
     """The checked path, format, columns and first ``n`` rows (each value as text) of a seed file, read by the same
     DuckDB readers as ``read_seed_file``, for choosing its text and label columns before an import."""
@@ -319,8 +328,7 @@ def preview_seed_file(path: str | Path, n: int, *, temp_dir: Path) -> tuple[Path
                 f"SELECT j FROM read_json_objects(?, format = '{json_format}', ignore_errors = true) AS t(j) LIMIT {int(n)}",
                 [str(p)],
             ).fetchall()
-            parsed = [json.loads(o[0]) if o[0] else None for o in objs]
-            parsed = [d if isinstance(d, dict) else None for d in parsed]  # a line that is no object shows as empty
+            parsed = [_json_object(o[0]) for o in objs]  # a line that is no object shows as empty
             columns: list[str] = []
             for d in parsed:
                 for k in d or {}:

@@ -82,7 +82,7 @@ def test_the_tui_titles_each_kind_of_error() -> None:
         def __init__(self) -> None:
             self.shown: list[tuple[str, str, str]] = []
 
-        def notify(self, message: str, *, title: str, severity: str, timeout: float) -> None:
+        def notify(self, message: str, *, title: str, severity: str, timeout: float, markup: bool = True) -> None:
             self.shown.append((title, severity, message))
 
     app = App()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from textual.widgets import DataTable
+from appliance.tui.components.plain_table import PlainTable
 
 
-class RecordsTable(DataTable):
+class RecordsTable(PlainTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True

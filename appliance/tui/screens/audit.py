@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Static
 
 from appliance.service import audit as audit_service
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
 
@@ -27,7 +28,7 @@ class AuditScreen(AppScreen):
                 yield Input(placeholder="action, e.g. export.*", id="audit-action", classes="filter")
                 yield Button("Verify", id="verify", variant="primary")
             yield Static("", id="audit-result")
-            yield DataTable(id="audit-log", cursor_type="row")
+            yield PlainTable(id="audit-log", cursor_type="row")
             with Horizontal(classes="row"):
                 yield Input(placeholder="export the shown entries to… (path.jsonl)", id="audit-path")
                 yield Button("Export", id="export-jsonl")

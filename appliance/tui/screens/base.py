@@ -50,9 +50,11 @@ def report_error(app: App, e: BaseException) -> None:
     e = _as_shown(e)
     if isinstance(e, UserError):
         title, severity, timeout = notice_for(e)
-        app.notify(str(e), title=title, severity=severity, timeout=timeout)  # type: ignore[arg-type]
+        # markup=False: a message names files, columns, labels and names that others chose; "[/]" would crash it
+        app.notify(str(e), title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
     else:  # our bug: say so plainly, keep the interface alive
-        app.notify(f"{type(e).__name__}: {e}", title="Unexpected error (please report)", severity="error", timeout=12)
+        app.notify(f"{type(e).__name__}: {e}", title="Unexpected error (please report)", severity="error", timeout=12,
+                   markup=False)
 
 
 def run_in_background(

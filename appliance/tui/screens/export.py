@@ -12,6 +12,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from appliance.export.formats import FORMATS
 from appliance.service import export as export_service
 from appliance.service import jobs as job_service
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
 
@@ -27,7 +28,7 @@ class ExportScreen(AppScreen):
                 yield Select([], id="export-job", prompt="job to export")
                 yield Select([], id="export-policy", prompt="the job's own policy")
                 yield Button("Request", id="request", variant="primary")
-            yield DataTable(id="exports", cursor_type="row")
+            yield PlainTable(id="exports", cursor_type="row")
             yield Static("", id="export-detail")
             with Horizontal(classes="row", id="decide-row"):
                 yield Input(placeholder="reason for the decision", id="export-reason")

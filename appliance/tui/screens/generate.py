@@ -80,7 +80,7 @@ class GenerateScreen(AppScreen):
                 yield Select([], id="gen-resume", prompt="job to resume")
                 yield Button("Resume", id="resume")
             yield ProgressBar(id="gen-progress", show_eta=True)
-            yield Static("No job running.", id="gen-stats")
+            yield Static("No job running.", id="gen-stats", markup=False)  # shows errors and names: plain text
             yield RecordsTable(id="gen-records")
 
     def on_screen_resume(self) -> None:

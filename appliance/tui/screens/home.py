@@ -7,10 +7,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.widgets import DataTable, Static
 
 from appliance.service import tasks as task_service
 from appliance.service.overview import Overview, overview
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
 
@@ -24,13 +26,13 @@ class HomeScreen(AppScreen):
         with VerticalScroll(id="home"):
             yield Static("Loading…", id="vault-status")
             yield Static("Models", classes="section")
-            yield DataTable(id="models", cursor_type="row")
+            yield PlainTable(id="models", cursor_type="row")
             yield Static("Recent jobs", classes="section")
-            yield DataTable(id="jobs", cursor_type="row")
+            yield PlainTable(id="jobs", cursor_type="row")
             yield Static("Export requests", classes="section", id="exports-title")
-            yield DataTable(id="exports", cursor_type="row")
+            yield PlainTable(id="exports", cursor_type="row")
             yield Static("Privacy budget per seed set (default policy)", classes="section", id="budgets-title")
-            yield DataTable(id="budgets", cursor_type="row")
+            yield PlainTable(id="budgets", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#models", DataTable).add_columns("model", "state", "license", "detail")
@@ -64,7 +66,7 @@ class HomeScreen(AppScreen):
             verified = "audit verification: reviewers and admins"
         c = st["counts"]
         self.query_one("#vault-status", Static).update(
-            f"[b]Vault[/b] {st['home']} · {enc} · {st['database_bytes'] / 1e6:.1f} MB\n"
+            f"[b]Vault[/b] {escape(str(st['home']))} · {enc} · {st['database_bytes'] / 1e6:.1f} MB\n"
             f"{verified}\n"
             f"{c['tasks']} tasks · {c['seed_sets']} seed sets · {c['jobs']} jobs · {c['records']} records · "
             f"{c['exports']} exports · signed in as {st['user']} ({st['role']})"

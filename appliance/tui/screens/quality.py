@@ -9,10 +9,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from appliance.service import jobs as job_service
 from appliance.service import quality as quality_service
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.components.size_curve import SizeCurve
 from appliance.tui.screens.base import AppScreen
 
@@ -36,8 +38,8 @@ class QualityScreen(AppScreen):
                 yield Select([], id="quality-job", prompt="job")
                 yield Button("Compute", id="compute")
             yield Static("Choose a job.", id="quality-summary")
-            yield DataTable(id="label-counts", cursor_type="row")
-            yield DataTable(id="eval-table", cursor_type="row")
+            yield PlainTable(id="label-counts", cursor_type="row")
+            yield PlainTable(id="eval-table", cursor_type="row")
             yield SizeCurve(id="size-curve")
             with Horizontal(classes="row"):
                 yield Input(placeholder="save the HTML report to… (path)", id="html-path")
@@ -104,7 +106,7 @@ class QualityScreen(AppScreen):
         c = m.get("correctness") or {}
         n = (m.get("naturalness") or {}).get("perplexity") or {}
         summary.update(
-            f"[b]job {body['job_id']}[/b] · {body['task']} · {body['method']} · {m.get('n_records')} accepted records\n"
+            f"[b]job {body['job_id']}[/b] · {escape(str(body['task']))} · {body['method']} · {m.get('n_records')} accepted records\n"
             f"diversity: distinct-1/2 {_num(d.get('distinct_1'))}/{_num(d.get('distinct_2'))} · "
             f"Self-BLEU-4 {_num(d.get('self_bleu_4'))} · vocabulary {d.get('vocabulary', '–')}\n"
             f"correctness: judge agrees {_pct(c.get('agreement'))} · naturalness: perplexity median "

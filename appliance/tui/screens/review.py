@@ -13,6 +13,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 
 from appliance.service import jobs as job_service
 from appliance.service import review as review_service
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
 
@@ -29,7 +30,7 @@ class ReviewScreen(AppScreen):
     def body(self) -> ComposeResult:
         with Vertical(id="review"):
             yield Select([], id="review-job", prompt="job")
-            yield DataTable(id="quarantine", cursor_type="row")
+            yield PlainTable(id="quarantine", cursor_type="row")
             yield Static("", id="review-text")
             with Horizontal(classes="row"):
                 yield Input(placeholder="justification (required)", id="review-note")

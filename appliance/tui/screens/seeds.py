@@ -12,6 +12,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from appliance.service import seeds as seed_service
 from appliance.service import tasks as task_service
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
 
@@ -29,7 +30,7 @@ class SeedsScreen(AppScreen):
             with Horizontal(classes="row"):
                 yield Input(placeholder="seed file: .csv .tsv .jsonl .json .parquet", id="seed-path")
                 yield Button("Preview", id="preview")
-            yield DataTable(id="seed-preview")
+            yield PlainTable(id="seed-preview")
             with Horizontal(classes="row"):
                 yield Label("text column", classes="field")
                 yield Select([], id="text-col", prompt="text column")
@@ -43,9 +44,9 @@ class SeedsScreen(AppScreen):
             with Horizontal(classes="row"):
                 yield Button("Check", id="check")
                 yield Button("Import", id="import", variant="primary")
-            yield Static("", id="seed-errors")
+            yield Static("", id="seed-errors", markup=False)  # names columns and files: plain text
             yield Static("Seed sets in the vault", classes="section")
-            yield DataTable(id="seed-sets", cursor_type="row")
+            yield PlainTable(id="seed-sets", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#seed-sets", DataTable).add_columns("id", "name", "task", "records", "source", "added")
@@ -145,7 +146,7 @@ class SeedsScreen(AppScreen):
 
         def imported(result) -> None:
             self._said(f"imported {result.rows} seed records into seed set {result.seed_set!r}")
-            self.notify(f"seed set {result.seed_set!r}: {result.rows} records imported")
+            self.notify(f"seed set {result.seed_set!r}: {result.rows} records imported", markup=False)
             self.on_screen_resume()
 
         self.background(do_import, done=imported, failed=self._invalid)

@@ -12,6 +12,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static, Tex
 from appliance.errors import UserError
 from appliance.service import tasks as task_service
 from appliance.spec import TaskSpec
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
 FIELDS = (("name", "task name, e.g. discharge_notes"), ("domain", "domain, e.g. clinical"),
@@ -52,9 +53,9 @@ class TasksScreen(AppScreen):
                         yield self._titled(Input(placeholder=placeholder, id=fid, classes="task-field"), placeholder)
             yield self._titled(Input(placeholder='stop strings, a JSON list: ["\\n"]', id="stop-strings", classes="task-field"),
                                "stop strings (JSON list)")
-            yield Static("", id="task-status")
+            yield Static("", id="task-status", markup=False)  # names the spec's own names: plain text
             yield Static("Tasks in the vault", classes="section")
-            yield DataTable(id="task-list", cursor_type="row")
+            yield PlainTable(id="task-list", cursor_type="row")
 
     @staticmethod
     def _titled(field: Input, title: str) -> Input:
@@ -156,5 +157,5 @@ class TasksScreen(AppScreen):
             return
         task_id = self.guard(task_service.save_task, self.session, self.spec)
         if task_id is not None:
-            self.notify(f"task {self.spec.name} saved as vault task {task_id}")
+            self.notify(f"task {self.spec.name} saved as vault task {task_id}", markup=False)
             self.on_screen_resume()

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from appliance.service import users as user_service
+from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
 
@@ -23,7 +24,7 @@ class UsersScreen(AppScreen):
 
     def body(self) -> ComposeResult:
         with Vertical(id="users"):
-            yield DataTable(id="user-list", cursor_type="row")
+            yield PlainTable(id="user-list", cursor_type="row")
             yield Button("Grant my keys to the selected user", id="grant-keys", variant="primary")
             yield Static("New user, or a new passphrase for the selected one", classes="section admin-only")
             with Horizontal(classes="row admin-only"):
