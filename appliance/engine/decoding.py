@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -143,8 +143,19 @@ def next_token_logits(ctx: BatchContext, prompts: list[str], toks_of: dict[str, 
 
 def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of: dict[str, list[int]],
              p: SamplingParams, on_token: Callable[[int], None] | None) -> list[Completion]:
+    """Every completion of ``stream``, in prompt order."""
+    results: list[Completion | None] = [None] * len(prompts)
+    for idx, c in stream(ctx, model, prompts, toks_of, p, on_token):
+        results[idx] = c
+    return results  # type: ignore[return-value]
+
+
+def stream(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of: dict[str, list[int]],
+           p: SamplingParams, on_token: Callable[[int], None] | None) -> Iterator[tuple[int, Completion]]:
     """Continuous batching: up to ``ctx.n_seq`` sequences decode together; a finished one frees its slot for the
-    next prompt, so short outputs never wait for long ones."""
+    next prompt (lowest index first), so short outputs never wait for long ones and the slots stay full until the
+    queue runs out. Yields ``(prompt index, completion)`` as each sequence ends, so a caller can commit early
+    results while later prompts are still decoding."""
     ctx.clear()
     sampler = BatchSampler(p, [p.seed + i for i in range(len(prompts))], model.eog_ids)
     eog = set(model.eog_ids)
@@ -154,7 +165,6 @@ def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of
     index_of: dict[int, int] = {}  # slot -> prompt index
     next_tok: dict[int, int] = {}
     step_of: dict[int, int] = {}
-    results: list[Completion | None] = [None] * len(prompts)
     while queue or running:
         if queue and free:
             cached = {slot: toks_of[prompts[index_of[slot]]][:-1] for slot in running}
@@ -176,6 +186,7 @@ def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of
         tokens, lps = sampler.sample(ctx.logits(len(active)), rows, [step_of[s.slot] for s in active])
         ctx.stats.sampled += len(active)
         ctx.stats.steps += 1
+        finished: list[tuple[int, Completion]] = []
         for s, tok, lp in zip(active, tokens.tolist(), lps.tolist()):
             s.logprob_sum += lp
             step_of[s.slot] += 1
@@ -183,13 +194,14 @@ def generate(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of
             s.accept(tok, b"" if end else model.piece(tok), end, p)
             next_tok[s.slot] = tok
             if s.done:
-                results[index_of[s.slot]] = s.completion()
+                finished.append((index_of[s.slot], s.completion()))
                 ctx.drop_seq(s.slot)
                 del running[s.slot]
                 free.append(s.slot)
         if on_token is not None:
             on_token(len(active))
-    return results  # type: ignore[return-value]
+        yield from finished
+        finished.clear()
 
 
 def generate_grouped(ctx: BatchContext, model: "LocalModel", groups: list[list[str]], toks_of: dict[str, list[int]],
