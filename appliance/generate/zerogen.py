@@ -96,8 +96,8 @@ class ZeroGen(Method):
         return build_prompt(run.model, run.task.label(lab).instruction(ctx))
 
     def complete(self, run: Run, jobs: list[Job], params: SamplingParams, size: int) -> Iterator[list[Completion]]:
-        """The completions of a round's jobs, chunk by chunk (chunk ``k`` sampled from seed ``params.seed + k *
-        size``); the whole round goes to the engine at once where it can take it (``Run.complete_chunks``)."""
+        """The completions of a round's jobs in chunks of ``size`` (job ``i`` sampled with seed ``params.seed + i``);
+        the whole round goes to the engine at once where it can take it (``Run.complete_chunks``)."""
         return run.complete_chunks([self.prompt(run, job) for job in jobs], params, size)
 
     def parse(self, run: Run, job: Job, c: Completion) -> GeneratedRecord | None:
