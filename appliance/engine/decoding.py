@@ -11,6 +11,7 @@ own generator seeded ``params.seed + i``, so its output does not depend on the b
 
 from __future__ import annotations
 
+import heapq
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
@@ -160,7 +161,7 @@ def stream(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of: 
     sampler = BatchSampler(p, [p.seed + i for i in range(len(prompts))], model.eog_ids)
     eog = set(model.eog_ids)
     queue = list(range(len(prompts)))[::-1]  # pop() takes the lowest index first
-    free = list(range(ctx.n_seq))[::-1]
+    free = list(range(ctx.n_seq))  # a heap: a new prompt takes the lowest free slot, so running slots stay 0..k-1
     running: dict[int, SeqState] = {}  # slot -> sequence
     index_of: dict[int, int] = {}  # slot -> prompt index
     next_tok: dict[int, int] = {}
@@ -171,14 +172,14 @@ def stream(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of: 
             new: list[tuple[int, str]] = []
             slot_of: dict[int, int] = {}
             while queue and free:
-                idx, slot = queue.pop(), free.pop()
+                idx, slot = queue.pop(), heapq.heappop(free)
                 text = prompts[idx]
                 new.append((idx, text))
                 slot_of[idx] = slot
                 running[slot] = SeqState(slot=slot, prompt_len=len(toks_of[text]))
                 index_of[slot], next_tok[slot], step_of[slot] = idx, toks_of[text][-1], 0
             prefill_prompts(ctx, new, toks_of, slot_of, cached)
-        active = list(running.values())
+        active = [running[slot] for slot in sorted(running)]  # in slot order: see ``compact_slots``
         for i, s in enumerate(active):
             ctx.put(i, next_tok[s.slot], s.prompt_len - 1 + step_of[s.slot], s.slot, True)
         ctx.decode(len(active))
@@ -197,11 +198,33 @@ def stream(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of: 
                 finished.append((index_of[s.slot], s.completion()))
                 ctx.drop_seq(s.slot)
                 del running[s.slot]
-                free.append(s.slot)
+                heapq.heappush(free, s.slot)
+        if not queue:
+            compact_slots(ctx, running, free, index_of, next_tok, step_of)
         if on_token is not None:
             on_token(len(active))
         yield from finished
         finished.clear()
+
+
+def compact_slots(ctx: BatchContext, running: dict[int, SeqState], free: list[int], *by_slot: dict[int, int]) -> None:
+    """Move the highest running sequences into the lowest free slots until the running slots are 0..k-1.
+
+    Why: with one KV stream per slot, llama.cpp splits a batch into one micro-batch per run of consecutive sequence
+    ids taken in batch order, each a full pass over the weights. Measured on 2 cores with 32 slots: a step over
+    slots 0..31 in order took 73 ms, the same slots shuffled 247 ms, 16 slots with gaps 214 ms against 53 ms for
+    slots 0..15. A move copies one stream's cache (a few megabytes), far cheaper than a pass. ``by_slot`` are the
+    loop's other slot-keyed tables, moved along."""
+    while free and running and free[0] < max(running):
+        src, dst = max(running), heapq.heappop(free)
+        ctx.copy_seq(src, dst)
+        ctx.drop_seq(src)
+        s = running.pop(src)
+        s.slot = dst
+        running[dst] = s
+        for table in by_slot:
+            table[dst] = table.pop(src)
+        heapq.heappush(free, src)
 
 
 def generate_grouped(ctx: BatchContext, model: "LocalModel", groups: list[list[str]], toks_of: dict[str, list[int]],
