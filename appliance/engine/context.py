@@ -126,6 +126,7 @@ class BatchContext:
     def prefill(self, spans: Sequence[tuple[int, int, Sequence[int]]]) -> None:
         """Evaluate, without logits, each span ``(seq, start, tokens)``: ``tokens`` at positions ``start`` on of
         sequence ``seq``; all spans together in as few decodes as fit a batch."""
+        spans = sorted(spans, key=lambda span: span[0])  # sequences in id order: see ``decoding.compact_slots``
         pending = [(tok, start + k, seq) for seq, start, toks in spans for k, tok in enumerate(toks)]
         while pending:
             chunk, pending = pending[: self.n_batch], pending[self.n_batch :]

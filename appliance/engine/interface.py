@@ -8,7 +8,7 @@ every argument and result is a plain, picklable value and no caller relies on sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,6 +81,16 @@ class DebiasingModel(TextModel, Protocol):
     ) -> list[Completion]:
         """One completion per group: ``groups[i][0]`` is the prompt the text is written under, ``groups[i][1:]`` its
         counter prompts (the same number in every group). Group ``i`` samples with seed ``params.seed + i``."""
+        ...
+
+
+class StreamingModel(TextModel, Protocol):
+    """An optional capability: ``generate`` over many prompts that hands back each completion as it ends, so a
+    method can submit a whole round at once (the engine's slots stay full) and still commit records in batches.
+    ``LocalModel`` has it; a caller falls back to one ``generate`` per batch for a model without it."""
+
+    def generate_stream(self, prompts: Sequence[str], params: SamplingParams) -> Iterator[tuple[int, Completion]]:
+        """``(prompt index, completion)`` as each ends; prompt ``i`` samples with seed ``params.seed + i``."""
         ...
 
 

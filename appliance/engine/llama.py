@@ -17,7 +17,7 @@ import dataclasses
 import math
 import threading
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -251,6 +251,16 @@ class LocalModel:
         with self._lock:
             toks_of = self.prompt_tokens(prompts, params.max_new_tokens)
             return decoding.generate(self._context, self, prompts, toks_of, params, on_token)
+
+    def generate_stream(self, prompts: Sequence[str], params: SamplingParams) -> Iterator[tuple[int, Completion]]:
+        """``generate`` as it goes: ``(prompt index, completion)`` as each sequence ends, same seeds, same outputs.
+        One call over many prompts keeps every slot busy to the end of the queue, where one call per small batch
+        drains the slots at each batch's end. The model stays locked until the iterator is exhausted or closed:
+        finish or close it before asking the model anything else."""
+        prompts = list(prompts)
+        with self._lock:
+            toks_of = self.prompt_tokens(prompts, params.max_new_tokens)
+            yield from decoding.stream(self._context, self, prompts, toks_of, params, None)
 
     def complete(self, prompt: str, params: SamplingParams) -> Completion:
         """A single completion (the naive path, one sequence at a time)."""

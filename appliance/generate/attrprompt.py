@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from appliance.engine.interface import Completion, SamplingParams
+from appliance.engine.interface import Completion
 from appliance.errors import BadInput
 from appliance.generate.base import METHODS, Run
 from appliance.generate.options import Capabilities
@@ -56,9 +56,9 @@ class AttrPrompt(ZeroGen):
         return [(ctx, lab, draw_attributes(task, lab, run.rng)) for ctx in contexts for lab in task.label_ids
                 if wanted[lab] > 0]
 
-    def complete(self, run: Run, chunk: list[Job], params: SamplingParams) -> list[Completion]:
-        prompts = [build_prompt(run.model, attr_instruction(run.task, lab, ctx, at)) for ctx, lab, at in chunk]
-        return run.complete(prompts, params)
+    def prompt(self, run: Run, job: Job) -> str:
+        ctx, lab, at = job
+        return build_prompt(run.model, attr_instruction(run.task, lab, ctx, at))
 
     def parse(self, run: Run, job: Job, c: Completion) -> GeneratedRecord | None:
         ctx, lab, at = job

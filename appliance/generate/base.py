@@ -12,7 +12,8 @@ a method is its module and its test.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 from appliance.engine.interface import Completion, SamplingParams, TextModel
@@ -128,6 +129,26 @@ class Run:
     def complete(self, prompts: Sequence[str], params: SamplingParams) -> list[Completion]:
         """The model's completions of ``prompts``, their tokens counted."""
         return self.count(self.model.generate(list(prompts), params))
+
+    def complete_chunks(self, prompts: Sequence[str], params: SamplingParams, size: int) -> Iterator[list[Completion]]:
+        """The completions of ``prompts`` in chunks of ``size``, in order, their tokens counted as each chunk is
+        handed out; prompt ``i`` samples with seed ``params.seed + i`` whatever the chunking. A model that streams
+        (``StreamingModel``) gets every prompt in one call, so its slots stay full across chunks instead of draining
+        at each chunk's end; any other model gets one ``generate`` per chunk. Either way the outputs are the same."""
+        stream = getattr(self.model, "generate_stream", None)
+        if not callable(stream):
+            for start in range(0, len(prompts), size):
+                yield self.complete(prompts[start : start + size], replace(params, seed=params.seed + start))
+            return
+        done: dict[int, Completion] = {}
+        start = 0
+        with closing(stream(list(prompts), params)) as results:
+            for idx, c in results:
+                done[idx] = c
+                while start < len(prompts) and all(i in done for i in range(start, min(len(prompts), start + size))):
+                    end = min(len(prompts), start + size)
+                    yield self.count([done.pop(i) for i in range(start, end)])
+                    start = end
 
     def count(self, comps: list[Completion]) -> list[Completion]:
         for c in comps:

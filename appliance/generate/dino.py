@@ -12,6 +12,7 @@ ZeroGen's first stage; outputs go through ZeroGen's cut/drop/dedupe rules.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
 
 from appliance.engine.debias import DEFAULT_DECAY, DEFAULT_EPSILON, generate_debiased
@@ -48,10 +49,12 @@ class Dino(ZeroGen):
     def chunk_size(self, run: Run) -> int:
         return max(1, run.batch_size // len(run.task.label_ids))
 
-    def complete(self, run: Run, chunk: list[Job], params: SamplingParams) -> list[Completion]:
-        groups = [self.group(run.model, run.task, lab, ctx) for ctx, lab in chunk]
-        comps = generate_debiased(run.model, groups, params, decay=self.decay, epsilon=self.epsilon)  # type: ignore[arg-type]
-        return run.count(comps)  # text tokens; each decoded in len(labels) sequences
+    def complete(self, run: Run, jobs: list[Job], params: SamplingParams, size: int) -> Iterator[list[Completion]]:
+        for start in range(0, len(jobs), size):
+            groups = [self.group(run.model, run.task, lab, ctx) for ctx, lab in jobs[start : start + size]]
+            comps = generate_debiased(run.model, groups, replace(params, seed=params.seed + start),  # type: ignore[arg-type]
+                                      decay=self.decay, epsilon=self.epsilon)
+            yield run.count(comps)  # text tokens; each decoded in len(labels) sequences
 
     def parse(self, run: Run, job: Job, c: Completion) -> GeneratedRecord | None:
         ctx, lab = job

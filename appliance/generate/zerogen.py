@@ -90,8 +90,15 @@ class ZeroGen(Method):
     def chunk_size(self, run: Run) -> int:
         return run.batch_size
 
-    def complete(self, run: Run, chunk: list[Job], params: SamplingParams) -> list[Completion]:
-        return run.complete([build_prompt(run.model, run.task.label(lab).instruction(ctx)) for ctx, lab in chunk], params)
+    def prompt(self, run: Run, job: Job) -> str:
+        """The prompt one job is completed from."""
+        ctx, lab = job
+        return build_prompt(run.model, run.task.label(lab).instruction(ctx))
+
+    def complete(self, run: Run, jobs: list[Job], params: SamplingParams, size: int) -> Iterator[list[Completion]]:
+        """The completions of a round's jobs in chunks of ``size`` (job ``i`` sampled with seed ``params.seed + i``);
+        the whole round goes to the engine at once where it can take it (``Run.complete_chunks``)."""
+        return run.complete_chunks([self.prompt(run, job) for job in jobs], params, size)
 
     def parse(self, run: Run, job: Job, c: Completion) -> GeneratedRecord | None:
         """The record a completion gives, or None (a dropped text counted by its reason, or a label already full)."""
@@ -119,9 +126,9 @@ class ZeroGen(Method):
             contexts = self.contexts(run.model, task, max(wanted.values()), rseed, run.prog)
             jobs = self.jobs(run, contexts, wanted)
             size = self.chunk_size(run)
-            for start in range(0, len(jobs), size):
-                chunk = jobs[start : start + size]
-                comps = self.complete(run, chunk, self.params(task, task.max_new_tokens, rseed + 17 + start))
+            params = self.params(task, task.max_new_tokens, rseed + 17)
+            for k, comps in enumerate(self.complete(run, jobs, params, size)):
+                chunk = jobs[k * size : (k + 1) * size]
                 batch: list[GeneratedRecord] = []
                 for job, c in zip(chunk, comps):
                     rec = self.parse(run, job, c)
