@@ -1,18 +1,21 @@
 """Utility of synthetic data: task models trained only on generated records, scored on real labelled data, next
 to PROMPTING of the same GGUF and a gold-trained TF-IDF + LR reference. One model, one run, one table.
 
-    APPLIANCE_THREADS=1 python bench/utility.py [--n 200] [--methods zerogen,...] [--datasets sst2,trec,mtsamples]
+    APPLIANCE_THREADS=2 python bench/utility.py [--n 300,1000,3000] [--methods zerogen,...] [--datasets sst2,trec,mtsamples]
                                                 [--eval-limit 300] [--task-models ...] [--json PATH]
 
-Every method gets the same budget (``--n`` records requested) from the embedded default model. Datasets
+Every method gets the same budgets (``--n``: one or more record counts) from the embedded default model. Each method
+generates the largest budget once; a smaller budget is the first records of each label in the order they were made
+(the job as if stopped early), so the curve over n costs one run. Gold at equal n: the same task models trained on n
+rows drawn (seeded) from the dataset's real training split, where one is shipped. Datasets
 (../shared/data, see its README and each SOURCE.md; TSV files have no quoting):
   sst2       tasks/sst2_sentiment.toml → sst2/dev.tsv and rt_polarity/test.tsv; gold: TF-IDF + LR on sst2/train.tsv
              (on rt_polarity/test the gold row is inflated: 761 of its 1,066 sentences are in SST-2 train)
   trec       tasks/trec_question.toml → trec/test.tsv (coarse labels); no gold (no train split shipped)
   mtsamples  tasks/medical_specialty.toml → mtsamples/test.csv (six specialties); no gold
 ``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text).
-Rows written with --json: {dataset, generator, method, task_model, n_train, accuracy, macro_f1}; PROMPTING rows
-have method "prompting", the gold reference method "gold". FewGen and Aug-PE read the shipped fictional seeds.
+Rows written with --json: {dataset, generator, method, filter, task_model, n_train, accuracy, macro_f1}; PROMPTING
+rows have method "prompting"; "gold" rows are trained on n real labels ("gold-all": TF-IDF + LR on the whole split). FewGen and Aug-PE read the shipped fictional seeds.
 """
 
 from __future__ import annotations
@@ -61,9 +64,28 @@ def generate(model, task, method_name: str, n: int, seed: int) -> tuple[list, fl
     return recs, time.perf_counter() - t0
 
 
+def first_per_label(recs: list, labels: list[str], n: int) -> list:
+    """The first ``n`` records, split evenly over the labels (in generation order), as a job stopped at n would hold."""
+    share = {lab: n // len(labels) + (1 if i < n % len(labels) else 0) for i, lab in enumerate(labels)}
+    out = []
+    for r in recs:
+        if share.get(r.label, 0) > 0:
+            share[r.label] -= 1
+            out.append(r)
+    return out
+
+
+def gold_sample(texts: list[str], labels: list[str], n: int, seed: int) -> tuple[list[str], list[str]]:
+    """``n`` real training rows, a seeded sample."""
+    import random
+
+    idx = random.Random(seed).sample(range(len(texts)), min(n, len(texts)))
+    return [texts[i] for i in idx], [labels[i] for i in idx]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200, help="records requested per method (the equal budget)")
+    ap.add_argument("--n", default="300,1000,3000", help="records per method: one budget or a comma list (the curve)")
     ap.add_argument("--methods", default=",".join(METHODS.names()))
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--eval-limit", type=int, default=300, help="seeded sample of each eval file (0: all rows)")
@@ -83,6 +105,13 @@ def main() -> int:
     rows: list[dict] = []
     gen_info: list[dict] = []
     limit = args.eval_limit or None
+    budgets = sorted({int(x) for x in args.n.split(",") if x.strip()})
+
+    def add_rows(ev: dict, name: str, method: str, gen: str, budget: int) -> None:
+        for r in ev["rows"]:
+            rows.append({"dataset": name, "generator": gen, "method": method, "filter": "none", "budget": budget,
+                         "task_model": r["task_model"], "n_train": r["n_train"], "accuracy": r["accuracy"],
+                         "macro_f1": r["macro_f1"]})
     for ds in args.datasets.split(","):
         cfg = DATASETS[ds]
         task = load_task(ROOT / "tasks" / f"{cfg['task']}.toml")
@@ -97,36 +126,48 @@ def main() -> int:
             print(f"[{ds}] {name}: {len(real.texts)} rows", file=sys.stderr, flush=True)
             if gold_clf is not None:
                 pred = gold_clf.predict(real.texts)
-                rows.append({"dataset": name, "generator": "-", "method": "gold", "task_model": "tfidf_lr",
-                             "n_train": len(gold.texts), **scores(real.labels, pred, task.label_ids)})
+                rows.append({"dataset": name, "generator": "-", "method": "gold-all", "filter": "none",
+                             "task_model": "tfidf_lr", "n_train": len(gold.texts),
+                             **scores(real.labels, pred, task.label_ids)})
+                for n in budgets:
+                    gt, gl = gold_sample(gold.texts, gold.labels, n, args.seed)
+                    add_rows(evaluate_on_real(task, gt, gl, real.texts, real.labels, embedder=embedder,
+                                              task_models=task_models, sizes=(1.0,), seed=args.seed), name, "gold", "-", n)
             if not args.no_prompting:
                 t0 = time.perf_counter()
                 res = prompting.run_prompting(model, task, real.texts)
                 for tm, p in (("prompting", res.predictions), ("prompting_calibrated", res.calibrated_predictions)):
-                    rows.append({"dataset": name, "generator": generator, "method": "prompting", "task_model": tm,
+                    rows.append({"dataset": name, "generator": generator, "method": "prompting", "filter": "none",
+                                 "task_model": tm,
                                  "n_train": 0, **scores(real.labels, p, task.label_ids)})
                 print(f"[{ds}] PROMPTING on {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         for method_name in args.methods.split(","):
-            recs, wall = generate(model, task, method_name, args.n, args.seed)
-            recs = [r for r in recs if r.label in task.label_ids]
-            gen_info.append({"dataset": ds, "method": method_name, "records": len(recs), "wall_s": round(wall, 1)})
-            print(f"[{ds}] {method_name}: {len(recs)} records in {wall:.0f} s", file=sys.stderr, flush=True)
-            if len({r.label for r in recs}) < 2:
-                continue
-            for name, real in evals:
-                ev = evaluate_on_real(task, [r.text for r in recs], [r.label for r in recs], real.texts, real.labels,
-                                      embedder=embedder, task_models=task_models, sizes=(1.0,), seed=args.seed)
-                for r in ev["rows"]:
-                    rows.append({"dataset": name, "generator": generator, "method": method_name,
-                                 "task_model": r["task_model"], "n_train": r["n_train"], "accuracy": r["accuracy"],
-                                 "macro_f1": r["macro_f1"]})
+            all_recs, wall = generate(model, task, method_name, budgets[-1], args.seed)
+            all_recs = [r for r in all_recs if r.label in task.label_ids]
+            gen_info.append({"dataset": ds, "method": method_name, "records": len(all_recs), "wall_s": round(wall, 1)})
+            print(f"[{ds}] {method_name}: {len(all_recs)} records in {wall:.0f} s", file=sys.stderr, flush=True)
+            for n in budgets:
+                recs = first_per_label(all_recs, task.label_ids, n)
+                if len({r.label for r in recs}) < 2:
+                    continue
+                for name, real in evals:
+                    add_rows(evaluate_on_real(task, [r.text for r in recs], [r.label for r in recs], real.texts,
+                                              real.labels, embedder=embedder, task_models=task_models, sizes=(1.0,),
+                                              seed=args.seed), name, method_name, generator, n)
     model.close()
-    print(f"\nUtility: accuracy / macro-F1 (%) on real data · generator {generator} · budget {args.n} records per "
+    print(f"\nUtility: accuracy / macro-F1 (%) on real data · generator {generator} · budgets {args.n} records per "
           f"method · eval sample {args.eval_limit or 'all'} rows per file")
     print(f"{'dataset':<15} {'method':<11} {'task model':<21} {'n_train':>7} {'acc':>6} {'F1':>6}")
     for r in rows:
         print(f"{r['dataset']:<15} {r['method']:<11} {r['task_model']:<21} {r['n_train']:>7} "
               f"{100 * r['accuracy']:>6.1f} {100 * r['macro_f1']:>6.1f}")
+    gold = {(r["dataset"], r["task_model"], r["budget"]): r["accuracy"] for r in rows if r["method"] == "gold"}
+    ratios = [(r, r["accuracy"] / gold[k]) for r in rows if r["method"] not in ("gold", "gold-all", "prompting")
+              and (k := (r["dataset"], r["task_model"], r.get("budget"))) in gold and gold[k] > 0]
+    if ratios:
+        print("\nsynthetic / gold at equal n (accuracy; target ≥ 0.9):")
+        for r, ratio in ratios:
+            print(f"  {r['dataset']:<15} {r['method']:<11} {r['task_model']:<21} n={r['budget']:<6} {ratio:.2f}")
     print("generation:", ", ".join(f"{g['dataset']}/{g['method']} {g['records']} records {g['wall_s']} s" for g in gen_info))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
