@@ -78,6 +78,7 @@ def choose_threads(requested: int | None = None) -> int:
 
 BUDGET_DIR_ENV = "APPLIANCE_THREAD_BUDGET_DIR"
 REFRESH_S = 2.0
+BUSY_WAIT_S = 1.0  # the longest a model waits to mark its process busy (see ``_Lease.enter_busy``)
 
 
 def _budget_dir_candidates() -> list[Path]:
@@ -169,6 +170,7 @@ class _Lease:
             raise
         self.users = 0  # models of this process that hold the lease
         self.decoding = 0  # of them, those decoding now (the busy file is locked while > 0)
+        self.busy_locked = False
 
     def _drop_busy(self) -> None:
         os.close(self._busy_fd)
@@ -176,16 +178,30 @@ class _Lease:
             os.unlink(self.busy_path)
 
     def enter_busy(self) -> None:
-        """One more model of this process decodes (the first one locks the busy file). Caller holds ``_lease_lock``."""
+        """One more model of this process decodes (the first one locks the busy file). Caller holds ``_lease_lock``.
+
+        Another process counting holds the busy file for microseconds; one that holds it longer (a stuck or hostile
+        process of the same user) is waited for at most ``BUSY_WAIT_S``, after which this process decodes uncounted
+        rather than hang."""
         if self.decoding == 0:
-            fcntl.flock(self._busy_fd, fcntl.LOCK_EX)  # waits only while another process is counting (microseconds)
+            deadline = time.monotonic() + BUSY_WAIT_S
+            while True:
+                try:
+                    fcntl.flock(self._busy_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self.busy_locked = True
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.002)
         self.decoding += 1
 
     def leave_busy(self) -> None:
         """One model of this process stopped decoding (the last one unlocks). Caller holds ``_lease_lock``."""
         self.decoding -= 1
-        if self.decoding == 0:
+        if self.decoding == 0 and self.busy_locked:
             fcntl.flock(self._busy_fd, fcntl.LOCK_UN)
+            self.busy_locked = False
 
     def live(self) -> int:
         """Processes decoding now, this one counted as if it decoded (it asks for the share it would decode at);

@@ -113,3 +113,20 @@ def test_closing_inside_busy_unlocks_for_the_others(budget: Path) -> None:
         assert not busy_file.exists()
     finally:
         os.close(fd)
+
+
+def test_a_busy_file_held_by_someone_else_does_not_hang_decoding(budget: Path, monkeypatch) -> None:
+    """A stuck or hostile process of the same user holding this process's busy file: the model waits a bounded
+    time, then decodes uncounted, and gives nothing back it did not take."""
+    monkeypatch.setattr(threads, "BUSY_WAIT_S", 0.05)
+    mine = threads.ThreadBudget()
+    fd = _held(next(budget.glob("*.busy")))
+    try:
+        with mine.busy():
+            pass
+        with mine.busy():  # and again: no state left behind
+            pass
+    finally:
+        os.close(fd)
+        mine.close()
+    assert not list(budget.iterdir())
