@@ -105,6 +105,7 @@ def main_job(n: int, threads: int, slots: int | None = None) -> dict[str, float]
     return {"n": n, "slots": req.max_parallel, "accepted": len(res.records), "wall_s": end - t0, "load_s": float(loaded_at["load_s"]),  # type: ignore[arg-type]
             "gen_s": gen_s, "tokens_per_s": stats.sampled / gen_s, "prefill_tokens_per_s": stats.prefilled / gen_s,
             "records_per_s": len(res.records) / gen_s, "decode_share": stats.decode_s / gen_s,
+            "prefill_share": stats.prefill_s / gen_s,
             "sampled": stats.sampled, "prefilled": stats.prefilled, "seqs_per_step": stats.sampled / max(1, stats.steps)}
 
 
@@ -182,7 +183,8 @@ def main() -> int:
         print(f"{key} job (zerogen, medical_specialty, n={j['n']}, {j['slots']} slots, gate + vault): {j['accepted']} accepted in "
               f"{j['wall_s']:.1f} s wall ({j['load_s']:.1f} s model load); after load: {j['tokens_per_s']:.1f} generated "
               f"tok/s ({j['tokens_per_s'] / best:.2f}x batched, target 0.8x), {j['prefill_tokens_per_s']:.1f} prefill "
-              f"tok/s, {j['records_per_s']:.2f} accepted records/s, {j['decode_share']:.0%} of the time in llama_decode, "
+              f"tok/s, {j['records_per_s']:.2f} accepted records/s, {j['decode_share']:.0%} of the time in llama_decode "
+              f"({j['prefill_share']:.0%} on prompts), "
               f"{j['seqs_per_step']:.1f} sequences per decoding step on average")
     if args.json:
         args.json.write_text(json.dumps({
