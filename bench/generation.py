@@ -1,7 +1,7 @@
 """Batched generation against the naive single-sequence loop, and the main job's real path, measured in one run.
 
-    python bench/generation.py [--n 64] [--tokens 64] [--parallel 64] [--threads N] [--n-main 200] [--big-job]
-                               [--json PATH]
+    python bench/generation.py [--n 64] [--tokens 64] [--parallel 64] [--threads N] [--n-main 200]
+                               [--main-slots 32,64] [--big-job] [--json PATH]
 
 Rows:
   naive     one sequence at a time (a Python loop of single calls) on the shipped file (Q4_1)
@@ -11,6 +11,7 @@ Rows:
             --n-main, the privacy gate and an encrypted vault in a fresh temporary home, the job's default
             parallelism and compute copy): generated tokens/s and prompt (prefill) tokens/s over the job's time
             after the model is loaded, accepted records/s, and its ratio to the batched q8_0 row (target ≥ 0.8).
+            --main-slots adds the same job at other slot counts (``GenerationRequest.max_parallel``), same run.
   2,000-record job (--big-job): the same path at n = 2,000, its wall time.
 The headline ratio is batched on the default compute copy over the naive loop on the shipped file: what a user
 gets from the engine against the obvious way of calling llama.cpp. Every sequence produces exactly --tokens tokens
@@ -66,11 +67,12 @@ def measure(model, ps: list[str], tokens: int, batched: bool) -> tuple[float, in
     return n / dt, n
 
 
-def main_job(n: int, threads: int) -> dict[str, float]:
+def main_job(n: int, threads: int, slots: int | None = None) -> dict[str, float]:
     """Run one generation job through the service layer in a fresh temporary home and measure it.
 
     Rates are over the job's time after its model is loaded (loading, including the first compute copy of a new
-    home, is reported apart); tokens are counted by the engine itself (``LocalModel.stats``)."""
+    home, is reported apart); tokens are counted by the engine itself (``LocalModel.stats``). ``slots``: the job's
+    sequence slots (None: the request's default)."""
     from appliance.service import generation as job
     from appliance.service.session import Session
     from appliance.spec import load_task
@@ -91,15 +93,19 @@ def main_job(n: int, threads: int) -> dict[str, float]:
         try:
             with Session.open(home, "bench", PASSPHRASE) as s:
                 t0 = time.perf_counter()
-                res = job.run_generation(s, home, job.GenerationRequest(task=load_task(TASK), n=n, seed=1, threads=threads))
+                req = job.GenerationRequest(task=load_task(TASK), n=n, seed=1, threads=threads)
+                if slots is not None:
+                    req.max_parallel = slots
+                res = job.run_generation(s, home, req)
                 end = time.perf_counter()
         finally:
             job.load_model = original
     stats = loaded_at["model"].stats  # type: ignore[union-attr]
     gen_s = end - float(loaded_at["ready"])  # type: ignore[arg-type]
-    return {"n": n, "accepted": len(res.records), "wall_s": end - t0, "load_s": float(loaded_at["load_s"]),  # type: ignore[arg-type]
+    return {"n": n, "slots": req.max_parallel, "accepted": len(res.records), "wall_s": end - t0, "load_s": float(loaded_at["load_s"]),  # type: ignore[arg-type]
             "gen_s": gen_s, "tokens_per_s": stats.sampled / gen_s, "prefill_tokens_per_s": stats.prefilled / gen_s,
             "records_per_s": len(res.records) / gen_s, "decode_share": stats.decode_s / gen_s,
+            "prefill_share": stats.prefill_s / gen_s,
             "sampled": stats.sampled, "prefilled": stats.prefilled, "seqs_per_step": stats.sampled / max(1, stats.steps)}
 
 
@@ -130,6 +136,7 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=64)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--n-main", type=int, default=200, help="records of the main-job row (0: skip it)")
+    ap.add_argument("--main-slots", default="", help="comma-separated slot counts: the main job again at each")
     ap.add_argument("--big-job", action="store_true", help="also time a 2,000-record job (many minutes)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -153,6 +160,8 @@ def main() -> int:
     jobs = {}
     if args.n_main > 0:
         jobs["main"] = main_job(args.n_main, threads)
+        for slots in (int(x) for x in args.main_slots.split(",") if x.strip()):
+            jobs[f"main, {slots} slots"] = main_job(args.n_main, threads, slots)
     if args.big_job:
         jobs["big"] = main_job(2000, threads)
 
@@ -171,10 +180,11 @@ def main() -> int:
     print(f"ratio (batched q8_0 / naive shipped file): {best / naive_ref:.2f}x   "
           f"(same file, q8_0: {best / figures['q8_0']['naive']:.2f}x)")
     for key, j in jobs.items():
-        print(f"{key} job (zerogen, medical_specialty, n={j['n']}, gate + vault): {j['accepted']} accepted in "
+        print(f"{key} job (zerogen, medical_specialty, n={j['n']}, {j['slots']} slots, gate + vault): {j['accepted']} accepted in "
               f"{j['wall_s']:.1f} s wall ({j['load_s']:.1f} s model load); after load: {j['tokens_per_s']:.1f} generated "
               f"tok/s ({j['tokens_per_s'] / best:.2f}x batched, target 0.8x), {j['prefill_tokens_per_s']:.1f} prefill "
-              f"tok/s, {j['records_per_s']:.2f} accepted records/s, {j['decode_share']:.0%} of the time in llama_decode, "
+              f"tok/s, {j['records_per_s']:.2f} accepted records/s, {j['decode_share']:.0%} of the time in llama_decode "
+              f"({j['prefill_share']:.0%} on prompts), "
               f"{j['seqs_per_step']:.1f} sequences per decoding step on average")
     if args.json:
         args.json.write_text(json.dumps({
@@ -193,7 +203,11 @@ def main() -> int:
                 "main_job_records_per_s": jobs["main"]["records_per_s"],
                 "main_job_prefill_tokens_per_s": jobs["main"]["prefill_tokens_per_s"],
                 "main_job_ratio": jobs["main"]["tokens_per_s"] / best,
-                "main_job_wall_s": jobs["main"]["wall_s"]} if "main" in jobs else {}),
+                "main_job_wall_s": jobs["main"]["wall_s"],
+                "main_job_slots": jobs["main"]["slots"],
+                "main_job_by_slots": {j["slots"]: {"tokens_per_s": j["tokens_per_s"], "records_per_s": j["records_per_s"],
+                                                   "ratio": j["tokens_per_s"] / best}
+                                      for k, j in jobs.items() if k.startswith("main")}} if "main" in jobs else {}),
             **({"big_job_wall_s": jobs["big"]["wall_s"]} if "big" in jobs else {}),
         }, indent=2))
     return 0

@@ -31,6 +31,7 @@ class DecodeStats:
     decode_s: float = 0.0  # seconds inside llama_decode
     evaluated: int = 0  # tokens evaluated (every batch entry)
     prefilled: int = 0  # prompt tokens evaluated ahead of sampling (``prefill``)
+    prefill_s: float = 0.0  # of ``decode_s``, the seconds spent on them
     sampled: int = 0  # tokens sampled by the decoding loops
     steps: int = 0  # sampling steps (sampled / steps: how many sequences a step decoded on average)
 
@@ -132,5 +133,7 @@ class BatchContext:
             chunk, pending = pending[: self.n_batch], pending[self.n_batch :]
             for i, (tok, pos, seq) in enumerate(chunk):
                 self.put(i, tok, pos, seq, False)
+            t = self.stats.decode_s
             self.decode(len(chunk))
+            self.stats.prefill_s += self.stats.decode_s - t
             self.stats.prefilled += len(chunk)

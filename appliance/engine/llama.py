@@ -12,6 +12,7 @@ processes or machines can serve the same interface (see ``engine.interface``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import math
@@ -186,6 +187,13 @@ class LocalModel:
         except Exception:
             pass
 
+    @contextlib.contextmanager
+    def _decoding(self) -> Iterator[None]:
+        """The model's lock, and this process counted as decoding for the others' thread shares
+        (``ThreadBudget.busy``): a loaded model takes no share of the cores while it waits."""
+        with self._lock, (self._threads.busy() if self._threads is not None else contextlib.nullcontext()):
+            yield
+
     # ------------------------------------------------------------------ text <-> tokens
     def tokenize(self, text: str, add_special: bool = False) -> list[int]:
         return tokenize_with(self._vocab, text, add_special)
@@ -248,7 +256,7 @@ class LocalModel:
         ``on_token(n)`` gets the tokens produced per step.
         """
         prompts = list(prompts)
-        with self._lock:
+        with self._decoding():
             toks_of = self.prompt_tokens(prompts, params.max_new_tokens)
             return decoding.generate(self._context, self, prompts, toks_of, params, on_token)
 
@@ -258,7 +266,7 @@ class LocalModel:
         drains the slots at each batch's end. The model stays locked until the iterator is exhausted or closed:
         finish or close it before asking the model anything else."""
         prompts = list(prompts)
-        with self._lock:
+        with self._decoding():
             toks_of = self.prompt_tokens(prompts, params.max_new_tokens)
             yield from decoding.stream(self._context, self, prompts, toks_of, params, None)
 
@@ -287,7 +295,7 @@ class LocalModel:
             raise BadInput("every self-debiasing group needs the same number of counter prompts")
         if size > self.max_parallel:
             raise BadInput(f"{size} parallel sequences per text exceed the model's {self.max_parallel} slots")
-        with self._lock:
+        with self._decoding():
             toks_of = self.prompt_tokens([t for g in groups for t in g], params.max_new_tokens)
             return decoding.generate_grouped(self._context, self, groups, toks_of, params,
                                              debias_combiner(decay, epsilon), on_token)
@@ -298,7 +306,7 @@ class LocalModel:
         prompts = list(prompts)
         if len(prompts) > self.max_parallel:
             raise BadInput(f"at most {self.max_parallel} prompts at once")
-        with self._lock:
+        with self._decoding():
             return decoding.next_token_logits(self._context, prompts, self.prompt_tokens(prompts, 0))
 
     def next_token_logits(self, text: str) -> np.ndarray:
@@ -306,7 +314,7 @@ class LocalModel:
         toks = self.tokenize(text, add_special=False)
         if not toks or len(toks) > min(self.ctx_per_seq, self.n_batch):
             raise BadInput(f"text must be 1..{min(self.ctx_per_seq, self.n_batch)} tokens, not {len(toks)}")
-        with self._lock:
+        with self._decoding():
             ctx = self._context
             ctx.clear()
             for i, t in enumerate(toks):
@@ -327,7 +335,7 @@ class LocalModel:
         toks = ptoks + ctoks
         if len(toks) > min(self.ctx_per_seq, self.n_batch):  # one sequence lives in one slot
             raise BadInput(f"text too long to score: {len(toks)} tokens")
-        with self._lock:
+        with self._decoding():
             ctx = self._context
             ctx.clear()
             first = len(ptoks) - 1
@@ -347,5 +355,5 @@ class LocalModel:
         many requests per decode (``engine.scoring``). ``on_scored(n)`` gets the continuations finished as it goes."""
         from appliance.engine.scoring import score_tokens
 
-        with self._lock:
+        with self._decoding():
             return score_tokens(self._context, self, requests, on_scored)

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 
 def _cpu_times() -> tuple[float, float]:
@@ -67,14 +68,17 @@ def choose_threads(requested: int | None = None) -> int:
 # ---------------------------------------------------------------------------------------------- the shared budget
 # Sampling idle cores is not enough when two model-heavy processes start together: both see every core idle and both
 # take them all. So each process that loads a model also holds a lease, a file in a per-user directory locked with
-# flock for the process's lifetime (the kernel drops the lock when the process dies, however it dies). The live
-# leases split the usable cores between them, and a model re-reads its share every few seconds and moves llama.cpp
-# to it (``llama_set_n_threads``): when a second job starts, the first gives up its extra cores; when it ends, the
+# flock for the process's lifetime (the kernel drops the lock when the process dies, however it dies). Next to it,
+# the lease has a busy file that the process locks only while it decodes (``ThreadBudget.busy``): a model that is
+# loaded but idle (the TUI with a model open, a job's scorer waiting for records) takes no share. The busy leases split
+# the usable cores between them, and a decoding model re-reads its share every few seconds and moves llama.cpp to it
+# (``llama_set_n_threads``): when a second job starts decoding, the first gives up its extra cores; when it stops, the
 # other takes them back. An explicit thread count (``--threads``, ``$APPLIANCE_THREADS``, ``--deterministic``)
-# is kept as asked, but its lease still counts for the others.
+# is kept as asked, but its busy lease still counts for the others.
 
 BUDGET_DIR_ENV = "APPLIANCE_THREAD_BUDGET_DIR"
 REFRESH_S = 2.0
+BUSY_WAIT_S = 1.0  # the longest a model waits to mark its process busy (see ``_Lease.enter_busy``)
 
 
 def _budget_dir_candidates() -> list[Path]:
@@ -115,17 +119,46 @@ def budget_dir() -> Path | None:
     return next((p for p in _budget_dir_candidates() if _safe_dir(p)), None)
 
 
+def _locked_by_another(path: str) -> bool | None:
+    """Whether another open file holds ``path``'s flock: True, False, or None when ``path`` is not a regular file
+    we can open without following a link or blocking (planted entries are ignored)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    else:
+        return False
+    finally:
+        os.close(fd)  # drops the lock we may have taken
+
+
 class _Lease:
-    """This process's lease file, held locked until ``release``."""
+    """This process's lease: ``<name>.lease``, locked until ``release`` (the process is alive), and
+    ``<name>.busy``, locked while one of its models decodes (the process takes a share of the cores)."""
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         name = f"{os.getpid()}-{secrets.token_hex(4)}"
         self.path = directory / f"{name}.lease"
-        # Locked under a name that others skip, then renamed: a lease is never seen unlocked, so another process
-        # counting leases cannot take it for a dead one's and remove it.
+        self.busy_path = directory / f"{name}.busy"
+        # The busy file first, then the lease locked under a name that others skip and renamed: a lease is never
+        # seen unlocked (another process counting leases cannot take it for a dead one's and remove it), and a
+        # visible lease always has its busy file.
         pending = directory / f"{name}.new"
-        self._fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        self._busy_fd = os.open(self.busy_path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        try:
+            self._fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            self._drop_busy()
+            raise
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             os.rename(pending, self.path)
@@ -133,11 +166,46 @@ class _Lease:
             os.close(self._fd)
             with contextlib.suppress(OSError):
                 os.unlink(pending)
+            self._drop_busy()
             raise
-        self.users = 0
+        self.users = 0  # models of this process that hold the lease
+        self.decoding = 0  # of them, those decoding now (the busy file is locked while > 0)
+        self.busy_locked = False
+
+    def _drop_busy(self) -> None:
+        os.close(self._busy_fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self.busy_path)
+
+    def enter_busy(self) -> None:
+        """One more model of this process decodes (the first one locks the busy file). Caller holds ``_lease_lock``.
+
+        Another process counting holds the busy file for microseconds; one that holds it longer (a stuck or hostile
+        process of the same user) is waited for at most ``BUSY_WAIT_S``, after which this process decodes uncounted
+        rather than hang."""
+        if self.decoding == 0:
+            deadline = time.monotonic() + BUSY_WAIT_S
+            while True:
+                try:
+                    fcntl.flock(self._busy_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self.busy_locked = True
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.002)
+        self.decoding += 1
+
+    def leave_busy(self) -> None:
+        """One model of this process stopped decoding (the last one unlocks). Caller holds ``_lease_lock``."""
+        self.decoding -= 1
+        if self.decoding == 0 and self.busy_locked:
+            fcntl.flock(self._busy_fd, fcntl.LOCK_UN)
+            self.busy_locked = False
 
     def live(self) -> int:
-        """Leases held by running processes (this one included); a lease nobody holds is removed."""
+        """Processes decoding now, this one counted as if it decoded (it asks for the share it would decode at);
+        a lease nobody holds (its process died) is removed with its busy file."""
         n = 1
         try:
             entries = list(os.scandir(self.dir))
@@ -146,25 +214,14 @@ class _Lease:
         for e in entries:
             if not e.name.endswith(".lease") or e.path == str(self.path):
                 continue
-            try:
-                fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            except OSError:
-                continue
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    continue
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                n += 1  # locked: its process runs
-            except OSError:
-                continue
-            else:
-                try:
-                    os.unlink(e.path)  # left by a process that died
-                except OSError:
-                    pass
-            finally:
-                os.close(fd)
+            alive = _locked_by_another(e.path)
+            busy_path = e.path[: -len(".lease")] + ".busy"
+            if alive:
+                n += bool(_locked_by_another(busy_path))
+            elif alive is False:  # left by a process that died
+                for path in (e.path, busy_path):
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
         return n
 
     def release(self) -> None:
@@ -173,6 +230,7 @@ class _Lease:
         except OSError:
             pass
         os.close(self._fd)
+        self._drop_busy()
 
 
 _lease_lock = threading.Lock()
@@ -203,11 +261,13 @@ def _release(lease: _Lease) -> None:
 
 
 class ThreadBudget:
-    """The thread count of one loaded model: fixed when asked for, else this process's share of the cores."""
+    """The thread count of one loaded model: fixed when asked for, else this process's share of the cores while it
+    decodes (``busy``)."""
 
     def __init__(self, requested: int | None = None) -> None:
         self.fixed = explicit_threads(requested)
         self._lease = _acquire()
+        self._busy = 0
         self._next = time.monotonic() + REFRESH_S
         if self.fixed:
             self.threads = self.fixed
@@ -215,10 +275,28 @@ class ThreadBudget:
             self.threads = min(free_cores(), self.share())
 
     def share(self) -> int:
-        """Usable cores divided among the live leases (at least 1)."""
+        """Usable cores divided among the processes decoding now, this one counted as decoding (at least 1)."""
         if self._lease is None:
             return usable_cores()
         return max(1, usable_cores() // self._lease.live())
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Around a model's decoding: while inside, this process's lease counts for the others' shares, and the
+        first decode re-reads this process's share (it may have changed while the model was idle)."""
+        lease = self._lease
+        if lease is not None:
+            with _lease_lock:
+                lease.enter_busy()
+            self._busy += 1
+            self._next = 0.0
+        try:
+            yield
+        finally:
+            if lease is not None and self._lease is lease:  # else ``close`` ran inside and has unlocked
+                self._busy -= 1
+                with _lease_lock:
+                    lease.leave_busy()
 
     def poll(self) -> int | None:
         """The new thread count when this process's share changed (checked at most every ``REFRESH_S``), else None."""
@@ -236,5 +314,9 @@ class ThreadBudget:
 
     def close(self) -> None:
         if self._lease is not None:
-            _release(self._lease)
-            self._lease = None
+            lease, self._lease = self._lease, None
+            with _lease_lock:
+                while self._busy > 0:  # closed inside ``busy`` (a model closed mid-decode): unlock for the others
+                    self._busy -= 1
+                    lease.leave_busy()
+            _release(lease)

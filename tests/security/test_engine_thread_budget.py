@@ -88,9 +88,16 @@ def test_a_held_lease_is_never_removed_by_another_process_counting(tmp_path: Pat
     try:
         code = ("from appliance.engine.threads import ThreadBudget\n"
                 "b = ThreadBudget(); print(b._lease.live()); b.close()")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}, timeout=60)
+        assert out.stdout.strip() == "1", out.stderr  # ours is alive but idle: not counted ...
+        assert len(list(d.glob("*.lease"))) == 1  # ... and not taken for a dead one's either
+        busy = mine.busy()
+        busy.__enter__()
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
         assert out.stdout.strip() == "2", out.stderr  # it saw ours as live ...
         assert mine.share() == 4 and len(list(d.glob("*.lease"))) == 1  # ... and left it in place
+        busy.__exit__(None, None, None)
     finally:
         mine.close()
