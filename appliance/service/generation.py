@@ -77,6 +77,7 @@ class GenerationResult:
     dropped: dict[str, int] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)  # the privacy gate's counts per reason
     replayed_batches: int = 0
+    served_by: list[str] = field(default_factory=list)  # the cluster nodes whose workers decoded (none: this process)
 
     @property
     def tokens_per_s(self) -> float:
@@ -351,4 +352,5 @@ def _execute(
         dropped=last.dropped,
         gate=gate.summary(),
         replayed_batches=min(unit, units_done),
+        served_by=served,
     )
