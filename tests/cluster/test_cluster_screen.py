@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Select
 
 from appliance.errors import UserError
-from tests.tui.conftest import drive, fast_kdf, home  # noqa: F401  (fixtures of the TUI tests)
+from tests.tui.conftest import assembled_models, drive, fast_kdf, home  # noqa: F401  (fixtures of the TUI tests)
 
 
 def test_cluster_fields_reach_the_request_and_workers_are_shown(home: Path, monkeypatch) -> None:  # noqa: F811
