@@ -16,7 +16,7 @@ import socket
 import time
 from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -130,11 +130,6 @@ class DecodeWorker:
             return info | {"error": type(e).__name__, "message": str(e)}
         return info | {"threads": self.model.n_threads}
 
-    def pid(self) -> int:
-        import os
-
-        return os.getpid()
-
     def generate(self, prompts: list[str], params: SamplingParams) -> list[Completion]:
         return self.model.generate(prompts, params)
 
@@ -143,11 +138,6 @@ class DecodeWorker:
 
     def loglik(self, prompt: str, continuation: str) -> float:
         return self.model.loglik(prompt, continuation)
-
-    def stop(self) -> None:
-        if self.model is not None:
-            self.model.close()
-            self.model = None
 
 
 def _no_disk():  # noqa: ANN202 - a context manager that refuses
