@@ -28,7 +28,7 @@ from appliance.errors import BadInput, MissingDependency
 CONNECT_TIMEOUT_S = 5.0
 MAX_LOCAL_WORKERS = 64
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
-_SOCKET_ROOM = 62  # Ray's longest socket name under its temp dir (session_<date>_<pid>/sockets/raylet…)
+_SOCKET_ROOM = 72  # what Ray appends to our private directory: /t/session_<date>_<pid>/sockets/plasma_store (64 measured)
 
 
 @dataclass(frozen=True)
