@@ -142,3 +142,17 @@ def test_dino_is_refused_before_any_work(home: Path) -> None:
         run(home, request(method="dino", workers=2))
     with Session.open(home, "ana", PW) as s:
         assert len(s.vault.list_jobs()) == before
+
+
+def test_adapter_bytes_are_loaded_from_memory_never_from_disk() -> None:
+    """A worker gets the adapter as bytes and hands llama.cpp a memory file; with no memory file it refuses rather
+    than write the decrypted adapter to disk."""
+    from appliance.cluster.pool import _no_disk
+    from appliance.engine.memfile import memory_file
+
+    with memory_file(b"GGUF adapter bytes", "adapter", _no_disk) as path:
+        assert str(path).startswith("/proc/self/fd/") and path.read_bytes() == b"GGUF adapter bytes"
+    assert not path.exists()
+    with pytest.raises(BadInput, match="not written to disk"):
+        with _no_disk():
+            pass
