@@ -10,10 +10,12 @@ probed with a bounded TCP connect before Ray, whose own connect waits far longer
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import os
 import re
+import shutil
 import socket
 import stat
 import tempfile
@@ -115,7 +117,8 @@ def _ray():
 def connect(home: Path, *, address: str | None = None, workers: int | None = None) -> Iterator[Connection]:
     """Ray, for the length of a job: join the cluster at ``address``, or start a local instance on 127.0.0.1 with
     ``workers`` CPUs when no address is given. TLS settings from the home (``ray_tls_env``) are applied to this
-    process's environment first, so the Ray processes it starts inherit them."""
+    process's environment first, so the Ray processes it starts inherit them. A local instance's session files
+    (``ray_temp_dir``: logs, sockets) are removed when it stops; scan them while it runs."""
     if address is None and (workers is None or not 1 <= workers <= MAX_LOCAL_WORKERS):
         raise BadInput(f"workers must be 1..{MAX_LOCAL_WORKERS}, not {workers}")
     host_port = parse_address(address) if address is not None else None
@@ -142,3 +145,7 @@ def connect(home: Path, *, address: str | None = None, workers: int | None = Non
         yield Connection(address=address or "local", started_here=True, temp_dir=temp)
     finally:
         ray.shutdown()
+        if temp is not None:  # Ray's logs of this run (workers' output) do not outlive it
+            shutil.rmtree(temp, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                temp.parent.rmdir()  # the private directory, when nothing else is in it

@@ -32,8 +32,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
         with Session.init(home, "admin", PW) as admin:
             admin.vault.add_user("ana", "author", PW)
-    with connect(home, workers=2):
+    with connect(home, workers=2) as conn:
         yield home
+    assert not conn.temp_dir.exists()  # Ray's session files (workers' logs) do not outlive the instance
 
 
 def request(**kw: Any):
