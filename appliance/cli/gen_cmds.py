@@ -40,7 +40,16 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action="store_true",
                    help="one thread, one sequence at a time (one per label for a method that needs slots): the same "
                         "seed gives byte-identical records")
+    _scale_options(p)
     add_method_options(p)  # --temperature, --top-p, --rounds, --epsilon-budget, …: from the methods' declarations
+
+
+def _scale_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", default=None, metavar="HOST:PORT",
+                   help="decode on the workers of this Ray cluster (the vault and the gate stay here)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="decoding workers: on the cluster (default one per node), or in a local Ray instance on this "
+                        "machine when no cluster is named")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="finish a generation job that was killed, cancelled or failed")
     add_auth_options(p)
     p.add_argument("job", type=int)
+    _scale_options(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("demo", help="the main job: 200 labelled clinical notes with the embedded model")
@@ -75,7 +85,7 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
         task=task, method=args.method, n=args.n, model=args.model, seed=args.seed, threads=args.threads,
         temperature=args.temperature, top_p=args.top_p, compute_type=args.compute_type, policy=args.policy,
         deterministic=args.deterministic, seed_set=args.seed_set, n_gpu_layers=args.n_gpu_layers,
-        adapter=args.adapter,
+        adapter=args.adapter, cluster=args.cluster, workers=args.workers,
         method_options=method_options_from(args),
     )
     return _with_progress(console, f"{task.name} · {args.method}", args.n, task.name,
@@ -83,17 +93,26 @@ def _run(args: argparse.Namespace, session: Session, console: Console) -> Genera
 
 
 def _with_progress(console: Console, title: str, total: int, task_name: str, work) -> GenerationResult:
-    with StepProgress(console, columns=(TextColumn("{task.fields[tps]:>6.0f} tok/s"),), fields={"tps": 0.0},
-                      plain=" · {tps:.0f} tok/s") as view:
+    with StepProgress(console, columns=(TextColumn("{task.fields[tps]:>6.0f} tok/s{task.fields[workers]}"),),
+                      fields={"tps": 0.0, "workers": ""}, plain=" · {tps:.0f} tok/s{workers}") as view:
         t0 = time.perf_counter()
         view(title, 0, total)
 
         def on_progress(p) -> None:
-            view(title, min(p.accepted, total), total, tps=p.tokens / max(1e-9, time.perf_counter() - t0))
+            view(title, min(p.accepted, total), total, tps=p.tokens / max(1e-9, time.perf_counter() - t0),
+                 workers=workers_text(p.workers))
 
         result = work(on_progress)
     _summary(console, task_name, result)
     return result
+
+
+def workers_text(workers: list[dict]) -> str:
+    """A cluster job's workers on the progress line: node, tokens/s and state of each; empty without a cluster."""
+    if not workers:
+        return ""
+    return " · " + ", ".join(f"{w['node'].split()[0]}:{w['pid']} {w['tokens_per_s']:.0f} tok/s {w['state']}"
+                             for w in workers)
 
 
 def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
@@ -111,6 +130,8 @@ def _summary(console: Console, task_name: str, r: GenerationResult) -> None:
         flag = " · DEGRADED: pattern-only PII scan" if r.gate["degraded"] else ""
         console.print(f"privacy gate ({r.gate['policy']}, sha256 {r.gate['policy_sha256'][:12]}…): {q} quarantined · "
                       f"reasons: {why}{flag}", soft_wrap=True)
+    if r.served_by:
+        console.print(f"decoded by cluster workers on {', '.join(r.served_by)}", soft_wrap=True)
     if r.replayed_batches:
         console.print(f"resumed: {r.replayed_batches} batches were already in the vault and were not stored again",
                       soft_wrap=True)
@@ -135,6 +156,18 @@ def _precheck(args: argparse.Namespace) -> None:
     get_method(args.method, {**method_options_from(args), "temperature": args.temperature, "top_p": args.top_p})
     load_policy(args.policy)
     Registry(resolve_home(args.home)).verified_path(args.model)
+    _precheck_scale(args)
+
+
+def _precheck_scale(args: argparse.Namespace) -> None:
+    """A malformed cluster address or worker count: one line before the passphrase (reachability is checked when
+    the job connects, with a bounded wait)."""
+    from appliance.cluster.runtime import MAX_LOCAL_WORKERS, parse_address
+
+    if args.cluster is not None:
+        parse_address(args.cluster)
+    if args.workers is not None and not 1 <= args.workers <= MAX_LOCAL_WORKERS:
+        raise BadInput(f"workers must be 1..{MAX_LOCAL_WORKERS}, not {args.workers}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -151,13 +184,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from appliance.service.generation import resume_job
 
     console = Console()
+    _precheck_scale(args)
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session:
         job = jobs.get_job(session, args.job)
         task_name = jobs.task_name(session, job)
         n = job["config"]["request"]["n"]
         _with_progress(console, f"{task_name} · {job['method']} (resume job {args.job})", n, task_name,
-                       lambda cb: resume_job(session, resolve_home(args.home), args.job, cb))
+                       lambda cb: resume_job(session, resolve_home(args.home), args.job, cb, cluster=args.cluster,
+                                             workers=args.workers))
     return 0
 
 

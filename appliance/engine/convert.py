@@ -99,16 +99,23 @@ def _trusted(meta: dict[str, Any], target: Path, seal: Seal | None) -> bool:
     return True
 
 
+def copy_target(entry: ModelEntry, cache_dir: Path, compute_type: str) -> Path | None:
+    """Where the compute copy of ``entry`` for ``compute_type`` lives, or None when the source itself is loaded."""
+    if compute_type not in COMPUTE_TYPES:
+        raise BadInput(f"unknown compute type: {compute_type} (known: {', '.join(COMPUTE_TYPES)})")
+    if compute_type == "source" or entry.quantization.lower() == compute_type:
+        return None
+    return cache_dir / f"{entry.sha256[:16]}-{compute_type}.gguf"
+
+
 def compute_copy(
     entry: ModelEntry, verified_source: Path, cache_dir: Path, compute_type: str, seal: Seal | None = None
 ) -> tuple[Path, str]:
     """The model to load for ``compute_type`` and its sha256: the verified source itself, or a verified derived copy
     (sealed to the vault when ``seal`` is given)."""
-    if compute_type not in COMPUTE_TYPES:
-        raise BadInput(f"unknown compute type: {compute_type} (known: {', '.join(COMPUTE_TYPES)})")
-    if compute_type == "source" or entry.quantization.lower() == compute_type:
+    target = copy_target(entry, cache_dir, compute_type)
+    if target is None:
         return verified_source, entry.sha256
-    target = cache_dir / f"{entry.sha256[:16]}-{compute_type}.gguf"
     sidecar = target.with_suffix(".json")
     if target.exists() and sidecar.exists():
         meta = _read_sidecar(sidecar)

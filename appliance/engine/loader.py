@@ -44,6 +44,18 @@ def default_gpu_layers() -> int:
     return -1 if gpu_offload_supported() else 0
 
 
+def verified_copy(
+    home: Path, name: str | None = None, compute_type: str | None = None, seal: Seal | None = None
+) -> tuple[ModelEntry, Path, Path, str, str]:
+    """The registered model verified by its sha256, and the compute copy to load with that copy's sha256:
+    ``(entry, source path, compute path, compute sha256, compute type)``. Nothing is loaded: a driver whose workers
+    decode elsewhere (``appliance.cluster``) needs only the hashes they must match."""
+    entry, source = Registry(home).verified_path(name)
+    ctype = compute_type or os.environ.get("APPLIANCE_COMPUTE_TYPE") or DEFAULT_COMPUTE_TYPE
+    path, digest = compute_copy(entry, source, model_cache_dir(home), ctype, seal)
+    return entry, source, path, digest, ctype
+
+
 def load_model(
     home: Path,
     name: str | None = None,
@@ -60,10 +72,7 @@ def load_model(
     a vault: every load on behalf of a vault passes it; loads outside one (benchmarks, tests) need none."""
     if n_gpu_layers is not None and n_gpu_layers < -1:
         raise BadInput(f"n_gpu_layers must be -1 (all layers), 0 or a number of layers, not {n_gpu_layers}")
-    registry = Registry(home)
-    entry, source = registry.verified_path(name)
-    ctype = compute_type or os.environ.get("APPLIANCE_COMPUTE_TYPE") or DEFAULT_COMPUTE_TYPE
-    path, digest = compute_copy(entry, source, model_cache_dir(home), ctype, seal)
+    entry, source, path, digest, ctype = verified_copy(home, name, compute_type, seal)
     model = LocalModel(
         path,
         instruct=entry.instruct,

@@ -34,6 +34,7 @@ class Progress:
     target: int = 0
     tokens: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # decoding workers of a cluster job (cluster.pool)
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n

@@ -33,7 +33,7 @@ class Dino(ZeroGen):
         Option("epsilon", float, DEFAULT_EPSILON, "self-debiasing floor ε of a token's weight (not privacy)",
                minimum=0.0, maximum=1.0),
     )
-    capabilities = Capabilities(needs_slots=True)  # one parallel sequence per label for every text
+    capabilities = Capabilities(needs_slots=True, debiases=True)  # one parallel sequence per label for every text
 
     def group(self, model: TextModel, task: TaskSpec, label_id: str, context: str) -> list[str]:
         """The label's prompt first, then every counter-label's prompt for the same context."""

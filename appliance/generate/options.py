@@ -69,6 +69,7 @@ class Capabilities:
     shows_seeds: bool = False  # puts seeds into prompts (the policy's anonymizer redacts them first)
     spends_privacy: bool = False  # differentially private: charges ε to the seed set's budget
     needs_slots: bool = False  # decodes several parallel sequences per text (one per label)
+    debiases: bool = False  # needs self-debiased decoding (DebiasingModel), which only a model in this process has
     fills_attributes: bool = False  # label prompts may name task attributes as {NAME}
     uses_label_prompts: bool = True  # its prompts are the task's label prompts (False: built from seeds)
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 from appliance.adapt import dp_lora
 from appliance.adapt.dp_lora import TrainConfig, TrainProgress
+from appliance.engine.memfile import memory_file
 from appliance.engine.registry import ModelEntry, Registry
 from appliance.errors import BadInput
 from appliance.guard.canaries import companion_sets, from_seed_rows
@@ -167,22 +168,17 @@ def adapter_file(session: Session, name: str, model_entry: ModelEntry) -> Iterat
     On Linux it is an anonymous memory file (``memfd_create``), reachable as ``/proc/self/fd/N`` and gone when
     closed; elsewhere a private temporary directory that is deleted afterwards. llama.cpp reads the whole adapter
     while loading, so the copy is only needed for the duration of the load."""
+    meta, body = adapter_bytes(session, name, model_entry)
+    with memory_file(body, f"adapter-{meta['id']}", lambda: _private_dir(session.vault.home)) as path:
+        yield path, meta
+
+
+def adapter_bytes(session: Session, name: str, model_entry: ModelEntry) -> tuple[dict[str, Any], bytes]:
+    """The adapter's manifest and decrypted GGUF bytes, refused when it was trained for another model."""
     meta, body = session.vault.get_adapter(name)
     if meta["model_sha256"] != model_entry.sha256:
         raise BadInput(f"adapter {name!r} was trained for model {meta['model']}, not {model_entry.name}")
-    if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
-        fd = os.memfd_create(f"adapter-{meta['id']}", 0)
-        try:
-            with os.fdopen(os.dup(fd), "wb") as f:
-                f.write(body)
-            yield Path(f"/proc/self/fd/{fd}"), meta
-        finally:
-            os.close(fd)
-        return
-    with _private_dir(session.vault.home) as d:
-        path = d / "adapter.gguf"
-        path.write_bytes(body)
-        yield path, meta
+    return meta, body
 
 
 def canary_exposure(session: Session, home: Path, adapter: str, candidates: int = 500) -> list[dict[str, Any]]:

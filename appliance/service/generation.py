@@ -48,6 +48,8 @@ class GenerationRequest:
     adapter: str | None = None  # a DP LoRA adapter from the vault (`appliance adapters list`), applied by llama.cpp
     seed_set: str | None = None  # seeds for fewgen/augpe, read through the vault (authors only); only the name is stored
     method_options: dict[str, Any] = field(default_factory=dict)  # the method's declared options, e.g. rounds
+    cluster: str | None = None  # a Ray cluster's HOST:PORT: decoding runs on its workers (appliance.cluster)
+    workers: int | None = None  # decoding workers: on the cluster, or in a local Ray instance when no cluster is named
 
     def options(self) -> dict[str, Any]:
         """What the method is built with: its options, and the request's temperature and top-p (every method
@@ -75,6 +77,7 @@ class GenerationResult:
     dropped: dict[str, int] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)  # the privacy gate's counts per reason
     replayed_batches: int = 0
+    served_by: list[str] = field(default_factory=list)  # the cluster nodes whose workers decoded (none: this process)
 
     @property
     def tokens_per_s(self) -> float:
@@ -144,15 +147,18 @@ def resume_job(
     *,
     on_batch: BatchFn | None = None,
     cancel: threading.Event | None = None,
+    cluster: str | None = None,
+    workers: int | None = None,
 ) -> GenerationResult:
-    """Finish a job that was killed, cancelled or failed, with its stored configuration."""
+    """Finish a job that was killed, cancelled or failed, with its stored configuration. It decodes where this call
+    says (``cluster``/``workers``, else in this process), whatever served the job before: the records are the same."""
     session.require("job.run")
     vault = session.vault
     job = vault.get_job(job_id)
     if job["status"] == "succeeded":
         raise BadInput(f"job {job_id} already succeeded; nothing to resume")
     task_row = vault.get_task(job["task_id"])
-    settings = dict(job["config"]["request"])
+    settings = dict(job["config"]["request"]) | {"cluster": cluster, "workers": workers}
     req = GenerationRequest(task=parse_task(task_row["spec_toml"], origin=f"task {job['task_id']}"), **settings)
     t0 = time.perf_counter()
     loaded, adapter = _load(home, req, session)
@@ -189,6 +195,8 @@ def _load(home: Path, req: GenerationRequest, session: Session):
         kw = dict(compute_type=req.compute_type, n_threads=req.threads, max_parallel=req.max_parallel,
                   n_gpu_layers=req.n_gpu_layers)
     kw["seal"] = Seal.of(session.vault)
+    if req.cluster or req.workers:
+        return _load_pool(home, req, session, kw)
     if not req.adapter:
         return load_model(home, req.model, **kw), None
     from appliance.engine.registry import Registry
@@ -197,9 +205,34 @@ def _load(home: Path, req: GenerationRequest, session: Session):
     entry = Registry(home).get(req.model)
     with adapter_file(session, req.adapter, entry) as (path, meta):
         loaded = load_model(home, req.model, lora_path=path, **kw)  # llama.cpp reads the adapter whole, here
+    return loaded, _adapter_summary(meta)
+
+
+def _adapter_summary(meta: dict[str, Any]) -> dict[str, Any]:
     privacy = meta["manifest"]["privacy"]
-    return loaded, {"name": meta["name"], "sha256": meta["sha256"], "seed_set": meta["manifest"]["seed_set"],
-                    "epsilon": privacy["epsilon"], "delta": privacy["delta"], "accountant": privacy["accountant"]}
+    return {"name": meta["name"], "sha256": meta["sha256"], "seed_set": meta["manifest"]["seed_set"],
+            "epsilon": privacy["epsilon"], "delta": privacy["delta"], "accountant": privacy["accountant"]}
+
+
+def _load_pool(home: Path, req: GenerationRequest, session: Session, kw: dict[str, Any]):
+    """Decoding workers on Ray instead of a model in this process: the driver verifies the model and its compute
+    copy (sealed to the vault) without loading it, and every worker must find the same hashes on its node."""
+    from appliance.cluster.pool import WorkerSpec, open_pool
+    from appliance.engine.loader import LoadedModel, verified_copy
+    from appliance.service.adapters import adapter_bytes
+
+    if method_class(req.method).capabilities.debiases:
+        raise BadInput(f"method {req.method} decodes with self-debiasing, which cluster workers do not serve; "
+                       "run it without a cluster or workers")
+    entry, source, path, digest, ctype = verified_copy(home, req.model, req.compute_type, kw["seal"])
+    meta, body = adapter_bytes(session, req.adapter, entry) if req.adapter else (None, None)
+    spec = WorkerSpec(home=str(home), model=entry.name, model_sha256=entry.sha256, compute_type=ctype,
+                      compute_sha256=digest, n_threads=kw["n_threads"], max_parallel=kw["max_parallel"],
+                      n_gpu_layers=req.n_gpu_layers, adapter=body)
+    pool = open_pool(home, spec, instruct=entry.instruct, address=req.cluster, workers=req.workers)
+    loaded = LoadedModel(entry=entry, source_path=source, compute_path=path, compute_sha256=digest,
+                         compute_type=ctype, model=pool)  # type: ignore[arg-type]  (a TextModel, not a LocalModel)
+    return loaded, (_adapter_summary(meta) if meta else None)
 
 
 def _dp_charge(req: GenerationRequest, method_report: Any) -> tuple[float, float] | None:
@@ -260,8 +293,15 @@ def _execute(
     gate = Gate(policy, *task_seeds(vault, req.task.name, [task_id]))  # built once per run
     last = Progress(target=req.n)
 
+    served = list(getattr(loaded.model, "nodes", []))  # a cluster pool's nodes; none for a model in this process
+    if served:
+        vault.audit("job.cluster", {"job_id": job_id}, {"nodes": served, "workers": len(loaded.model.worker_stats()),
+                                                         "cluster": req.cluster or "local"})
+
     def progress(p: Progress) -> None:
         last.accepted, last.tokens, last.dropped = p.accepted, p.tokens, dict(p.dropped)
+        if served:
+            p.workers = loaded.model.worker_stats()
         if on_progress:
             on_progress(p)
         if cancel is not None and cancel.is_set():
@@ -296,6 +336,8 @@ def _execute(
             "batches": unit,
             "replayed_batches": min(unit, units_done),
         }
+        if served:
+            summary["served_by"] = served
         vault.finish_job(job_id, status, summary)
     accepted = [r for r in records if r["status"] == "accepted"]
     return GenerationResult(
@@ -310,4 +352,5 @@ def _execute(
         dropped=last.dropped,
         gate=gate.summary(),
         replayed_batches=min(unit, units_done),
+        served_by=served,
     )

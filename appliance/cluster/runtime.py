@@ -1,0 +1,132 @@
+"""Connect this process to Ray: join a cluster by its address, or start a small local instance on 127.0.0.1.
+
+Why a context manager: Ray starts processes (GCS, raylet, workers) that must not outlive the job. What ``connect``
+started it shuts down, however the job ends; a Ray connection this process already holds (a test's, a long-running
+TUI's) is used as it is and left open.
+
+A hostile or unreachable address must give one line, not a hang: the address is parsed strictly (``host:port``) and
+probed with a bounded TCP connect before Ray, whose own connect waits far longer, is asked to join it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import socket
+import stat
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from appliance.cluster.tls import ray_tls_env
+from appliance.errors import BadInput, MissingDependency
+
+CONNECT_TIMEOUT_S = 5.0
+MAX_LOCAL_WORKERS = 64
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
+_SOCKET_ROOM = 60  # Ray's longest socket name under its temp dir (session_<date>_<pid>/sockets/raylet…)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What a job needs to know about the Ray instance it runs on."""
+
+    address: str  # "local" for an instance started here
+    started_here: bool
+    temp_dir: Path | None  # Ray's session files, for an instance started here
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``host:port`` (IPv4, a host name, or ``[IPv6]:port``), checked; BadInput naming the problem otherwise."""
+    text = address.strip() if isinstance(address, str) else ""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\s/]+):(\d{1,5})", text)
+    if not m:
+        raise BadInput(f"cluster address {text[:80]!r} is not HOST:PORT (e.g. 10.0.0.5:6379)")
+    host, port = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    if m.group(1):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise BadInput(f"cluster address {text[:80]!r}: {host!r} is not an IPv6 address") from None
+    elif not _HOST.match(host):
+        raise BadInput(f"cluster address {text[:80]!r}: {host[:80]!r} is not a host name or IP address")
+    if not 1 <= int(port) <= 65535:
+        raise BadInput(f"cluster address {text[:80]!r}: port must be 1..65535")
+    return host, int(port)
+
+
+def probe(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """A plain TCP connect to the cluster's head, bounded in time: BadInput when nothing answers."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except socket.timeout:
+        raise BadInput(f"cluster {host}:{port} did not answer within {timeout_s:g} s") from None
+    except OSError as e:
+        raise BadInput(f"cannot reach cluster {host}:{port}: {e.strerror or e.__class__.__name__}") from None
+
+
+def ray_temp_dir(home: Path) -> Path:
+    """Where a Ray instance started for this home keeps its session files (logs, sockets, spilled objects): under
+    the home when the path is short enough for unix sockets (< 108 bytes), else a 0700 directory of this user under
+    the system's temporary directory, named after the home. Created 0700; a directory that is a symlink, another
+    user's or open to others is refused."""
+    under_home = Path(home).resolve() / "ray"
+    if len(str(under_home)) + _SOCKET_ROOM < 108:
+        path = under_home
+    else:
+        tag = hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"appliance-ray-{os.getuid()}-{tag}"
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(path)
+    except OSError as e:
+        raise BadInput(f"cannot create Ray's directory {path}: {e.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise BadInput(f"Ray's directory {path} is not a private directory of this user; remove it")
+    return path
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - ray is a dependency; a stripped install may lack it
+        raise MissingDependency("scale-out needs the ray package (pip install ray)") from None
+    return ray
+
+
+@contextmanager
+def connect(home: Path, *, address: str | None = None, workers: int | None = None) -> Iterator[Connection]:
+    """Ray, for the length of a job: join the cluster at ``address``, or start a local instance on 127.0.0.1 with
+    ``workers`` CPUs when no address is given. TLS settings from the home (``ray_tls_env``) are applied to this
+    process's environment first, so the Ray processes it starts inherit them."""
+    if address is None and (workers is None or not 1 <= workers <= MAX_LOCAL_WORKERS):
+        raise BadInput(f"workers must be 1..{MAX_LOCAL_WORKERS}, not {workers}")
+    host_port = parse_address(address) if address is not None else None
+    ray = _ray()
+    if ray.is_initialized():  # a connection this process holds already: used, and left open
+        yield Connection(address=address or "local", started_here=False, temp_dir=None)
+        return
+    if host_port is not None:
+        probe(*host_port)
+    os.environ.update(ray_tls_env(home))
+    common = dict(include_dashboard=False, log_to_driver=False, configure_logging=False, namespace="appliance")
+    if host_port is None:
+        temp = ray_temp_dir(home)
+        ray.init(num_cpus=workers, _node_ip_address="127.0.0.1", _temp_dir=str(temp),
+                 _system_config={"automatic_object_spilling_enabled": False}, **common)
+    else:
+        temp = None
+        try:
+            ray.init(address=f"{host_port[0]}:{host_port[1]}", **common)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+            ray.shutdown()
+            raise BadInput(f"cluster {address}: Ray could not join it ({str(e).splitlines()[0][:160] if str(e) else type(e).__name__})") from None
+    try:
+        yield Connection(address=address or "local", started_here=True, temp_dir=temp)
+    finally:
+        ray.shutdown()
