@@ -2,28 +2,27 @@
 
 ``ray start`` runs here with the home's TLS environment (``tls.ray_tls_env``: a node without the certificates can
 neither join nor connect), object spilling off (Ray would otherwise write the objects it holds, which are prompts
-and generated text, to disk when its shared memory fills: a job then waits or fails instead) and a temp dir of our
-own, owner-only, so the session's sockets and logs are not mixed with other users' Ray sessions and can be scanned
-and removed. Stopping ends only the processes of that temp dir, by process id, never every Ray on the machine.
+and generated text, to disk when its shared memory fills: a job then waits or fails instead) and the home's own
+Ray temp dir (``runtime.ray_temp_dir``, owner-only), so the session's sockets and logs are not mixed with other
+users' Ray sessions and can be scanned and removed. Stopping ends only the processes that name that temp dir, by
+process id, never every Ray on the machine.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.cluster.runtime import ray_temp_dir
 from appliance.cluster.tls import ray_tls_env
-from appliance.errors import AccessDenied, BadInput, MissingDependency
+from appliance.errors import BadInput, MissingDependency
 
 # What Ray may write to disk by itself: nothing it holds for a job (spilling off); its own logs stay in temp_dir.
 SYSTEM_CONFIG = {"automatic_object_spilling_enabled": False}
@@ -38,27 +37,6 @@ class NodeStatus:
     temp_dir: Path
     pids: tuple[int, ...]
     tls: bool
-
-
-def ray_temp_dir(home: Path) -> Path:
-    """This home's Ray temp dir. Not under the home: Ray puts Unix sockets in it, whose paths may not exceed about
-    100 bytes; a short name in the system temp dir derived from the home keeps two homes apart."""
-    tag = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"appliance-ray-{tag}"
-
-
-def _private_temp_dir(home: Path) -> Path:
-    """The temp dir, made 0700; one another user made, or a symlink, is refused (it would receive our sockets)."""
-    d = ray_temp_dir(home)
-    try:
-        os.mkdir(d, 0o700)
-    except FileExistsError:
-        pass
-    st = os.lstat(d)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise AccessDenied(f"{d} is not a private directory of this user (a symbolic link, another owner or open "
-                           "to others); remove it and start again")
-    return d
 
 
 def _ray_exe() -> str:
@@ -86,7 +64,7 @@ def start_args(home: Path, port: int, cpus: int | None, node_ip: str | None, hea
         raise BadInput(f"port must be between 1 and 65535, not {port}")
     if cpus is not None and cpus < 1:
         raise BadInput(f"CPUs for workers must be at least 1, not {cpus}")
-    args = [_ray_exe(), "start", "--disable-usage-stats", "--temp-dir", str(_private_temp_dir(home))]
+    args = [_ray_exe(), "start", "--disable-usage-stats", "--temp-dir", str(ray_temp_dir(home))]
     if head_address:
         args += ["--address", head_address]
     else:
@@ -144,7 +122,7 @@ def _pids_of(temp_dir: Path) -> list[int]:
 
 def status(home: Path) -> NodeStatus:
     d = ray_temp_dir(home)
-    pids = _pids_of(d) if d.is_dir() else []
+    pids = _pids_of(d)
     address = None
     try:
         address = (d / "ray_current_cluster").read_text(encoding="utf-8").strip() or None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import platform
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,24 +23,14 @@ CONNECT_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 90.0
 
 
-def split_address(address: str) -> tuple[str, int]:
-    """``host:port`` (an IPv6 host in brackets); a malformed address is one line naming it."""
+def _reachable(host: str, port: int) -> Check:
+    from appliance.cluster.runtime import probe
     from appliance.errors import BadInput
 
-    host, sep, port = address.strip().rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise BadInput(f"cluster address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379)")
-    return host, int(port)
-
-
-def _reachable(host: str, port: int) -> Check:
     try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-            pass
-    except OSError as e:
-        return Check("cluster reachable", FAIL, f"{host}:{port} does not answer within {CONNECT_TIMEOUT_S:.0f} s "
-                     f"({e.strerror or type(e).__name__})", "start the head (`appliance cluster start`) or check the "
+        probe(host, port, CONNECT_TIMEOUT_S)
+    except BadInput as e:
+        return Check("cluster reachable", FAIL, str(e), "start the head (`appliance cluster start`) or check the "
                      "address and the firewall")
     return Check("cluster reachable", PASS, f"{host}:{port} accepts connections")
 
@@ -80,9 +69,10 @@ def _probe(home: Path, address: str, models: list[dict[str, str]], timeout_s: fl
 
 
 def cluster_checks(home: Path, address: str, timeout_s: float = PROBE_TIMEOUT_S) -> list[Check]:
+    from appliance.cluster.runtime import parse_address
     from appliance.cluster.tls import ray_tls_env
 
-    host, port = split_address(address)
+    host, port = parse_address(address)
     reach = _reachable(host, port)
     if reach.status == FAIL:
         return [reach]
