@@ -28,7 +28,7 @@ from appliance.errors import BadInput, MissingDependency
 CONNECT_TIMEOUT_S = 5.0
 MAX_LOCAL_WORKERS = 64
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
-_SOCKET_ROOM = 60  # Ray's longest socket name under its temp dir (session_<date>_<pid>/sockets/raylet…)
+_SOCKET_ROOM = 62  # Ray's longest socket name under its temp dir (session_<date>_<pid>/sockets/raylet…)
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,11 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def probe(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """A plain TCP connect to the cluster's head, bounded in time: BadInput when nothing answers."""
+def probe(host: str, port: int, timeout_s: float | None = None) -> None:
+    """Is a Ray head answering at ``host:port``? A plain TCP connect, then a request to Ray's control service (GCS),
+    each bounded in time (``CONNECT_TIMEOUT_S``; Ray adds its own 5 s connect attempts): BadInput when not, instead
+    of ``ray.init``'s endless retries against an address that is not a Ray head."""
+    timeout_s = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             pass
@@ -68,27 +71,36 @@ def probe(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         raise BadInput(f"cluster {host}:{port} did not answer within {timeout_s:g} s") from None
     except OSError as e:
         raise BadInput(f"cannot reach cluster {host}:{port}: {e.strerror or e.__class__.__name__}") from None
+    from ray._raylet import InnerGcsClient  # Ray's own client, as `ray health-check` uses it
+
+    try:
+        InnerGcsClient.standalone(f"{host}:{port}", None, int(timeout_s * 1000))
+    except Exception as e:  # noqa: BLE001 - Ray's RpcError and kin: any failure here means "not a usable head"
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
+        raise BadInput(f"cluster {host}:{port} does not answer as a Ray head ({reason})") from None
 
 
 def ray_temp_dir(home: Path) -> Path:
-    """Where a Ray instance started for this home keeps its session files (logs, sockets, spilled objects): under
-    the home when the path is short enough for unix sockets (< 108 bytes), else a 0700 directory of this user under
-    the system's temporary directory, named after the home. Created 0700; a directory that is a symlink, another
+    """Where a Ray instance started for this home keeps its session files (logs, sockets): ``<private>/t``.
+
+    Ray makes its temporary directory world-writable (0777), so it lives inside a private directory of ours, 0700,
+    that nobody else can enter: under the home when the path is short enough for unix sockets (< 108 bytes), else
+    under the system's temporary directory, named after the home. A private directory that is a symlink, another
     user's or open to others is refused."""
     under_home = Path(home).resolve() / "ray"
     if len(str(under_home)) + _SOCKET_ROOM < 108:
-        path = under_home
+        private = under_home
     else:
         tag = hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:12]
-        path = Path(tempfile.gettempdir()) / f"appliance-ray-{os.getuid()}-{tag}"
+        private = Path(tempfile.gettempdir()) / f"appliance-ray-{os.getuid()}-{tag}"
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.lstat(path)
+        private.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(private)
     except OSError as e:
-        raise BadInput(f"cannot create Ray's directory {path}: {e.strerror}") from None
+        raise BadInput(f"cannot create Ray's directory {private}: {e.strerror}") from None
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise BadInput(f"Ray's directory {path} is not a private directory of this user; remove it")
-    return path
+        raise BadInput(f"Ray's directory {private} is not a private directory of this user; remove it")
+    return private / "t"
 
 
 def _ray():

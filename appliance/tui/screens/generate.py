@@ -15,7 +15,7 @@ from typing import Any, Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker
 
 from appliance.errors import BadInput
@@ -74,6 +74,9 @@ class GenerateScreen(AppScreen):
                 yield Label("ε", classes="field")
                 yield Input("4", id="gen-epsilon", type="number", classes="short")
                 yield Button("Adapt", id="adapt")
+            with Horizontal(classes="row"):  # scale-out: decoding on Ray workers (appliance.cluster)
+                yield Input("", id="gen-cluster", placeholder="cluster HOST:PORT (empty: this machine)")
+                yield Input("", id="gen-workers", type="integer", placeholder="workers", classes="short")
             with Horizontal(classes="row"):
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Cancel", id="cancel", variant="error", disabled=True)
@@ -81,7 +84,13 @@ class GenerateScreen(AppScreen):
                 yield Button("Resume", id="resume")
             yield ProgressBar(id="gen-progress", show_eta=True)
             yield Static("No job running.", id="gen-stats", markup=False)  # shows errors and names: plain text
+            yield DataTable(id="gen-workers-table", show_cursor=False)  # a cluster job's workers; hidden otherwise
             yield RecordsTable(id="gen-records")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#gen-workers-table", DataTable)
+        table.add_columns("worker node", "pid", "tokens/s", "state")
+        table.display = False
 
     def on_screen_resume(self) -> None:
         if self.job_running:
@@ -122,6 +131,22 @@ class GenerateScreen(AppScreen):
         v = self.query_one(wid, Select).value
         return None if v is Select.NULL else v
 
+    def _scale(self) -> tuple[str | None, int | None]:
+        """The cluster address and worker count typed (both empty: decode in this process); BadInput when malformed."""
+        from appliance.cluster.runtime import MAX_LOCAL_WORKERS, parse_address
+
+        cluster = self.query_one("#gen-cluster", Input).value.strip() or None
+        text = self.query_one("#gen-workers", Input).value.strip()
+        try:
+            workers = int(text) if text else None
+        except ValueError:
+            workers = 0
+        if cluster is not None:
+            parse_address(cluster)
+        if workers is not None and not 1 <= workers <= MAX_LOCAL_WORKERS:
+            raise BadInput(f"workers must be 1..{MAX_LOCAL_WORKERS}, not {text}")
+        return cluster, workers
+
     def action_start(self) -> None:
         if self.worker is not None and not self.worker.is_finished:
             self.notify("a job is already running", severity="warning")
@@ -145,13 +170,18 @@ class GenerateScreen(AppScreen):
         if options is None:
             return
         decoding = {k: options.pop(k, None) for k in ("temperature", "top_p")}  # fields of the request itself
+        scale = self.guard(self._scale)
+        if scale is None:
+            return
+        cluster, workers = scale
 
         def runner(on_progress, on_batch, cancel):
             from appliance.service.generation import GenerationRequest, run_generation
 
             spec = task_service.resolve_task(session, str(task_ref))
             req = GenerationRequest(task=spec, method=str(method), n=n, model=model, policy=str(policy),
-                                    seed_set=seed_set, adapter=adapter, method_options=options, **decoding)
+                                    seed_set=seed_set, adapter=adapter, method_options=options, cluster=cluster,
+                                    workers=workers, **decoding)
             return run_generation(session, home, req, on_progress, on_batch=on_batch, cancel=cancel)
 
         self._launch(runner, n, f"{method} · {n} records")
@@ -165,14 +195,16 @@ class GenerateScreen(AppScreen):
             self.notify("choose a job to resume", severity="warning")
             return
         job = self.guard(job_service.get_job, self.session, int(job_id))
-        if job is None:
+        scale = self.guard(self._scale)
+        if job is None or scale is None:
             return
         session, home = self.session, self.home
 
         def runner(on_progress, on_batch, cancel):
             from appliance.service.generation import resume_job
 
-            return resume_job(session, home, int(job_id), on_progress, on_batch=on_batch, cancel=cancel)
+            return resume_job(session, home, int(job_id), on_progress, on_batch=on_batch, cancel=cancel,
+                              cluster=scale[0], workers=scale[1])
 
         self.job_id = int(job_id)
         self._launch(runner, int(job["config"]["request"]["n"]), f"resume job {job_id}")
@@ -181,13 +213,14 @@ class GenerateScreen(AppScreen):
         self.target, self.quarantined, self.t0 = n, 0, time.perf_counter()
         self.cancel_event = threading.Event()
         self.query_one("#gen-records", RecordsTable).clear()
+        self.query_one("#gen-workers-table", DataTable).display = False
         self.query_one("#gen-progress", ProgressBar).update(total=n, progress=0)
         self.query_one("#gen-stats", Static).update(f"{title}: loading the model…")
         self._buttons(running=True)
         app, cancel = self.app, self.cancel_event
 
         def on_progress(p) -> None:
-            app.call_from_thread(self._progress, p.accepted, p.tokens)
+            app.call_from_thread(self._progress, p.accepted, p.tokens, list(p.workers))
 
         def on_batch(job_id: int, rows: list[dict]) -> None:
             app.call_from_thread(self._batch, job_id, rows)
@@ -202,7 +235,7 @@ class GenerateScreen(AppScreen):
 
     # ------------------------------------------------------------------ while it runs (interface thread)
 
-    def _progress(self, accepted: int, tokens: int) -> None:
+    def _progress(self, accepted: int, tokens: int, workers: list[dict] | None = None) -> None:
         elapsed = max(1e-6, time.perf_counter() - self.t0)
         self.query_one("#gen-progress", ProgressBar).update(progress=min(accepted, self.target))
         rate = accepted / elapsed
@@ -211,6 +244,18 @@ class GenerateScreen(AppScreen):
         self.query_one("#gen-stats", Static).update(
             f"{job}accepted {accepted}/{self.target} · quarantined {self.quarantined} · "
             f"{tokens / elapsed:.0f} tokens/s · ETA {eta}")
+        if workers:
+            self._show_workers(workers)
+
+    def _show_workers(self, workers: list[dict]) -> None:
+        """The cluster's workers: node, pid, tokens/s and state of each (plain text cells: node names are not markup)."""
+        from rich.text import Text
+
+        table = self.query_one("#gen-workers-table", DataTable)
+        table.display = True
+        table.clear()
+        for w in workers:
+            table.add_row(Text(str(w["node"])), str(w["pid"]), f"{w['tokens_per_s']:.0f}", Text(str(w["state"])))
 
     def _batch(self, job_id: int, rows: list[dict]) -> None:
         self.job_id = job_id
