@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +25,13 @@ PROBE_TIMEOUT_S = 90.0
 
 
 def _reachable(host: str, port: int) -> Check:
-    from appliance.cluster.runtime import probe
-    from appliance.errors import BadInput
-
+    """A plain TCP connect, bounded in time (Ray itself is asked only in the child process)."""
     try:
-        probe(host, port, CONNECT_TIMEOUT_S)
-    except BadInput as e:
-        return Check("cluster reachable", FAIL, str(e), "start the head (`appliance cluster start`) or check the "
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as e:
+        return Check("cluster reachable", FAIL, f"{host}:{port} does not answer within {CONNECT_TIMEOUT_S:.0f} s "
+                     f"({e.strerror or type(e).__name__})", "start the head (`appliance cluster start`) or check the "
                      "address and the firewall")
     return Check("cluster reachable", PASS, f"{host}:{port} accepts connections")
 
