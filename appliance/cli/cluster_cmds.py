@@ -51,7 +51,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
     certs = make_certs(home, args.host, force=args.force, days=args.days)
     print(f"cluster certificates in {certs.directory} (valid until {certs.not_after:%Y-%m-%d}) for: "
           f"{', '.join(certs.hosts)}")
-    print(copy_instructions(certs, home))
+    print(copy_instructions(certs))
     return 0
 
 

@@ -122,7 +122,7 @@ def _pids_of(temp_dir: Path) -> list[int]:
 
 def status(home: Path) -> NodeStatus:
     d = ray_temp_dir(home)
-    pids = _pids_of(d)
+    pids = [p for p in _pids_of(d) if _alive(p)]
     address = None
     try:
         address = (d / "ray_current_cluster").read_text(encoding="utf-8").strip() or None
@@ -131,24 +131,29 @@ def status(home: Path) -> NodeStatus:
     return NodeStatus(bool(pids), address, d, tuple(pids), "RAY_USE_TLS" in ray_tls_env(home))
 
 
-def stop(home: Path, grace_s: float = 10.0) -> list[int]:
-    """End this home's Ray processes (SIGTERM, then SIGKILL after ``grace_s``); the ids it ended."""
-    pids = _pids_of(ray_temp_dir(home))
+def stop(home: Path, grace_s: float = 5.0, rounds: int = 3) -> list[int]:
+    """End this home's Ray processes (SIGTERM, then SIGKILL after ``grace_s``); the ids it ended. Ray may start a
+    process while its others end (a worker, an agent), so it looks again, up to ``rounds`` times."""
+    ended: list[int] = []
+    for _ in range(rounds):
+        pids = [p for p in _pids_of(ray_temp_dir(home)) if _alive(p)]
+        if not pids:
+            break
+        _signal(pids, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.2)
+        _signal([p for p in pids if _alive(p)], signal.SIGKILL)
+        ended += pids
+    return sorted(set(ended))
+
+
+def _signal(pids: list[int], sig: int) -> None:
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, sig)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.2)
-    for pid in pids:
-        if _alive(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    return pids
 
 
 def _alive(pid: int) -> bool:

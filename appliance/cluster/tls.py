@@ -285,7 +285,7 @@ def ray_tls_env(home: Path) -> dict[str, str]:
     }
 
 
-def copy_instructions(certs: ClusterCerts, home: Path) -> str:
+def copy_instructions(certs: ClusterCerts) -> str:
     """How to give another node this set: the same files, same modes, under that node's home."""
     rel = certs.directory.name
     return (f"copy {certs.directory} to every node's home, keeping it private, e.g.\n"
