@@ -14,6 +14,7 @@ import platformdirs
 
 MODEL_CACHE_DIR = "model-cache"
 USER_MODEL_REGISTRY = "models.toml"
+CLUSTER_DIR = "cluster"  # TLS certificates for Ray (appliance.cluster.tls) and the local Ray node's files
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:

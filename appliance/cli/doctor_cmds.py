@@ -1,5 +1,5 @@
 """`appliance doctor`: checks this workstation (Python, packages, llama.cpp build, GPU, models, vault, PII scanner,
-disk) and says for each what to do. Exit code 0 when nothing failed (warnings allowed), 2 when a check failed."""
+disk), or with ``--cluster`` a Ray cluster from this driver, and says for each what to do. Exit code 0 when nothing failed (warnings allowed), 2 when a check failed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="check the installation: each item pass/warn/fail with what to do (exit 2 on a fail)")
     add_home_option(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--cluster", metavar="HOST:PORT",
+                   help="check that Ray cluster instead: reachable, TLS, the nodes' versions and model hashes")
     p.set_defaults(func=cmd_doctor)
 
 
@@ -23,7 +25,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from appliance.service import doctor
 
-    checks = doctor.run_checks(resolve_home(args.home))
+    home = resolve_home(args.home)
+    if args.cluster:
+        from appliance.cluster.probe import cluster_checks
+
+        checks = cluster_checks(home, args.cluster)
+    else:
+        checks = doctor.run_checks(home)
     if args.json:
         print(json.dumps(doctor.as_json(checks), indent=2))
         return doctor.exit_code(checks)

@@ -126,9 +126,14 @@ def connect(home: Path, *, address: str | None = None, workers: int | None = Non
     if ray.is_initialized():  # a connection this process holds already: used, and left open
         yield Connection(address=address or "local", started_here=False, temp_dir=None)
         return
+    tls_env = ray_tls_env(home)
+    os.environ.update(tls_env)  # before the probe: a TLS head answers only a client with the certificates
+    if tls_env:  # Ray read RAY_USE_TLS when it was imported: make it read again (as Ray's own token setup does)
+        from ray._raylet import Config
+
+        Config.initialize("")
     if host_port is not None:
         probe(*host_port)
-    os.environ.update(ray_tls_env(home))
     common = dict(include_dashboard=False, log_to_driver=False, configure_logging=False, namespace="appliance")
     if host_port is None:
         temp = ray_temp_dir(home)

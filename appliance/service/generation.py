@@ -24,7 +24,7 @@ from appliance.errors import BadInput, IntegrityError, MissingDependency
 from appliance.generate import GeneratedRecord, Method, Progress, method_class
 from appliance.guard.gate import Gate, Verdict
 from appliance.guard.policy import Policy, load_policy
-from appliance.service.methods import build_method
+from appliance.service.methods import build_method, seeds_sent_to_workers
 from appliance.service.seeds import task_seeds
 from appliance.service.session import Session
 from appliance.spec import TaskSpec, parse_task
@@ -111,6 +111,8 @@ def run_generation(
         session, req.method, req.task, req.options(), req.seed_set, policy
     )
     _check_budget(session, req, policy, method_report)  # an over-budget run is refused before the model loads
+    if req.cluster or req.workers:
+        seeds_sent_to_workers(method, policy)  # seed text leaves this process only as the policy allows
     t0 = time.perf_counter()
     # Model problems (unknown name, missing or altered file) surface before anything is written to the vault.
     loaded, adapter = _load(home, req, session)
@@ -171,6 +173,8 @@ def resume_job(
         raise IntegrityError(f"job {job_id} was gated under policy {req.policy} with sha256 "
                         f"{job['config']['policy']['sha256'][:12]}…; that policy file has changed since")
     method, _ = build_method(session, req.method, req.task, req.options(), req.seed_set, policy)
+    if req.cluster or req.workers:
+        seeds_sent_to_workers(method, policy)
     if job["status"] != "running":
         vault.reopen_job(job_id)
     else:
@@ -296,7 +300,8 @@ def _execute(
     served = list(getattr(loaded.model, "nodes", []))  # a cluster pool's nodes; none for a model in this process
     if served:
         vault.audit("job.cluster", {"job_id": job_id}, {"nodes": served, "workers": len(loaded.model.worker_stats()),
-                                                         "cluster": req.cluster or "local"})
+                                                         "cluster": req.cluster or "local",
+                                                         "seeds_in_prompts": seeds_sent_to_workers(method, policy)})
 
     def progress(p: Progress) -> None:
         last.accepted, last.tokens, last.dropped = p.accepted, p.tokens, dict(p.dropped)

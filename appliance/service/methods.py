@@ -49,3 +49,19 @@ def build_method(
         opts["redact"] = seed_redactor(policy)
     method = get_method(name, opts)
     return method, dict(method.check(task) or {})
+
+
+def seeds_sent_to_workers(method: Method, policy: Policy) -> str:
+    """What seed text a job decoded outside this process (Ray workers, another machine) sends there: "none",
+    "redacted" or "raw". Seeds leave the driver only inside the prompts of a method that shows seeds, and raw only
+    when the policy allows raw seeds in prompts (``prompts.raw_seeds_allowed``); anything else is refused here,
+    before a prompt leaves. ``build_method`` already redacts where the policy asks: this is the check that holds for
+    a method built any other way, and the value the job's audit entry records."""
+    if not method.seeds or not method.capabilities.shows_seeds:
+        return "none"
+    if method.redact is not None:
+        return "redacted"
+    if policy.raw_seeds_in_prompts:
+        return "raw"
+    raise BadInput(f"policy {policy.name} does not allow raw seeds in prompts, and method {method.name} would send "
+                   "them unredacted to the cluster's workers")
