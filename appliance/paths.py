@@ -14,6 +14,7 @@ import platformdirs
 
 MODEL_CACHE_DIR = "model-cache"
 USER_MODEL_REGISTRY = "models.toml"
+RAY_DIR = "ray"  # a local Ray instance's private directory (appliance.cluster.runtime.ray_temp_dir)
 CLUSTER_DIR = "cluster"  # TLS certificates for Ray (appliance.cluster.tls) and the local Ray node's files
 
 

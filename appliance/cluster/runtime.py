@@ -15,6 +15,7 @@ import hashlib
 import ipaddress
 import os
 import re
+import secrets
 import shutil
 import socket
 import stat
@@ -26,8 +27,12 @@ from typing import Iterator
 
 from appliance.cluster.tls import ray_tls_env
 from appliance.errors import BadInput, MissingDependency
+from appliance.paths import RAY_DIR
 
 CONNECT_TIMEOUT_S = 5.0
+# What a job sets in this process's environment for Ray (TLS, token authentication), put back when it ends.
+RAY_ENV = ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT", "RAY_AUTH_MODE",
+           "RAY_AUTH_TOKEN_PATH")
 MAX_LOCAL_WORKERS = 64
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 _SOCKET_ROOM = 72  # what Ray appends to our private directory: /t/session_<date>_<pid>/sockets/plasma_store (64 measured)
@@ -89,7 +94,7 @@ def ray_temp_dir(home: Path) -> Path:
     that nobody else can enter: under the home when the path is short enough for unix sockets (< 108 bytes), else
     under the system's temporary directory, named after the home. A private directory that is a symlink, another
     user's or open to others is refused."""
-    under_home = Path(home).resolve() / "ray"
+    under_home = Path(home).resolve() / RAY_DIR
     if len(str(under_home)) + _SOCKET_ROOM < 108:
         private = under_home
     else:
@@ -126,21 +131,52 @@ def connect(home: Path, *, address: str | None = None, workers: int | None = Non
     if ray.is_initialized():  # a connection this process holds already: used, and left open
         yield Connection(address=address or "local", started_here=False, temp_dir=None)
         return
-    tls_env = ray_tls_env(home)
-    os.environ.update(tls_env)  # before the probe: a TLS head answers only a client with the certificates
-    if tls_env:  # Ray read RAY_USE_TLS when it was imported: make it read again (as Ray's own token setup does)
+    saved_env = {k: os.environ.get(k) for k in RAY_ENV}
+    temp = ray_temp_dir(home) if host_port is None else None
+    env = ray_tls_env(home) or (_local_token_env(temp.parent) if temp is not None else {})
+    os.environ.update(env)  # before the probe: a TLS head answers only a client with the certificates
+    _reread_config(env)
+    try:
+        yield from _joined(ray, home, address, host_port, workers, temp)
+    finally:
+        for k, v in saved_env.items():  # the job's Ray settings do not outlive it in this process
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _reread_config(env)
+
+
+def _reread_config(changed: dict[str, str]) -> None:
+    """Ray reads RAY_USE_TLS / RAY_AUTH_MODE once, when imported: after changing them, make it read them again (as
+    Ray's own token setup does), so a later job of this process (the TUI's) does not run on stale settings."""
+    if changed:
         from ray._raylet import Config
 
         Config.initialize("")
+
+
+def _local_token_env(private: Path) -> dict[str, str]:
+    """Token authentication for a local instance of a home without a certificate set: a fresh random token, 0600 in
+    our private directory, instead of the one Ray would otherwise write world-readable to ``~/.ray``."""
+    token = private / "auth.token"
+    with contextlib.suppress(FileNotFoundError):
+        token.unlink()
+    fd = os.open(token, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+
+
+def _joined(ray, home: Path, address: str | None, host_port: tuple[str, int] | None, workers: int | None,
+            temp: Path | None) -> Iterator[Connection]:
     if host_port is not None:
         probe(*host_port)
     common = dict(include_dashboard=False, log_to_driver=False, configure_logging=False, namespace="appliance")
     if host_port is None:
-        temp = ray_temp_dir(home)
         ray.init(num_cpus=workers, _node_ip_address="127.0.0.1", _temp_dir=str(temp),
                  _system_config={"automatic_object_spilling_enabled": False}, **common)
     else:
-        temp = None
         try:
             ray.init(address=f"{host_port[0]}:{host_port[1]}", **common)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
@@ -153,4 +189,5 @@ def connect(home: Path, *, address: str | None = None, workers: int | None = Non
         if temp is not None:  # Ray's logs of this run (workers' output) do not outlive it
             shutil.rmtree(temp, ignore_errors=True)
             with contextlib.suppress(OSError):
+                (temp.parent / "auth.token").unlink(missing_ok=True)
                 temp.parent.rmdir()  # the private directory, when nothing else is in it

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from appliance.errors import BadInput
-from appliance.paths import CLUSTER_DIR, MODEL_CACHE_DIR, USER_MODEL_REGISTRY
+from appliance.paths import CLUSTER_DIR, MODEL_CACHE_DIR, RAY_DIR, USER_MODEL_REGISTRY
 
 KEY_FILE = "vault.keys.json"
 LOCK_FILE = "vault.lock"
@@ -70,7 +70,8 @@ def ensure_home(home: Path) -> None:
 
 # What may already be in a home before `init`: the model cache and registry (`models add`, the doctor) and the
 # leftovers of an interrupted init. Temporary names are these with a leading dot (``atomic_write``).
-_OWN_NAMES = frozenset({KEY_FILE, LOCK_FILE, CHECKPOINT_FILE, TEMP_DIR, MODEL_CACHE_DIR, USER_MODEL_REGISTRY, CLUSTER_DIR})
+_OWN_NAMES = frozenset({KEY_FILE, LOCK_FILE, CHECKPOINT_FILE, TEMP_DIR, MODEL_CACHE_DIR, USER_MODEL_REGISTRY, CLUSTER_DIR,
+                        RAY_DIR})
 
 
 def _is_own(name: str) -> bool:

@@ -28,13 +28,23 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from appliance.vault import keys
 
     home = tmp_path_factory.mktemp("cl")
+    user_home = tmp_path_factory.mktemp("user-home")  # where Ray would write its own token (~/.ray/auth_token)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
         with Session.init(home, "admin", PW) as admin:
             admin.vault.add_user("ana", "author", PW)
-    with connect(home, workers=2) as conn:
-        yield home
-    assert not conn.temp_dir.exists()  # Ray's session files (workers' logs) do not outlive the instance
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(user_home))
+        for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"):
+            mp.delenv(name, raising=False)
+        with connect(home, workers=2) as conn:
+            token = Path(os.environ["RAY_AUTH_TOKEN_PATH"])  # token authentication with a token of this run, private
+            assert os.environ["RAY_AUTH_MODE"] == "token" and token.parent == conn.temp_dir.parent
+            assert token.stat().st_mode & 0o777 == 0o600
+            yield home
+        assert "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN_PATH" not in os.environ  # put back after the job
+    assert not conn.temp_dir.exists() and not token.exists()  # Ray's session files and the token do not outlive it
+    assert not (user_home / ".ray").exists()  # nothing written outside the home
 
 
 def request(**kw: Any):
