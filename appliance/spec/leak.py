@@ -34,9 +34,8 @@ def prompt_warnings(spec: TaskSpec) -> list[str]:
         literal = fill_prompt(lab.prompt, {name: " " for name in placeholders(lab.prompt)})  # the words as written
         found = [m.group(0) for m in phrase_pattern(label_phrases(lab)).finditer(literal)]
         if found:
-            shown = list(dict.fromkeys(f.lower() for f in found))
-            kinds = ["description" if " ".join(f.split()) == " ".join(lab.description.lower().split()) else "verbalizer"
-                     for f in shown]
+            shown = list(dict.fromkeys(" ".join(f.lower().split()) for f in found))  # one line, whatever the spacing
+            kinds = ["description" if f == " ".join(lab.description.lower().split()) else "verbalizer" for f in shown]
             what = " and ".join(dict.fromkeys(k + ("s" if kinds.count(k) > 1 else "") for k in kinds))
             out.append(f"labels.{lab.id}.prompt: spells out the label's {what} "
                        f"{', '.join(repr(f) for f in shown)}, which the model is likely to copy into the text "

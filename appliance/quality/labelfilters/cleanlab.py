@@ -54,7 +54,7 @@ def label_issues(features: Any, labels: list[str], seed: int) -> dict[int, str]:
     feats = [features[i] for i in usable] if tfidf else np.asarray(features)[usable]
     probs = out_of_fold_probabilities(feats, y, seed, tfidf)
     flagged = find_label_issues(y, probs)
-    return {usable[j]: f"cleanlab: label issue (likely {present[int(probs[j].argmax())]})"
+    return {usable[j]: f"label issue (likely {present[int(probs[j].argmax())]})"
             for j in np.flatnonzero(flagged)}
 
 
