@@ -62,6 +62,14 @@ def _label_filter_option(p: argparse.ArgumentParser) -> None:
                         "vault as 'filtered' and are not exported; 'none' puts back what an earlier filter took out")
 
 
+def _check_label_filter(args: argparse.Namespace) -> None:
+    """An unknown label filter is one line naming the known ones, before a passphrase is asked for."""
+    if args.label_filter is not None:
+        from appliance.quality.labelfilters import LABEL_FILTERS
+
+        LABEL_FILTERS.get(args.label_filter)
+
+
 def _force_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace output files that already exist")
 
@@ -83,6 +91,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_outputs(args, args.json)
     label_map = parse_label_map(args.label_map)
     models = [m.strip() for m in args.task_models.split(",") if m.strip()]
+    _check_label_filter(args)
     console = Console()
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session, StepProgress(console) as view:
@@ -108,6 +117,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from appliance.service.quality import report_job
 
     _check_outputs(args, args.html, args.json)
+    _check_label_filter(args)
     console = Console()
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session, StepProgress(console) as view:

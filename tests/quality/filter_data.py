@@ -11,14 +11,20 @@ FLIPPED = (3, 10, 24, 41, 77)
 
 
 def planted_set(n: int = 100, seed: int = 0) -> tuple[list[str], list[str], list[int]]:
-    """(texts, labels, indices of the flipped ones): even rows positive, odd rows negative, then FLIPPED swapped."""
+    """(texts, labels, indices of the flipped ones): distinct texts, even rows positive, odd rows negative, then
+    FLIPPED swapped."""
     rng = random.Random(seed)
-    texts, labels = [], []
+    texts: list[str] = []
+    labels = []
     for i in range(n):
         lab = "positive" if i % 2 == 0 else "negative"
         words = POSITIVE if lab == "positive" else NEGATIVE
-        texts.append(f"the film was {rng.choice(words)} and {rng.choice(words)} with a {rng.choice(words)} ending")
+        text = ""
+        while not text or text in texts:  # every text once, so a record is known by its text
+            text = f"the film was {rng.choice(words)} and {rng.choice(words)} with a {rng.choice(words)} ending"
+        texts.append(text)
         labels.append(lab)
-    for i in FLIPPED:
+    flipped = [i for i in FLIPPED if i < n]
+    for i in flipped:
         labels[i] = "negative" if labels[i] == "positive" else "positive"
-    return texts, labels, list(FLIPPED)
+    return texts, labels, flipped
