@@ -209,3 +209,19 @@ def test_an_unknown_label_filter_is_one_line_and_exit_2_before_a_passphrase(comm
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
     assert err == "appliance: error: unknown label filter: clean'lab; (known: cleanlab, cleanlab_embedding, judge, none)\n"
+
+
+def test_report_with_a_label_filter_describes_the_kept_records_and_records_the_choice(job) -> None:
+    home, job_id, flipped = job
+    with Session(open_as(home, "alice")) as s:
+        body, html = quality_service.report_job(s, home, job_id, use_model=False, label_filter="cleanlab", sample=20)
+        with pytest.raises(BadInput, match="label filter judge needs the scoring model"):
+            quality_service.report_job(s, home, job_id, use_model=False, label_filter="judge")
+    m = body["metrics"]
+    assert m["label_filter"]["removed"] == len(flipped) and m["n_records"] == 200 - len(flipped)
+    assert m["label_leak"]["records"] == 200 - len(flipped) and m["prompt_warnings"] == []
+    assert "label filter cleanlab" in html and "label leak" in html
+    assert not any(flip in html for flip in flipped)  # aggregates only: no record text in the report
+    with open_as(home, "alice") as v:
+        assert v.get_job(job_id)["summary"]["label_filter"]["report_id"] == body["report_id"]
+        assert v.count_records(job_id, "filtered") == len(flipped)
