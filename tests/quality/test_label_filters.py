@@ -145,3 +145,17 @@ def test_a_placeholder_named_like_a_label_phrase_is_not_a_leak() -> None:
 @pytest.mark.parametrize("name", sorted(p.stem for p in TASKS.glob("*.toml")))
 def test_the_shipped_task_specs_do_not_spell_out_their_labels(name: str) -> None:
     assert prompt_warnings(load_task(TASKS / f"{name}.toml")) == []
+
+
+def test_tasks_check_prints_the_warnings_and_still_passes_a_valid_spec(tmp_path: Path, capsys) -> None:
+    from appliance.cli import main as cli_main
+
+    spec = tmp_path / "onc.toml"
+    spec.write_text(LEAKY)
+    assert cli_main(["tasks", "check", str(spec)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "valid: onc, 2 labels (oncology, dermatology)"
+    assert out[1].startswith("warning: labels.oncology.prompt: spells out the label's description") and len(out) == 2
+    spec.write_text(LEAKY.replace('id = "dermatology"', 'id = "oncology"'))
+    assert cli_main(["tasks", "check", str(spec)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
