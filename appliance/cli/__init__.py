@@ -18,14 +18,14 @@ from appliance.errors import UserError, disk_full_error, is_disk_full
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from appliance.cli import (adapt_cmds, cluster_cmds, doctor_cmds, export_cmds, gen_cmds, model_cmds, quality_cmds, records_cmds,
-                               review_cmds, tui_cmds, vault_cmds)
+    from appliance.cli import (adapt_cmds, cluster_cmds, doctor_cmds, export_cmds, gen_cmds, model_cmds, quality_cmds,
+                               records_cmds, review_cmds, task_cmds, tui_cmds, vault_cmds)
 
     parser = StrictParser(prog="appliance", description="Offline synthetic-data appliance.")
     parser.add_argument("--version", action="version", version=f"appliance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (model_cmds, gen_cmds, vault_cmds, records_cmds, review_cmds, quality_cmds, tui_cmds, export_cmds, doctor_cmds,
-                   adapt_cmds, cluster_cmds):
+                   adapt_cmds, cluster_cmds, task_cmds):
         module.register(sub)
     for group in _command_groups(parser):  # `appliance --home X user list` and `appliance user --home X list` too
         add_global_options(group)

@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-prompting", action="store_true", help="skip the PROMPTING baseline")
     names = ",".join(task_model_names())
     p.add_argument("--task-models", default=names, help=f"comma list (default: {names})")
+    _label_filter_option(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here (outside the home)")
     _force_option(p)
@@ -48,8 +49,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="GGUF for the verbalizer judge and perplexity (default: the job's generator)")
     p.add_argument("--no-model", action="store_true", help="skip the model-based metrics (judge, perplexity)")
     p.add_argument("--filter", default=None, help='quality filter rules, e.g. "judge_agree,max_perplexity=200,dedup"')
+    _label_filter_option(p)
     p.add_argument("--sample", type=int, default=200, help="Self-BLEU sample size (default 200)")
     p.set_defaults(func=cmd_report)
+
+
+def _label_filter_option(p: argparse.ArgumentParser) -> None:
+    from appliance.quality.labelfilters import label_filter_names
+
+    p.add_argument("--label-filter", default=None, metavar="NAME",
+                   help=f"take likely mislabelled records out ({', '.join(label_filter_names())}); they stay in the "
+                        "vault as 'filtered' and are not exported; 'none' puts back what an earlier filter took out")
+
+
+def _check_label_filter(args: argparse.Namespace) -> None:
+    """An unknown label filter is one line naming the known ones, before a passphrase is asked for."""
+    if args.label_filter is not None:
+        from appliance.quality.labelfilters import LABEL_FILTERS
+
+        LABEL_FILTERS.get(args.label_filter)
 
 
 def _force_option(p: argparse.ArgumentParser) -> None:
@@ -65,7 +83,7 @@ def _check_outputs(args: argparse.Namespace, *paths: Path | None) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from appliance.quality.realdata import parse_label_map
-    from appliance.quality.report import eval_table
+    from appliance.quality.report import eval_table, label_filter_table, leak_line
     from appliance.service.quality import evaluate_job
 
     if not args.real.is_file():
@@ -73,13 +91,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_outputs(args, args.json)
     label_map = parse_label_map(args.label_map)
     models = [m.strip() for m in args.task_models.split(",") if m.strip()]
+    _check_label_filter(args)
     console = Console()
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session, StepProgress(console) as view:
         ev = evaluate_job(session, resolve_home(args.home), args.job, args.real, args.text_column, args.label_column,
                           label_map=label_map, drop_unmapped=args.drop_unmapped, limit=args.limit, model=args.model,
-                          prompting=not args.no_prompting, task_models=models, seed=args.seed, progress=view)
+                          prompting=not args.no_prompting, task_models=models, label_filter=args.label_filter,
+                          seed=args.seed, progress=view)
     console.print(eval_table(ev))
+    if ev.get("label_filter"):
+        console.print(label_filter_table(ev["label_filter"]))
+    console.print(leak_line(ev.get("label_leak")), soft_wrap=True)
     curve = ", ".join(f"{r['task_model']}@{r['n_train']}: {100 * r['accuracy']:.1f}" for r in ev["curve"])
     console.print(f"accuracy vs. size: {curve}", soft_wrap=True)
     console.print(f"stored in the vault as report {ev['report_id']} · real file not stored", soft_wrap=True)
@@ -94,11 +117,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from appliance.service.quality import report_job
 
     _check_outputs(args, args.html, args.json)
+    _check_label_filter(args)
     console = Console()
     passphrase = read_passphrase(args)
     with Session.open(args.home, args.user, passphrase) as session, StepProgress(console) as view:
         body, html = report_job(session, resolve_home(args.home), args.job, model=args.model, use_model=not args.no_model,
-                                filter_spec=args.filter, sample=args.sample, progress=view)
+                                filter_spec=args.filter, label_filter=args.label_filter, sample=args.sample,
+                                progress=view)
     print_summary(console, body)
     console.print(f"stored in the vault as reports {body['report_id']} (JSON) and {body['html_report_id']} (HTML)", soft_wrap=True)
     home = resolve_home(args.home)

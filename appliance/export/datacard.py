@@ -66,6 +66,10 @@ def render(m: dict[str, Any]) -> str:
                          f"{row.get('accuracy')}, macro-F1 {row.get('macro_f1')} on real data")
     else:
         lines.append("- No quality report was stored for this job.")
+    lf = m.get("label_filter")
+    if lf:
+        lines.append(f"- Label filter `{lf.get('name')}` took {lf.get('removed')} likely mislabelled records out "
+                     f"(by label: {_kv(lf.get('removed_by_label'))}); they are not in this export.")
     ap = m["approval"]
     lines += [
         "",

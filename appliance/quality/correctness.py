@@ -40,6 +40,7 @@ def verbalizer_judge(model, task: TaskSpec, texts: Sequence[str], labels: Sequen
         "margins": m.tolist(),
         "margins_calibrated": mc.tolist(),
         "predicted": res.predictions,
+        "predicted_calibrated": res.calibrated_predictions,
         "content_free": dict(zip(ids, res.content_free.tolist())),
         "per_label_agreement": {
             lab: float(np.mean([mc_ > 0 for mc_, l_ in zip(mc, labels) if l_ == lab])) for lab in ids if lab in labels

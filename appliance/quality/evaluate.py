@@ -15,6 +15,7 @@ import numpy as np
 
 from appliance.progress import Report, counter, silent
 from appliance.quality import correctness, diversity, naturalness, prompting
+from appliance.quality.labelfilters import FilterOutcome as LabelFilterOutcome
 from appliance.quality.sungen import SunGenConfig, normalised, sungen_weights
 from appliance.quality.taskmodels import TASK_MODELS, task_model_names
 from appliance.quality.taskmodels.mlp import LABEL_SMOOTHING
@@ -63,6 +64,39 @@ def learned_weights(emb: np.ndarray, labels: Sequence[str], classes: Sequence[st
     return sungen_weights(emb, y, len(classes), SunGenConfig(seed=seed))
 
 
+def _synthetic_rows(
+    models: dict[str, Any], classes: Sequence[str], texts: Sequence[str], labels: Sequence[str],
+    real_texts: Sequence[str], real_labels: Sequence[str], emb: np.ndarray | None, test_emb: np.ndarray | None,
+    seed: int, say: Report, trained,
+) -> tuple[list[dict[str, Any]], np.ndarray | None]:
+    """Each task model trained on the whole synthetic set and scored on the real texts; and SunGen's weights, when a
+    weighted model needed them."""
+    weights = None
+    if any(m.weighted for m in models.values()):
+        say("learning SunGen weights")
+        weights = learned_weights(emb, labels, classes, seed)
+    rows = []
+    for name, m in models.items():
+        w = normalised(weights) if weights is not None and m.weighted else None
+        pred = train_and_predict(name, classes, texts, labels, real_texts, train_emb=emb, test_emb=test_emb, weights=w, seed=seed)
+        rows.append({"task_model": name, "method": "synthetic", "n_train": len(texts), **scores(real_labels, pred, classes)})
+        trained(1)
+    return rows, weights
+
+
+def filter_comparison(outcome: LabelFilterOutcome, with_rows: Sequence[dict[str, Any]],
+                      without_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A label filter's counts and each task model's accuracy and macro-F1 trained without and with it."""
+    before = {r["task_model"]: r for r in without_rows}
+    return {
+        **outcome.summary(),
+        "rows": [{"task_model": r["task_model"], "n_without": before[r["task_model"]]["n_train"], "n_with": r["n_train"],
+                  **{f"{k}_{side}": src[k] for k in ("accuracy", "macro_f1")
+                     for side, src in (("without", before[r["task_model"]]), ("with", r))}}
+                 for r in with_rows if r["task_model"] in before],
+    }
+
+
 def evaluate_on_real(
     task: TaskSpec,
     texts: Sequence[str],
@@ -76,35 +110,40 @@ def evaluate_on_real(
     sizes: Sequence[float] = SIZES,
     seed: int = 0,
     progress: Report | None = None,
+    synthetic_emb: np.ndarray | None = None,
+    label_filter: LabelFilterOutcome | None = None,
 ) -> dict[str, Any]:
     """Rows {task_model, method, n_train, accuracy, macro_f1} for the task models, PROMPTING and the size curve.
 
     ``task_models``: names in ``TASK_MODELS`` (default: all of them). ``progress`` gets each long step's counts
-    (embedding, training, PROMPTING; see ``appliance.progress``)."""
+    (embedding, training, PROMPTING; see ``appliance.progress``). ``synthetic_emb``: the texts' embeddings when the
+    caller already has them. ``label_filter``: a label filter's outcome on ``texts``; the rows and the curve are then
+    trained on the records it keeps, and ``label_filter`` in the result compares each task model without it."""
     say = progress or silent
     classes = task.label_ids
     task_models = task_model_names() if task_models is None else list(task_models)
     models = {name: TASK_MODELS.get(name) for name in task_models}
     need_emb = any(m.features == "embedding" for m in models.values())
-    need_w = any(m.weighted for m in models.values())
     t0 = time.perf_counter()
-    emb = test_emb = None
+    emb, test_emb = synthetic_emb, None
     if need_emb:
-        advance = counter(say, "embedding synthetic and real texts", len(texts) + len(real_texts))
-        emb = embedder.encode(list(texts), progress=advance)
+        advance = counter(say, "embedding synthetic and real texts", (len(texts) if emb is None else 0) + len(real_texts))
+        emb = embedder.encode(list(texts), progress=advance) if emb is None else emb
         test_emb = embedder.encode(list(real_texts), progress=advance)
-    weights = None
-    if need_w:
-        say("learning SunGen weights")
-        weights = learned_weights(emb if emb is not None else embedder.encode(list(texts)), labels, classes, seed)
-    rows: list[dict[str, Any]] = []
+    elif emb is None and any(m.weighted for m in models.values()):
+        emb = embedder.encode(list(texts))  # SunGen learns its weights on the embeddings
     curve_models = [name for name in task_model_names() if name in models and models[name].curve]
-    trained = counter(say, "training task models", len(task_models) + len(curve_models) * sum(f != 1.0 for f in sizes))
-    for name in task_models:
-        w = normalised(weights) if weights is not None and models[name].weighted else None
-        pred = train_and_predict(name, classes, texts, labels, real_texts, train_emb=emb, test_emb=test_emb, weights=w, seed=seed)
-        rows.append({"task_model": name, "method": "synthetic", "n_train": len(texts), **scores(real_labels, pred, classes)})
-        trained(1)
+    n_trainings = len(task_models) * (1 if label_filter is None else 2) + len(curve_models) * sum(f != 1.0 for f in sizes)
+    trained = counter(say, "training task models", n_trainings)
+    without_rows = None
+    if label_filter is not None:
+        without_rows, _ = _synthetic_rows(models, classes, texts, labels, real_texts, real_labels, emb, test_emb, seed,
+                                          say, trained)
+        keep = label_filter.kept
+        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+        emb = emb[keep] if emb is not None else None
+    rows, weights = _synthetic_rows(models, classes, texts, labels, real_texts, real_labels, emb, test_emb, seed, say,
+                                    trained)
     curve: list[dict[str, Any]] = []
     order = np.random.default_rng(seed).permutation(len(texts))
     for frac in sizes:
@@ -137,6 +176,8 @@ def evaluate_on_real(
         "label_smoothing": LABEL_SMOOTHING,
         "wall_s": round(time.perf_counter() - t0, 2),
     }
+    if label_filter is not None:
+        out["label_filter"] = filter_comparison(label_filter, rows, without_rows or [])
     if weights is not None:
         out["sungen_weights"] = {
             "mean": float(weights.mean()),
@@ -179,7 +220,7 @@ def quality_metrics(
     if model is not None and texts:
         judge = correctness.verbalizer_judge(model, task, texts, labels, say)
         ppl = naturalness.perplexities(model, texts, counter(say, "naturalness: perplexity", len(texts)))
-        out["correctness"] = {k: v for k, v in judge.items() if k != "predicted"}
+        out["correctness"] = {k: v for k, v in judge.items() if k not in ("predicted", "predicted_calibrated")}
         out["naturalness"] = {"perplexity": naturalness.summary(ppl), "perplexities": ppl}
     if real is not None and texts:
         say("correctness: oracle classifier on real data")

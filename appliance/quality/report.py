@@ -48,6 +48,27 @@ def eval_table(evaluation: dict[str, Any]):
     return t
 
 
+def label_filter_table(lf: dict[str, Any]):
+    """A label filter's effect: records removed by label, and each task model's accuracy without and with it."""
+    from rich.table import Table
+
+    removed = ", ".join(f"{lab} {n}" for lab, n in lf["removed_by_label"].items())
+    t = Table("task model", "n without", "accuracy % without", "n with", "accuracy % with", "macro-F1 % without / with",
+              title=f"label filter {lf['name']}: removes {lf['removed']} of {lf['records']} records ({removed})")
+    for r in lf.get("rows", []):
+        t.add_row(r["task_model"], str(r["n_without"]), _fmt(r["accuracy_without"], True), str(r["n_with"]),
+                  _fmt(r["accuracy_with"], True), f"{_fmt(r['macro_f1_without'], True)} / {_fmt(r['macro_f1_with'], True)}")
+    return t
+
+
+def leak_line(leak: dict[str, Any] | None) -> str:
+    """One line: the share of records that spell out their own label's description or a verbalizer."""
+    if not leak or leak.get("fraction") is None:
+        return "label leak: –"
+    per = ", ".join(f"{lab} {_fmt(v['fraction'], True)}%" for lab, v in leak["per_label"].items() if v["records"])
+    return f"label leak: {_fmt(leak['fraction'], True)}% of records contain their label's description or a verbalizer ({per})"
+
+
 def print_summary(console, body: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -81,8 +102,18 @@ def print_summary(console, body: dict[str, Any]) -> None:
     if m.get("filter"):
         f = m["filter"]
         console.print(f"quality filter {f['rules']}: keeps {f['kept']}, drops {f['dropped']} · reasons {f['reasons'] or 'none'}", soft_wrap=True)
+    if "label_leak" in m:
+        console.print(leak_line(m["label_leak"]), soft_wrap=True)
+    for w in m.get("prompt_warnings") or []:
+        console.print(f"warning: {w}", soft_wrap=True, markup=False)
+    if m.get("label_filter"):
+        lf = m["label_filter"]
+        console.print(f"label filter {lf['name']}: removes {lf['removed']} of {lf['records']} records · by label "
+                      f"{lf['removed_by_label']}", soft_wrap=True, markup=False)
     if body.get("evaluation"):
         console.print(eval_table(body["evaluation"]))
+        if body["evaluation"].get("label_filter"):
+            console.print(label_filter_table(body["evaluation"]["label_filter"]))
 
 
 # ------------------------------------------------------------------ HTML
@@ -185,6 +216,15 @@ def render_html(body: dict[str, Any]) -> str:
     if m.get("filter"):
         f = m["filter"]
         metric_rows.append((f"quality filter {f['rules']}", f"keeps {f['kept']}, drops {f['dropped']}: {f['reasons'] or 'none'}"))
+    if "label_leak" in m:
+        metric_rows.append(("label leak (records spelling out their label's description or a verbalizer)",
+                            leak_line(m["label_leak"]).removeprefix("label leak: ")))
+    for w in m.get("prompt_warnings") or []:
+        metric_rows.append(("spec warning", w))
+    if m.get("label_filter"):
+        lf = m["label_filter"]
+        metric_rows.append((f"label filter {lf['name']}", f"removes {lf['removed']} of {lf['records']}; by label "
+                            f"{lf['removed_by_label']}"))
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Quality report · job {body['job_id']}</title>",
@@ -206,6 +246,17 @@ def render_html(body: dict[str, Any]) -> str:
             parts.append(f"<tr><td>{e(r['task_model'])}</td><td>{e(r['method'])}</td><td>{r['n_train']}</td>"
                          f"<td>{_fmt(r['accuracy'], True)}</td><td>{_fmt(r['macro_f1'], True)}</td></tr>")
         parts.append(f"<tr><td>majority class</td><td>–</td><td>–</td><td>{_fmt(ev['majority_baseline'], True)}</td><td>–</td></tr></table>")
+        lf = ev.get("label_filter")
+        if lf:
+            removed = ", ".join(f"{e(lab)} {n}" for lab, n in lf["removed_by_label"].items())
+            parts.append(f"<h3>Label filter {e(lf['name'])}</h3><p>removes {lf['removed']} of {lf['records']} records "
+                         f"({removed}); removed records stay in the vault as 'filtered' and are not exported.</p><table>"
+                         "<tr><th>task model</th><th>n without</th><th>accuracy % without</th><th>n with</th>"
+                         "<th>accuracy % with</th></tr>")
+            for r in lf.get("rows", []):
+                parts.append(f"<tr><td>{e(r['task_model'])}</td><td>{r['n_without']}</td><td>{_fmt(r['accuracy_without'], True)}</td>"
+                             f"<td>{r['n_with']}</td><td>{_fmt(r['accuracy_with'], True)}</td></tr>")
+            parts.append("</table>")
     parts.append("<h2>Plots</h2>")
     for title, png in figs:
         parts.append(f"<figure><figcaption><b>{e(title)}</b></figcaption><img alt='{e(title)}' src='data:image/png;base64,{png}'></figure>")

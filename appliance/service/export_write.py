@@ -25,6 +25,7 @@ from appliance.export import bundle, datacard, formats, manifest as mf, pii_reca
 from appliance.guard.policy import Policy
 from appliance.progress import Report, counter, silent
 from appliance.service.session import Session
+from appliance.vault.jobs import RECORD_STATUSES
 from appliance.vault.keys import now_iso
 
 GATE_BATCH = 256
@@ -145,6 +146,20 @@ def _quality(session: Session, job_id: int) -> dict[str, Any] | None:
     return {"report_id": reports[-1]["id"], "summary": _numbers(body.get("metrics")), "evaluation": rows or None}
 
 
+def _label_filter(session: Session, job: dict[str, Any]) -> dict[str, Any] | None:
+    """The label filter the job's records were last chosen by (``evaluate`` or ``report --label-filter``): its name,
+    the records it took out by label and, from an evaluation, each task model's accuracy without and with it."""
+    chosen = (job.get("summary") or {}).get("label_filter")
+    if not chosen:
+        return None
+    out = {k: chosen.get(k) for k in ("name", "removed", "report_id")}
+    if chosen.get("report_id") is not None:
+        body = session.vault.get_report(chosen["report_id"])["body"]
+        lf = body.get("label_filter") or (body.get("metrics") or {}).get("label_filter") or {}
+        out.update({k: lf[k] for k in ("records", "removed_by_label", "reasons", "rows") if k in lf})
+    return out
+
+
 def _parameters(config: dict[str, Any]) -> dict[str, Any]:
     params = dict(config.get("request") or {})
     for k in ("temperature", "top_p", "threads"):
@@ -174,7 +189,7 @@ def write(
     rows, stats, gate = final_gate(session, job, policy, records, progress)
     task = vault.get_task(job["task_id"])
     cfg = job["config"]
-    counts = {s: vault.count_records(job["id"], s) for s in ("accepted", "quarantined", "rejected")}
+    counts = {s: vault.count_records(job["id"], s) for s in RECORD_STATUSES}
     public_raw = vault.signing_public_key
     written_at = now_iso()
     m: dict[str, Any] = {
@@ -204,6 +219,7 @@ def write(
             "seeds_indexed": len(gate.index), "canaries": len(gate.canaries), "canaries_block": policy.block_canaries,
         },
         "quality": _quality(session, job["id"]),
+        "label_filter": _label_filter(session, job),
         "records": {
             "in_job": sum(counts.values()), **counts, "exported": len(rows),
             "per_label": dict(sorted(Counter(r["label"] for r in rows if r["label"] is not None).items())),

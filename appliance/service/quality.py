@@ -7,28 +7,64 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from appliance.errors import BadInput
 from appliance.outputs import write_output
-from appliance.progress import Report, silent
+from appliance.progress import Report, counter, silent
+from appliance.quality import correctness
 from appliance.quality import report as rpt
 from appliance.quality.evaluate import SIZES, evaluate_on_real, quality_metrics
-from appliance.quality.taskmodels import TASK_MODELS, task_model_names
 from appliance.quality.filter import FilterConfig, apply_filter
+from appliance.quality.labelfilters import LABEL_FILTERS, FilterData, FilterOutcome, run_label_filter
+from appliance.quality.labelleak import label_leak
+from appliance.quality.taskmodels import TASK_MODELS, task_model_names
 from appliance.quality.realdata import read_real
 from appliance.service.session import Session
 from appliance.spec import TaskSpec, parse_task
+from appliance.spec.leak import prompt_warnings
 
 Say = Report  # what the long steps report to (a bare ``say(message)`` works too)
 
 
-def job_dataset(session: Session, job_id: int) -> tuple[dict[str, Any], TaskSpec, list[dict[str, Any]]]:
+def job_dataset(session: Session, job_id: int, *, with_filtered: bool = False
+                ) -> tuple[dict[str, Any], TaskSpec, list[dict[str, Any]]]:
+    """The job, its task and its accepted records of the task's labels (and those a label filter took out, when a
+    filter is about to be chosen again: it decides afresh over the whole set)."""
     vault = session.vault
     job = vault.get_job(job_id)
     task = parse_task(vault.get_task(job["task_id"])["spec_toml"], origin=f"task {job['task_id']}")
-    records = [r for r in vault.list_records(job_id, status="accepted") if r.get("label") in task.label_ids]
+    statuses = ("accepted", "filtered") if with_filtered else ("accepted",)
+    records = sorted((r for s in statuses for r in vault.list_records(job_id, status=s) if r.get("label") in task.label_ids),
+                     key=lambda r: r["id"])
     if not records:
         raise BadInput(f"job {job_id} has no accepted records")
     return job, task, records
+
+
+def label_filter_outcome(task: TaskSpec, records: Sequence[dict[str, Any]], name: str, *, embedder=None, model=None,
+                         seed: int = 0, progress: Say | None = None) -> tuple[FilterOutcome, np.ndarray | None]:
+    """Run label filter ``name`` over ``records``, computing what it declared it needs (embeddings from ``embedder``,
+    the calibrated verbalizer judge from ``model``); returns the outcome and the embeddings, for reuse."""
+    say = progress or silent
+    flt = LABEL_FILTERS.get(name)
+    texts, labels = [r["text"] for r in records], [r["label"] for r in records]
+    emb = embedder.encode(texts, progress=counter(say, "embedding synthetic texts", len(texts))) \
+        if "embedding" in flt.needs else None
+    judge: dict[str, Any] = {}
+    if "judge" in flt.needs:
+        judge = correctness.verbalizer_judge(model, task, texts, labels, say)
+    say(f"label filter {name}")
+    data = FilterData(texts, labels, task.label_ids, embeddings=emb, judge_margins=judge.get("margins_calibrated"),
+                      judge_predicted=judge.get("predicted_calibrated"), seed=seed)
+    return run_label_filter(name, data), emb
+
+
+def _record_filter(session: Session, job_id: int, records: Sequence[dict[str, Any]], outcome: FilterOutcome,
+                   report_id: int) -> None:
+    """Mark the records the filter removes 'filtered' (with its reason) and put back those it keeps."""
+    session.vault.apply_label_filter(job_id, outcome.name, {records[i]["id"]: why for i, why in outcome.removed.items()},
+                                     report_id)
 
 
 def _load_scorer(session: Session, home: Path, name: str | None):
@@ -52,15 +88,23 @@ def evaluate_job(
     model: str | None = None,
     prompting: bool = True,
     task_models: Sequence[str] | None = None,
+    label_filter: str | None = None,
     sizes: Sequence[float] = SIZES,
     seed: int = 0,
     progress: Say | None = None,
 ) -> dict[str, Any]:
-    """Train the task models on the job's records, score them on the real file, store the result as a report."""
+    """Train the task models on the job's records, score them on the real file, store the result as a report.
+
+    ``label_filter``: a name in ``LABEL_FILTERS``. The filter decides over the job's accepted and earlier-filtered
+    records; the task models are scored without and with it, and the records it removes are marked 'filtered' in
+    the vault (with their reason, never exported), in the same transaction that stores the report."""
     session.require("report.write")
+    if label_filter is not None:
+        session.require("record.filter")
     if limit is not None and limit < 1:  # checked before any file is read or model loaded
         raise BadInput(f"limit must be at least 1, not {limit}")
-    job, task, records = job_dataset(session, job_id)
+    flt = LABEL_FILTERS.get(label_filter) if label_filter is not None else None  # unknown: one line, known names
+    job, task, records = job_dataset(session, job_id, with_filtered=flt is not None)
     task_models = task_model_names() if task_models is None else list(task_models)
     models = [TASK_MODELS.get(name) for name in task_models]  # an unknown name: one line listing the known ones
     say = progress or silent  # loading a model reports no counts: announced, so a log shows what takes the time
@@ -69,27 +113,40 @@ def evaluate_job(
                      label_map=label_map, drop_unmapped=drop_unmapped, limit=limit, seed=seed or 13)
     from appliance.quality.embed import get_embedder
 
-    uses_embeddings = any(m.features == "embedding" for m in models)
+    uses_embeddings = any(m.features == "embedding" or m.weighted for m in models) or bool(flt and "embedding" in flt.needs)
     if uses_embeddings:
         say("loading the embedding model")
     embedder = get_embedder() if uses_embeddings else None
-    if prompting:
+    needs_model = prompting or bool(flt and "judge" in flt.needs)
+    if needs_model:
         say("loading the scoring model")
-    loaded = _load_scorer(session, home, model or job["config"].get("model")) if prompting else None
+    loaded = _load_scorer(session, home, model or job["config"].get("model")) if needs_model else None
+    outcome = emb = None
     try:
+        if flt is not None:
+            outcome, emb = label_filter_outcome(task, records, flt.name, embedder=embedder,
+                                                model=loaded.model if loaded else None, seed=seed, progress=progress)
         ev = evaluate_on_real(task, [r["text"] for r in records], [r["label"] for r in records], real.texts, real.labels,
-                              embedder=embedder, model=loaded.model if loaded else None, task_models=task_models,
-                              sizes=sizes, seed=seed, progress=progress)
+                              embedder=embedder, model=loaded.model if loaded and prompting else None,
+                              task_models=task_models, sizes=sizes, seed=seed, progress=progress,
+                              synthetic_emb=emb, label_filter=outcome)
     finally:
         if loaded:
             loaded.model.close()
+    kept = [records[i] for i in outcome.kept] if outcome else records
     ev.update({
         "real_path": Path(real_path).name,
         "real_dropped_unmapped": real.dropped_unmapped,
-        "prompting_model": loaded.entry.name if loaded else None,
+        "prompting_model": loaded.entry.name if loaded and prompting else None,
         "embedder": embedder.name if embedder else None,
+        "label_leak": label_leak(task, [r["text"] for r in kept], [r["label"] for r in kept]),
     })
-    ev["report_id"] = session.vault.add_report(job_id, rpt.EVAL_KIND, ev)
+    if outcome is not None:
+        ev["label_filter"]["removed_record_ids"] = {str(records[i]["id"]): why for i, why in outcome.removed.items()}
+    with session.vault.transaction():  # the statuses and the report that explains them: both or neither
+        ev["report_id"] = session.vault.add_report(job_id, rpt.EVAL_KIND, ev)
+        if outcome is not None:
+            _record_filter(session, job_id, records, outcome, ev["report_id"])
     return ev
 
 
@@ -101,16 +158,25 @@ def report_job(
     model: str | None = None,
     use_model: bool = True,
     filter_spec: str | None = None,
+    label_filter: str | None = None,
     sample: int = 200,
     seed: int = 0,
     progress: Say | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Compute the quality metrics, attach the latest evaluation, store the JSON and HTML reports; (body, html)."""
+    """Compute the quality metrics, attach the latest evaluation, store the JSON and HTML reports; (body, html).
+
+    ``label_filter``: as in ``evaluate_job`` (records it removes become 'filtered'), without the accuracy comparison,
+    which needs real data; the metrics then describe the records it keeps."""
     session.require("report.write")
+    if label_filter is not None:
+        session.require("record.filter")
     if sample < 2:  # Self-BLEU scores each sampled text against the others: checked before any model loads
         raise BadInput(f"sample must be at least 2, not {sample}")
     cfg = FilterConfig.parse(filter_spec)
-    job, task, records = job_dataset(session, job_id)
+    flt = LABEL_FILTERS.get(label_filter) if label_filter is not None else None  # unknown: one line, known names
+    if flt is not None and "judge" in flt.needs and not use_model:
+        raise BadInput(f"label filter {flt.name} needs the scoring model (do not turn it off)")
+    job, task, records = job_dataset(session, job_id, with_filtered=flt is not None)
     from appliance.quality.embed import get_embedder
 
     say = progress or silent
@@ -121,12 +187,22 @@ def report_job(
     loaded = _load_scorer(session, home, model or job["config"].get("model")) if use_model else None
     if loaded is None and (cfg.judge_agree or cfg.min_margin is not None or cfg.max_perplexity is not None):
         raise BadInput("the judge and perplexity filter rules need the scoring model (do not turn it off)")
+    outcome = None
     try:
+        if flt is not None:
+            outcome, _ = label_filter_outcome(task, records, flt.name, embedder=embedder,
+                                              model=loaded.model if loaded else None, seed=seed, progress=progress)
+            filtered, records = records, [records[i] for i in outcome.kept]
         metrics = quality_metrics(task, records, model=loaded.model if loaded else None, embedder=embedder,
                                   sample=sample, seed=seed, progress=progress)
     finally:
         if loaded:
             loaded.model.close()
+    metrics["label_leak"] = label_leak(task, [r["text"] for r in records], [r["label"] for r in records])
+    metrics["prompt_warnings"] = prompt_warnings(task)
+    if outcome is not None:
+        metrics["label_filter"] = {**outcome.summary(),
+                                   "removed_record_ids": {str(filtered[i]["id"]): why for i, why in outcome.removed.items()}}
     if cfg.active():
         c, n = metrics.get("correctness") or {}, metrics.get("naturalness") or {}
         res = apply_filter(cfg, [r["text"] for r in records], margins=c.get("margins_calibrated"),
@@ -139,8 +215,11 @@ def report_job(
     body = rpt.build_body(job, task.name, metrics, evaluation)
     body["scoring_model"] = loaded.entry.name if loaded else None
     html = rpt.render_html(body)
-    body["report_id"] = session.vault.add_report(job_id, rpt.REPORT_KIND, body)
-    body["html_report_id"] = session.vault.add_report(job_id, rpt.HTML_KIND, {"html": html, "report_id": body["report_id"]})
+    with session.vault.transaction():  # the statuses and the reports that explain them: all or nothing
+        body["report_id"] = session.vault.add_report(job_id, rpt.REPORT_KIND, body)
+        body["html_report_id"] = session.vault.add_report(job_id, rpt.HTML_KIND, {"html": html, "report_id": body["report_id"]})
+        if outcome is not None:
+            _record_filter(session, job_id, filtered, outcome, body["report_id"])
     return body, html
 
 

@@ -12,12 +12,15 @@ import re
 from typing import Any, Sequence
 
 from appliance.errors import BadInput
+from appliance.inputfile import has_control_chars
 from appliance.vault import db, fields, roles, schema
 from appliance.vault.audit import canonical
 from appliance.vault.core import VaultCore, check_label_name
 from appliance.vault.keys import now_iso
 
-RECORD_STATUSES = ("accepted", "quarantined", "rejected")
+RECORD_STATUSES = ("accepted", "quarantined", "rejected", "filtered")
+# A record a label filter took out of the training set keeps its row, status 'filtered' and a reason starting so.
+LABEL_FILTER_REASON = "label filter "
 _JOB_STATUS_RE = re.compile(r"^[a-z][a-z_]{1,31}$")
 RECORD_TYPES = {
     "id": "BIGINT",
@@ -177,6 +180,47 @@ class JobsMixin(VaultCore):
         else:
             row = self._one("SELECT count(*) FROM records WHERE job_id = ? AND status = ?", [job_id, status])
         return int(row[0])
+
+    def apply_label_filter(self, job_id: int, name: str, removed: dict[int, str], report_id: int | None = None
+                           ) -> dict[str, Any]:
+        """Make the job's records match label filter ``name``: those in ``removed`` (record id -> reason) become
+        'filtered' with the reason added, and records an earlier filter took out that this one keeps become
+        'accepted' again (only ever between these two statuses: a quarantined or rejected record is never touched).
+        One transaction with its audit entry; the filter is also recorded in the job's summary (with ``report_id``,
+        the report that explains it)."""
+        self.require("record.filter")
+        check_label_name("label filter", name, 64)
+        if any(not isinstance(r, str) or not r or has_control_chars(r) for r in removed.values()):
+            raise ValueError("a label filter's reasons are one-line strings")
+        with self.transaction() as con:
+            row = con.execute("SELECT status, summary FROM jobs WHERE id = ?", [job_id]).fetchone()
+            if row is None:
+                raise BadInput(f"no job with id {job_id}")
+            if row[0] == "running":
+                raise BadInput(f"job {job_id} is still running; filter its records once it has finished")
+            current = {rid: (status, json.loads(reasons)) for rid, status, reasons in con.execute(
+                "SELECT id, status, reasons FROM records WHERE job_id = ? AND status IN ('accepted', 'filtered')",
+                [job_id]).fetchall()}
+            stray = sorted(set(removed) - set(current))
+            if stray:
+                raise BadInput(f"record {stray[0]} is not an accepted or filtered record of job {job_id}")
+            changed = {"filtered": [], "accepted": []}
+            for rid, (status, reasons) in sorted(current.items()):
+                kept = [r for r in reasons if not str(r).startswith(LABEL_FILTER_REASON)]
+                new_status, new_reasons = ("filtered", [*kept, f"{LABEL_FILTER_REASON}{name}: {removed[rid]}"]) \
+                    if rid in removed else ("accepted", kept)
+                if (new_status, new_reasons) != (status, reasons):
+                    con.execute("UPDATE records SET status = ?, reasons = ? WHERE id = ?",
+                                [new_status, canonical(new_reasons), rid])
+                    changed[new_status].append(rid)
+            summary = json.loads(row[1]) if row[1] else {}
+            summary["label_filter"] = {"name": name, "removed": len(removed), "report_id": report_id, "by": self.user,
+                                       "at": now_iso()}
+            con.execute("UPDATE jobs SET summary = ? WHERE id = ?", [canonical(summary), job_id])
+            self.audit("record.filter", {"job_id": job_id, "report_id": report_id},
+                       {"filter": name, "filtered": len(removed), "newly_filtered": changed["filtered"],
+                        "restored": changed["accepted"]})
+        return {"filtered": len(removed), "newly_filtered": len(changed["filtered"]), "restored": len(changed["accepted"])}
 
     def review_record(self, record_id: int, release: bool, note: str = "") -> str:
         """A reviewer releases a quarantined record ('accepted') or rejects it ('rejected')."""

@@ -55,6 +55,7 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "record.read": ("read generated records", frozenset({AUTHOR, REVIEWER})),
     "record.review": ("review quarantined records", frozenset({REVIEWER})),
     "report.write": ("write reports", frozenset({AUTHOR})),
+    "record.filter": ("filter a job's records by label quality", frozenset({AUTHOR})),  # who runs `evaluate`
     "report.read": ("read reports", frozenset({AUTHOR, REVIEWER, AUDITOR})),
     "export.request": ("request exports", frozenset({AUTHOR})),
     "export.decide": ("approve or deny exports", frozenset({REVIEWER})),

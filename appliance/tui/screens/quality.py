@@ -10,9 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
-from textual.widgets import Button, DataTable, Input, Select, Static
+from textual.widgets import Button, DataTable, Input, Select, SelectionList, Static
 
 from appliance.service import jobs as job_service
+from appliance.quality.labelfilters import label_filter_names
+from appliance.quality.taskmodels import task_model_names
 from appliance.service import quality as quality_service
 from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.components.size_curve import SizeCurve
@@ -37,6 +39,14 @@ class QualityScreen(AppScreen):
             with Horizontal(classes="row"):
                 yield Select([], id="quality-job", prompt="job")
                 yield Button("Compute", id="compute")
+            with Horizontal(classes="row"):  # evaluation on real data: which task models, which label filter
+                yield Input(placeholder="real labelled file (path; read, never stored)", id="real-path")
+                yield Input(placeholder="text column", id="real-text")
+                yield Input(placeholder="label column", id="real-label")
+            with Horizontal(classes="row"):
+                yield SelectionList[str](*[(n, n, True) for n in task_model_names()], id="task-models")
+                yield Select([(n, n) for n in label_filter_names()], id="label-filter", prompt="label filter: off")
+                yield Button("Evaluate", id="evaluate")
             yield Static("Choose a job.", id="quality-summary")
             yield PlainTable(id="label-counts", cursor_type="row")
             yield PlainTable(id="eval-table", cursor_type="row")
@@ -50,6 +60,10 @@ class QualityScreen(AppScreen):
         self.query_one("#eval-table", DataTable).add_columns("task model", "trained on", "n", "accuracy", "macro-F1")
         self.query_one("#size-curve").display = False
         self.query_one("#compute", Button).display = self.session.can("report.write")
+        self.query_one("#evaluate", Button).display = self.session.can("report.write")
+        models = self.query_one("#task-models", SelectionList)
+        models.border_title = "task models"
+        models.styles.width, models.styles.height = "1fr", len(task_model_names()) + 2
 
     def on_screen_resume(self) -> None:
         jobs = self.guard(job_service.finished_jobs, self.session) or []
@@ -70,6 +84,8 @@ class QualityScreen(AppScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "compute":
             self.action_compute()
+        elif event.button.id == "evaluate":
+            self.action_evaluate()
         elif event.button.id == "save-html":
             self.action_save_html()
 
@@ -79,7 +95,42 @@ class QualityScreen(AppScreen):
             self.notify("choose a job first", severity="warning")
             return
         self.query_one("#quality-summary", Static).update(f"computing the report for job {job}…")
-        self.background(quality_service.report_job, self.session, self.home, job, done=lambda res: self.show(res[0]))
+        self.background(quality_service.report_job, self.session, self.home, job, label_filter=self._label_filter(),
+                        done=lambda res: self.show(res[0]))
+
+    def _label_filter(self) -> str | None:
+        v = self.query_one("#label-filter", Select).value
+        return None if v is Select.NULL else str(v)
+
+    def action_evaluate(self) -> None:
+        """Train the chosen task models on the job's records (after the chosen label filter) and score them on the
+        real file; the result is the job's newest evaluation, shown with the report it is attached to."""
+        job = self._job()
+        path, text, label = (self.query_one(f"#{i}", Input).value.strip() for i in ("real-path", "real-text", "real-label"))
+        models = list(self.query_one("#task-models", SelectionList).selected)
+        if job is None or not (path and text and label) or not models:
+            self.notify("choose a job, a real file with its text and label columns, and a task model", severity="warning")
+            return
+        self.query_one("#quality-summary", Static).update(f"evaluating job {job} on {escape(path)}…")
+        self.background(quality_service.evaluate_job, self.session, self.home, job, path, text, label, drop_unmapped=True,
+                        task_models=models, label_filter=self._label_filter(), done=self.show_evaluation)
+
+    def show_evaluation(self, ev: dict[str, Any]) -> None:
+        """The evaluation's rows, and the label filter's effect on each task model."""
+        evals = self.query_one("#eval-table", DataTable)
+        evals.clear()
+        for r in ev.get("rows", []):
+            evals.add_row(r["task_model"], r["method"], str(r["n_train"]), _pct(r["accuracy"]), _pct(r.get("macro_f1")))
+        lines = [f"evaluation stored as report {ev.get('report_id')} · {ev['n_real']} real rows"]
+        lf = ev.get("label_filter")
+        if lf:
+            removed = ", ".join(f"{lab} {n}" for lab, n in lf["removed_by_label"].items())
+            lines.append(f"label filter {lf['name']}: removed {lf['removed']} of {lf['records']} ({escape(removed)})")
+            lines += [f"  {r['task_model']}: accuracy {_pct(r['accuracy_without'])} without → {_pct(r['accuracy_with'])} with"
+                      for r in lf.get("rows", [])]
+        leak = (ev.get("label_leak") or {}).get("fraction")
+        lines.append(f"label leak: {_pct(leak)} of records spell out their label")
+        self.query_one("#quality-summary", Static).update("\n".join(lines))
 
     def action_save_html(self) -> None:
         job, path = self._job(), self.query_one("#html-path", Input).value.strip()

@@ -12,6 +12,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static, Tex
 from appliance.errors import UserError
 from appliance.service import tasks as task_service
 from appliance.spec import TaskSpec
+from appliance.spec.leak import prompt_warnings
 from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.screens.base import AppScreen
 
@@ -132,8 +133,9 @@ class TasksScreen(AppScreen):
             status.update(f"✗ {e}")
             return
         status.set_class(False, "error")
+        warnings = prompt_warnings(self.spec)  # valid, but a prompt the model will copy its label from
         status.update(f"✓ valid: {self.spec.name}, {len(self.spec.labels)} labels "
-                      f"({', '.join(self.spec.label_ids)})")
+                      f"({', '.join(self.spec.label_ids)})" + "".join(f"\n⚠ {w}" for w in warnings))
 
     def read_settings(self, f: task_service.TaskForm) -> None:
         """Word limits, stop rules and decoding from their fields; an empty field keeps the default."""
