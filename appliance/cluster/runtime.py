@@ -92,14 +92,14 @@ def ray_temp_dir(home: Path) -> Path:
 
     Ray makes its temporary directory world-writable (0777), so it lives inside a private directory of ours, 0700,
     that nobody else can enter: under the home when the path is short enough for unix sockets (< 108 bytes), else
-    under the system's temporary directory, named after the home. A private directory that is a symlink, another
-    user's or open to others is refused."""
-    under_home = Path(home).resolve() / RAY_DIR
-    if len(str(under_home)) + _SOCKET_ROOM < 108:
-        private = under_home
-    else:
-        tag = hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:12]
-        private = Path(tempfile.gettempdir()) / f"appliance-ray-{os.getuid()}-{tag}"
+    under the system's temporary directory, named after the home, else (a long ``$TMPDIR``) under ``/tmp``. A private
+    directory that is a symlink, another user's or open to others is refused."""
+    tag = hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:12]
+    candidates = [Path(home).resolve() / RAY_DIR] + [Path(d) / f"appliance-ray-{os.getuid()}-{tag}"
+                                                     for d in (tempfile.gettempdir(), "/tmp")]
+    private = next((c for c in candidates if len(str(c)) + _SOCKET_ROOM < 108), None)
+    if private is None:
+        raise BadInput(f"no directory short enough for Ray's sockets: {candidates[-2]} is too long; set TMPDIR shorter")
     try:
         private.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.lstat(private)

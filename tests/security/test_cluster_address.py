@@ -118,3 +118,16 @@ def _planted(home: Path, tmp_path: Path) -> None:
         runtime.ray_temp_dir(home)
     os.chmod(home / "ray", 0o700)
     assert runtime.ray_temp_dir(home) == (home / "ray" / "t").resolve()
+
+
+def test_a_long_home_and_a_long_tmpdir_still_give_ray_a_socket_path_that_fits(tmp_path: Path, monkeypatch) -> None:
+    """Unix socket paths stop at 107 bytes: a deep home and a deep $TMPDIR put Ray's private directory under /tmp."""
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    d = runtime.ray_temp_dir(deep / "home")
+    try:
+        assert str(d).startswith("/tmp/appliance-ray-") and len(str(d)) + runtime._SOCKET_ROOM < 108
+        assert os.stat(d.parent).st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(d.parent, ignore_errors=True)
