@@ -78,7 +78,7 @@ def test_deterministic_mode_is_byte_identical(reference, tmp_path: Path, passphr
     assert _records(home) == reference[0]
 
 
-@pytest.mark.parametrize("after_batch", [1, 3])
+@pytest.mark.parametrize("after_batch", [2])  # a middle batch: committed batches before it replayed, later ones made
 def test_kill_9_after_a_committed_batch_then_resume(reference, tmp_path: Path, passphrase_file: Path, after_batch: int) -> None:
     """The process SIGKILLs itself right after batch N is committed (a named fault injection, so the point is exact)."""
     home = tmp_path / "h"
@@ -94,9 +94,10 @@ def test_kill_9_after_a_committed_batch_then_resume(reference, tmp_path: Path, p
 
 
 def test_kill_9_at_timed_points_then_resume(reference, tmp_path: Path, passphrase_file: Path) -> None:
-    """SIGKILL from outside at several points of the run (fractions of the reference run's time), then resume."""
+    """SIGKILL from outside at a point of the run that no batch boundary marks (a fraction of the reference run's
+    time), then resume. One point: each costs a whole run and a resume, and the suite's time is shared."""
     records, took = reference
-    for i, fraction in enumerate((0.45, 0.65, 0.85)):
+    for i, fraction in enumerate((0.6,)):
         home = tmp_path / f"h{i}"
         _new_vault(home, passphrase_file)
         proc = subprocess.Popen([sys.executable, "-m", "appliance", *GEN, "--passphrase-file", str(passphrase_file)],
