@@ -32,7 +32,7 @@ from appliance.paths import RAY_DIR
 CONNECT_TIMEOUT_S = 5.0
 # What a job sets in this process's environment for Ray (TLS, token authentication), put back when it ends.
 RAY_ENV = ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT", "RAY_AUTH_MODE",
-           "RAY_AUTH_TOKEN_PATH")
+           "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_TOKEN")
 MAX_LOCAL_WORKERS = 64
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 _SOCKET_ROOM = 72  # what Ray appends to our private directory: /t/session_<date>_<pid>/sockets/plasma_store (64 measured)
@@ -145,15 +145,21 @@ def connect(home: Path, *, address: str | None = None, workers: int | None = Non
             else:
                 os.environ[k] = v
         _reread_config(env)
+        if temp is not None:  # the run's token, once Ray no longer reads it, and our private directory if empty
+            with contextlib.suppress(OSError):
+                (temp.parent / "auth.token").unlink(missing_ok=True)
+                temp.parent.rmdir()
 
 
 def _reread_config(changed: dict[str, str]) -> None:
     """Ray reads RAY_USE_TLS / RAY_AUTH_MODE once, when imported: after changing them, make it read them again (as
-    Ray's own token setup does), so a later job of this process (the TUI's) does not run on stale settings."""
-    if changed:
-        from ray._raylet import Config
+    Ray's own token setup does) and drop the token it cached, so a later job of this process (the TUI's: a local
+    instance, then a cluster) does not run on stale settings or another instance's token."""
+    if changed:  # the config first, then the cached token (the order Ray's own test helpers use)
+        from ray._raylet import AuthenticationTokenLoader, Config
 
         Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _local_token_env(private: Path) -> dict[str, str]:
@@ -188,6 +194,3 @@ def _joined(ray, home: Path, address: str | None, host_port: tuple[str, int] | N
         ray.shutdown()
         if temp is not None:  # Ray's logs of this run (workers' output) do not outlive it
             shutil.rmtree(temp, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                (temp.parent / "auth.token").unlink(missing_ok=True)
-                temp.parent.rmdir()  # the private directory, when nothing else is in it
