@@ -65,6 +65,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, systmp: Path) -> Iterator[
     finally:
         node.stop(home)
     assert not node.status(home).running
+    node.remove_temp_dir(home)  # the head's logs and sockets: this test's run leaves nothing behind
+    private = node.ray_temp_dir(home).parent
+    private.rmdir()
 
 
 def _handshake(address: str, d: Path, client_cert: bool) -> bytes:
