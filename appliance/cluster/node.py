@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.cluster.runtime import ray_temp_dir
-from appliance.cluster.tls import ray_tls_env
+from appliance.cluster.runtime import parse_address, ray_temp_dir
+from appliance.cluster.tls import is_host, ray_tls_env
 from appliance.errors import BadInput, MissingDependency
 
 # What Ray may write to disk by itself: nothing it holds for a job (spilling off); its own logs stay in temp_dir.
@@ -64,6 +64,10 @@ def start_args(home: Path, port: int, cpus: int | None, node_ip: str | None, hea
         raise BadInput(f"port must be between 1 and 65535, not {port}")
     if cpus is not None and cpus < 1:
         raise BadInput(f"CPUs for workers must be at least 1, not {cpus}")
+    if head_address:
+        parse_address(head_address)  # HOST:PORT, one line otherwise (never an option slipped into `ray start`)
+    if node_ip and not is_host(node_ip):
+        raise BadInput(f"node address {node_ip[:80]!r} is not an IP address or host name")
     args = [_ray_exe(), "start", "--disable-usage-stats", "--temp-dir", str(ray_temp_dir(home))]
     if head_address:
         args += ["--address", head_address]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from appliance.cluster.tls import ray_tls_env
+from appliance.cluster.tls import is_host, ray_tls_env
 from appliance.errors import BadInput, MissingDependency
 from appliance.paths import RAY_DIR
 
@@ -34,7 +34,6 @@ CONNECT_TIMEOUT_S = 5.0
 RAY_ENV = ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT", "RAY_AUTH_MODE",
            "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_TOKEN")
 MAX_LOCAL_WORKERS = 64
-_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 _SOCKET_ROOM = 72  # what Ray appends to our private directory: /t/session_<date>_<pid>/sockets/plasma_store (64 measured)
 
 
@@ -59,7 +58,7 @@ def parse_address(address: str) -> tuple[str, int]:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise BadInput(f"cluster address {text[:80]!r}: {host!r} is not an IPv6 address") from None
-    elif not _HOST.match(host):
+    elif not is_host(host):
         raise BadInput(f"cluster address {text[:80]!r}: {host[:80]!r} is not a host name or IP address")
     if not 1 <= int(port) <= 65535:
         raise BadInput(f"cluster address {text[:80]!r}: port must be 1..65535")

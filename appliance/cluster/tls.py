@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -31,6 +32,7 @@ NODE_KEY = "node.key"
 AUTH_TOKEN = "auth.token"  # Ray's own token authentication (RAY_AUTH_MODE=token), kept beside the certificates
 FILES = (CA_CERT, NODE_CERT, NODE_KEY, AUTH_TOKEN)
 VALID_DAYS = 825  # the longest lifetime common TLS clients accept for a leaf certificate
+MAX_DAYS = 3650  # asked for more, a set outlives any review of who holds its node key
 MAX_PEM_BYTES = 64 << 10
 
 
@@ -83,12 +85,25 @@ def _own_addresses() -> list[str]:
     return found
 
 
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
+
+
+def is_host(text: str) -> bool:
+    """An IP address (v4 or v6) or a host name (letters, digits, dots and hyphens, not starting with a hyphen): what
+    a certificate, a cluster address or ``ray start --node-ip-address`` may name."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return bool(_HOST.match(text))
+
+
 def _host_names(hosts: Sequence[str]) -> list[str]:
     """The hosts a node certificate must name: those given, this machine and the loopback address, each once."""
     found = [h.strip() for h in hosts if h.strip()]
     for h in found:
-        if not all(c.isalnum() or c in ".-:" for c in h):
-            raise BadInput(f"host {h!r} is not an IP address or host name")
+        if not is_host(h):
+            raise BadInput(f"host {h[:80]!r} is not an IP address or host name")
     extra = ["127.0.0.1", "localhost", socket.gethostname(), *_own_addresses()]
     out: list[str] = []
     for h in found + extra:
@@ -154,8 +169,8 @@ def make_certs(home: Path, hosts: Sequence[str] = (), force: bool = False, days:
     """Make the CA and the node certificate for ``hosts`` under the home: files 0600 in a 0700 directory, written
     beside it and renamed into place, so a failure leaves the old set (or none), never half of one. An existing
     set is kept unless ``force``."""
-    if days < 1:
-        raise BadInput(f"days must be at least 1, not {days}")
+    if not 1 <= days <= MAX_DAYS:
+        raise BadInput(f"days must be 1..{MAX_DAYS}, not {days}")
     d = cert_dir(home)
     if os.path.lexists(d) and not force:
         raise BadInput(f"{d} already holds cluster certificates; keep them, or make a new set with force "

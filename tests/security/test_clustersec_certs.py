@@ -153,3 +153,20 @@ def test_doctor_cluster_unreachable_is_one_failed_check(tmp_path: Path) -> None:
     checks = cluster_checks(tmp_path, "127.0.0.1:1")
     assert [(c.name, c.status) for c in checks] == [("cluster reachable", "fail")]
     assert "does not answer" in checks[0].detail
+
+
+@pytest.mark.parametrize("hosts, days", [(["-"], 825), (["-x.example"], 825), (["a b"], 825), ([], 0), ([], 99_999_999)])
+def test_hostile_hosts_and_lifetimes_are_one_line_refusals(tmp_path: Path, hosts: list[str], days: int) -> None:
+    """A host that is an option or not a name, and a lifetime past any date (it overflowed to a traceback)."""
+    with pytest.raises(BadInput):
+        tls.make_certs(tmp_path / "h", hosts, days=days)
+    assert not (tmp_path / "h" / "cluster").exists()
+
+
+@pytest.mark.parametrize("join, node_ip", [("--head", None), ("10.0.0.5", None), (None, "--block"), (None, "a;b")])
+def test_start_refuses_a_join_address_or_node_ip_that_is_not_one(join, node_ip, tmp_path: Path) -> None:
+    """`ray start` never receives an option in place of an address: checked before Ray runs."""
+    from appliance.cluster import node
+
+    with pytest.raises(BadInput):
+        node.start_args(tmp_path / "h", 6379, None, node_ip, join)
