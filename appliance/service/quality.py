@@ -57,7 +57,11 @@ def label_filter_outcome(task: TaskSpec, records: Sequence[dict[str, Any]], name
     say(f"label filter {name}")
     data = FilterData(texts, labels, task.label_ids, embeddings=emb, judge_margins=judge.get("margins_calibrated"),
                       judge_predicted=judge.get("predicted_calibrated"), seed=seed)
-    return run_label_filter(name, data), emb
+    outcome = run_label_filter(name, data)
+    if len({labels[i] for i in outcome.kept}) < 2:  # nothing a task model can learn from: refused, nothing marked
+        raise BadInput(f"label filter {name} would leave fewer than two labels ({len(outcome.kept)} of {len(records)} "
+                       "records); choose another filter or none")
+    return outcome, emb
 
 
 def _record_filter(session: Session, job_id: int, records: Sequence[dict[str, Any]], outcome: FilterOutcome,

@@ -159,3 +159,18 @@ def test_tasks_check_prints_the_warnings_and_still_passes_a_valid_spec(tmp_path:
     spec.write_text(LEAKY.replace('id = "dermatology"', 'id = "oncology"'))
     assert cli_main(["tasks", "check", str(spec)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_hostile_filter_inputs_are_one_line_refusals() -> None:
+    """Texts with no word to learn from (cleanlab's TF-IDF had an empty vocabulary: a traceback), and a judge tie that
+    named the record's own label as the one it 'prefers'."""
+    from appliance.errors import BadInput
+    from appliance.quality.labelfilters import FilterData
+    from appliance.quality.labelfilters.cleanlab import label_issues
+    from appliance.quality.labelfilters.judge import _disagreements
+
+    with pytest.raises(BadInput, match="nothing to learn from"):
+        label_issues(["a", "b", "c", "d", "e", "f"], ["x", "x", "x", "y", "y", "y"], 0)
+    tie = FilterData(["t1", "t2"], ["positive", "negative"], ["negative", "positive"], judge_margins=[0.0, -1.0],
+                     judge_predicted=["positive", "positive"])
+    assert _disagreements(tie) == {1: "judge prefers positive"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from appliance.errors import BadInput
 from appliance.quality.labelfilters import LABEL_FILTERS, FilterData, LabelFilter
 
 MAX_FOLDS = 5
@@ -52,7 +53,10 @@ def label_issues(features: Any, labels: list[str], seed: int) -> dict[int, str]:
     y = np.array([present.index(labels[i]) for i in usable])
     tfidf = isinstance(features, list)
     feats = [features[i] for i in usable] if tfidf else np.asarray(features)[usable]
-    probs = out_of_fold_probabilities(feats, y, seed, tfidf)
+    try:
+        probs = out_of_fold_probabilities(feats, y, seed, tfidf)
+    except ValueError as e:  # e.g. TF-IDF over texts with no word of two letters: "empty vocabulary"
+        raise BadInput(f"label filter cleanlab: the records give the task model nothing to learn from ({e})") from None
     flagged = find_label_issues(y, probs)
     return {usable[j]: f"label issue (likely {present[int(probs[j].argmax())]})"
             for j in np.flatnonzero(flagged)}

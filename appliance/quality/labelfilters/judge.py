@@ -8,7 +8,7 @@ from appliance.quality.labelfilters import LABEL_FILTERS, FilterData, LabelFilte
 
 def _disagreements(data: FilterData) -> dict[int, str]:
     assert data.judge_margins is not None and data.judge_predicted is not None
-    return {i: f"judge prefers {data.judge_predicted[i]}" for i, m in enumerate(data.judge_margins) if not m > 0}
+    return {i: f"judge prefers {p}" for i, p in enumerate(data.judge_predicted) if p != data.labels[i]}
 
 
 LABEL_FILTERS.register(LabelFilter("judge", "the generator's calibrated verbalizer judge prefers another label",
