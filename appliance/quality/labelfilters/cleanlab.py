@@ -21,13 +21,14 @@ MAX_FOLDS = 5
 
 
 def _classifier(seed: int, tfidf: bool) -> Any:
-    """Logistic regression, behind a TF-IDF vectorizer fitted inside each fold when it reads texts."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    """The tfidf_lr task model's logistic regression, behind its TF-IDF vectorizer (fitted inside each fold) when it
+    reads texts."""
     from sklearn.pipeline import make_pipeline
 
-    clf = LogisticRegression(C=4.0, max_iter=2000, random_state=seed)
-    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True), clf) if tfidf else clf
+    from appliance.quality.taskmodels.tfidf_lr import classifier, vectorizer
+
+    clf = classifier(seed=seed)
+    return make_pipeline(vectorizer(), clf) if tfidf else clf
 
 
 def out_of_fold_probabilities(features: Any, y: np.ndarray, seed: int, tfidf: bool) -> np.ndarray:

@@ -12,15 +12,26 @@ import numpy as np
 from appliance.quality.taskmodels import TASK_MODELS, TaskModel
 
 
+def vectorizer():  # noqa: ANN201 (scikit-learn's TfidfVectorizer, imported late so listing task models stays fast)
+    """The task model's text features: word 1-2 grams, sublinear tf (also what the cleanlab label filter uses)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
+
+
+def classifier(C: float = 4.0, seed: int = 0):  # noqa: ANN201 (scikit-learn's LogisticRegression)
+    """The task model's classifier over those features."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=2000, random_state=seed)
+
+
 class TfidfLR:
     name = "tfidf_lr"
 
     def __init__(self, C: float = 4.0, seed: int = 0) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
-        self.vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
-        self.clf = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+        self.vec = vectorizer()
+        self.clf = classifier(C, seed)
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], sample_weight: Sequence[float] | None = None) -> "TfidfLR":
         X = self.vec.fit_transform(list(texts))
