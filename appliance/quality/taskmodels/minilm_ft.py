@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -61,12 +61,10 @@ class MiniLMFineTune:
     ``lr`` is the encoder's learning rate, ``head_lr`` the new head's (it starts from random weights, so it learns
     faster); both decay linearly to zero over the run. ``max_length`` caps the tokens read per text (the cost)."""
 
-    name = "minilm_ft"
-
-    def __init__(self, classes: Sequence[str], *, epochs: int = 4, lr: float = 5e-5, head_lr: float = 1e-3,
+    def __init__(self, classes: Sequence[str], *, name: str = "minilm_ft", epochs: int = 4, lr: float = 5e-5, head_lr: float = 1e-3,
                  weight_decay: float = 0.01, batch_size: int = 16, max_length: int = 128, dropout: float = 0.1,
                  label_smoothing: float = LABEL_SMOOTHING, seed: int = 0) -> None:
-        self.classes = list(classes)
+        self.classes, self.name = list(classes), name  # the name its progress reports use
         self.epochs, self.lr, self.head_lr, self.wd = epochs, lr, head_lr, weight_decay
         self.batch_size, self.max_length, self.dropout = batch_size, max_length, dropout
         self.eps, self.seed = label_smoothing, seed
@@ -138,12 +136,12 @@ class MiniLMFineTune:
         return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
 
 
-def _make(classes: Sequence[str], seed: int) -> MiniLMFineTune:
-    return MiniLMFineTune(classes, seed=seed)
+def _maker(name: str) -> Callable[[Sequence[str], int], MiniLMFineTune]:
+    return lambda classes, seed: MiniLMFineTune(classes, name=name, seed=seed)
 
 
 TASK_MODELS.register(TaskModel("minilm_ft", f"MiniLM fine-tuned end to end, label smoothing {LABEL_SMOOTHING} (slow: "
-                               "trained only when named)", _make, rank=30, default=False, epoch_progress=True))
+                               "trained only when named)", _maker("minilm_ft"), rank=30, default=False, epoch_progress=True))
 TASK_MODELS.register(TaskModel("minilm_ft_sungen", "MiniLM fine-tuned end to end on SunGen-weighted records (slow: "
-                               "trained only when named)", _make, weighted=True, rank=31, default=False,
+                               "trained only when named)", _maker("minilm_ft_sungen"), weighted=True, rank=31, default=False,
                                epoch_progress=True))
