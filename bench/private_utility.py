@@ -39,6 +39,7 @@ from appliance.generate.dp import default_delta, gaussian_epsilon  # noqa: E402
 from appliance.guard.policy import load_policy  # noqa: E402
 from appliance.quality.evaluate import evaluate_on_real  # noqa: E402
 from appliance.quality.realdata import read_real  # noqa: E402
+from appliance.quality.taskmodels import needs_embeddings  # noqa: E402
 from appliance.service.methods import build_method  # noqa: E402
 from appliance.spec import load_task  # noqa: E402
 
@@ -127,7 +128,7 @@ def main() -> int:
     dev = read_real(DATA / "dev.tsv", "sentence", "label", task_name=task.name, label_ids=task.label_ids)
     task_models = [m for m in args.task_models.split(",") if m]
     embedder = None
-    if any(m.startswith("mlp") for m in task_models):
+    if needs_embeddings(task_models):
         from appliance.quality.embed import get_embedder
 
         embedder = get_embedder()

@@ -38,7 +38,7 @@ from appliance.generate.common import read_seed_file  # noqa: E402
 from appliance.quality import prompting  # noqa: E402
 from appliance.quality.evaluate import evaluate_on_real, scores  # noqa: E402
 from appliance.quality.realdata import read_real  # noqa: E402
-from appliance.quality.taskmodels import task_model_names  # noqa: E402
+from appliance.quality.taskmodels import needs_embeddings, task_model_names  # noqa: E402
 from appliance.quality.taskmodels.tfidf_lr import TfidfLR  # noqa: E402
 from appliance.spec import load_task  # noqa: E402
 
@@ -89,7 +89,8 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS.names()))
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--eval-limit", type=int, default=300, help="seeded sample of each eval file (0: all rows)")
-    ap.add_argument("--task-models", default=",".join(task_model_names()))
+    ap.add_argument("--task-models", default=",".join(task_model_names()),
+                    help=f"comma list of task models (any of {','.join(task_model_names(every=True))})")
     ap.add_argument("--no-prompting", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")
@@ -101,7 +102,7 @@ def main() -> int:
     loaded = load_model(home, None, max_parallel=32, ctx_per_seq=512)
     model, generator = loaded.model, loaded.entry.name
     task_models = [m for m in args.task_models.split(",") if m]
-    embedder = get_embedder() if any(m.startswith("mlp") for m in task_models) else None
+    embedder = get_embedder() if needs_embeddings(task_models) else None
     rows: list[dict] = []
     gen_info: list[dict] = []
     limit = args.eval_limit or None

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="GGUF for PROMPTING (default: the job's generator)")
     p.add_argument("--no-prompting", action="store_true", help="skip the PROMPTING baseline")
     names = ",".join(task_model_names())
-    p.add_argument("--task-models", default=names, help=f"comma list (default: {names})")
+    slow = ",".join(n for n in task_model_names(every=True) if n not in task_model_names()) or "none"
+    p.add_argument("--task-models", default=names, help=f"comma list (default: {names}; slower, only when named: {slow})")
     _label_filter_option(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here (outside the home)")

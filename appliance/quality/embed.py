@@ -64,6 +64,27 @@ def _threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+def verified_model_dir() -> Path:
+    """The model's folder, its files checked against the pins, with the Hugging Face libraries switched offline
+    first (they read these settings when imported): where every loader of these weights starts, so none can load
+    an altered file or reach the network."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    root = model_dir()
+    verify_files(root)
+    return root
+
+
+def quiet_transformers() -> None:
+    """No download bars or warnings from transformers on the appliance's console."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 class Embedder:
     """L2-normalised 384-dimensional sentence embeddings (so a dot product is the cosine similarity)."""
 
@@ -71,18 +92,11 @@ class Embedder:
     dim = 384
 
     def __init__(self, device: str | None = None) -> None:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        root = model_dir()
-        verify_files(root)
+        root = verified_model_dir()
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        quiet_transformers()
         torch.set_num_threads(_threads())
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -48,14 +48,17 @@ def train_and_predict(
     test_emb: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     seed: int = 0,
+    progress: Report | None = None,
 ) -> list[str]:
     """Train task model ``name`` on the synthetic split and predict the test texts (their embeddings, for a model
-    that trains on embeddings; ``weights`` only for one that takes SunGen's)."""
+    that trains on embeddings; ``weights`` only for one that takes SunGen's; ``progress`` gets the epochs of one
+    that reports them)."""
     model = TASK_MODELS.get(name)
     if len(set(train_labels)) < 2:
         return _majority(train_labels, len(test_texts))
     X, X_test = (train_emb, test_emb) if model.features == "embedding" else (train_texts, test_texts)
-    clf = model.make(classes, seed).fit(X, train_labels, sample_weight=weights if model.weighted else None)
+    extra = {"progress": progress} if model.epoch_progress else {}
+    clf = model.make(classes, seed).fit(X, train_labels, sample_weight=weights if model.weighted else None, **extra)
     return clf.predict(X_test)
 
 
@@ -78,7 +81,8 @@ def _synthetic_rows(
     rows = []
     for name, m in models.items():
         w = normalised(weights) if weights is not None and m.weighted else None
-        pred = train_and_predict(name, classes, texts, labels, real_texts, train_emb=emb, test_emb=test_emb, weights=w, seed=seed)
+        pred = train_and_predict(name, classes, texts, labels, real_texts, train_emb=emb, test_emb=test_emb, weights=w,
+                                 seed=seed, progress=say)
         rows.append({"task_model": name, "method": "synthetic", "n_train": len(texts), **scores(real_labels, pred, classes)})
         trained(1)
     return rows, weights
@@ -115,8 +119,8 @@ def evaluate_on_real(
 ) -> dict[str, Any]:
     """Rows {task_model, method, n_train, accuracy, macro_f1} for the task models, PROMPTING and the size curve.
 
-    ``task_models``: names in ``TASK_MODELS`` (default: all of them). ``progress`` gets each long step's counts
-    (embedding, training, PROMPTING; see ``appliance.progress``). ``synthetic_emb``: the texts' embeddings when the
+    ``task_models``: names in ``TASK_MODELS`` (default: ``task_model_names()``, all but the slow ones). ``progress``
+    gets each long step's counts (embedding, training, a slow model's epochs, PROMPTING; see ``appliance.progress``). ``synthetic_emb``: the texts' embeddings when the
     caller already has them. ``label_filter``: a label filter's outcome on ``texts``; the rows and the curve are then
     trained on the records it keeps, and ``label_filter`` in the result compares each task model without it."""
     say = progress or silent
@@ -132,7 +136,7 @@ def evaluate_on_real(
         test_emb = embedder.encode(list(real_texts), progress=advance)
     elif emb is None and any(m.weighted for m in models.values()):
         emb = embedder.encode(list(texts))  # SunGen learns its weights on the embeddings
-    curve_models = [name for name in task_model_names() if name in models and models[name].curve]
+    curve_models = [name for name in task_model_names(every=True) if name in models and models[name].curve]
     n_trainings = len(task_models) * (1 if label_filter is None else 2) + len(curve_models) * sum(f != 1.0 for f in sizes)
     trained = counter(say, "training task models", n_trainings)
     without_rows = None

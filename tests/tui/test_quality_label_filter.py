@@ -42,6 +42,8 @@ def test_evaluate_from_the_quality_screen_with_a_task_model_and_a_label_filter(h
         await d.go("f7")
         models = d.q("#task-models", SelectionList)
         assert list(models.selected) == task_model_names()  # every task model, unless the user narrows it
+        offered = [models.get_option_at_index(i).value for i in range(models.option_count)]
+        assert offered == task_model_names(every=True)  # the slow ones too (minilm_ft), unticked
         assert [o[1] for o in d.q("#label-filter", Select)._options[1:]] == label_filter_names()
         d.q("#quality-job", Select).value = job_id
         await d.settle()

@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Select, SelectionList, Sta
 
 from appliance.service import jobs as job_service
 from appliance.quality.labelfilters import label_filter_names
-from appliance.quality.taskmodels import task_model_names
+from appliance.quality.taskmodels import TASK_MODELS, task_model_names
 from appliance.service import quality as quality_service
 from appliance.tui.components.plain_table import PlainTable
 from appliance.tui.components.size_curve import SizeCurve
@@ -44,7 +44,9 @@ class QualityScreen(AppScreen):
                 yield Input(placeholder="text column", id="real-text")
                 yield Input(placeholder="label column", id="real-label")
             with Horizontal(classes="row"):
-                yield SelectionList[str](*[(n, n, True) for n in task_model_names()], id="task-models")
+                # every task model is offered; the slow ones (trained only when named) start unticked
+                yield SelectionList[str](*[(n, n, TASK_MODELS.get(n).default) for n in task_model_names(every=True)],
+                                         id="task-models")
                 yield Select([(n, n) for n in label_filter_names()], id="label-filter", prompt="label filter: off")
                 yield Button("Evaluate", id="evaluate")
             yield Static("Choose a job.", id="quality-summary")
@@ -63,7 +65,7 @@ class QualityScreen(AppScreen):
         self.query_one("#evaluate", Button).display = self.session.can("report.write")
         models = self.query_one("#task-models", SelectionList)
         models.border_title = "task models"
-        models.styles.width, models.styles.height = "1fr", len(task_model_names()) + 2
+        models.styles.width, models.styles.height = "1fr", len(task_model_names(every=True)) + 2
 
     def on_screen_resume(self) -> None:
         jobs = self.guard(job_service.finished_jobs, self.session) or []
