@@ -12,6 +12,7 @@ a method is its module and its test.
 from __future__ import annotations
 
 import random
+import time
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Iterator, Sequence
@@ -41,6 +42,10 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
+
+# A streamed round reports its token count this often between committed batches (a round's first batch can take a
+# minute on a CPU; the job's tokens/s should move meanwhile).
+PROGRESS_EVERY_S = 1.0
 
 
 class Method:
@@ -143,12 +148,17 @@ class Run:
             return
         done: dict[int, Completion] = {}
         start = 0
+        shown = time.monotonic()
         with closing(stream(list(prompts), params)) as results:
             for idx, c in results:
                 done[idx] = c
+                self.prog.tokens += c.n_tokens  # counted as it ends, so progress moves before the first batch is whole
+                if time.monotonic() - shown >= PROGRESS_EVERY_S:
+                    self.report()
+                    shown = time.monotonic()
                 while start < len(prompts) and all(i in done for i in range(start, min(len(prompts), start + size))):
                     end = min(len(prompts), start + size)
-                    yield self.count([done.pop(i) for i in range(start, end)])
+                    yield [done.pop(i) for i in range(start, end)]
                     start = end
 
     def count(self, comps: list[Completion]) -> list[Completion]:
