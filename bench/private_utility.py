@@ -2,7 +2,8 @@
 them, against the records themselves. The number a privacy officer weighs against the seeds.
 
     APPLIANCE_THREADS=2 python bench/private_utility.py [--seeds 200] [--n 200] [--epsilons-pe 1,4]
-                                                        [--epsilons-lora 4,8] [--task-models tfidf_lr] [--json PATH]
+                                                        [--epsilons-lora 4,8] [--task-models tfidf_lr]
+                                                        [--generator NAME] [--json PATH]
     APPLIANCE_THREADS=2 python bench/private_utility.py --quick     # 60 seeds, n 60, 1 LoRA epoch: a smoke run
 
 Stand-in private seeds: ``--seeds`` rows drawn (seeded) from ../shared/data/sst2/train.tsv, inside this benchmark
@@ -68,17 +69,20 @@ def sigma_for(epsilon: float, rounds: int, delta: float) -> float:
     return hi
 
 
-def generate(home: Path, task, name: str, n: int, options: dict, policy=None, lora: Path | None = None):
-    """Records of one method run on the embedded model (through ``lora`` when given), and what its check reported."""
+def generate(home: Path, model: str | None, task, name: str, n: int, options: dict, policy=None,
+             lora: Path | None = None):
+    """Records of one method run on the generator ``model`` (through ``lora`` when given), and what its check
+    reported."""
     method, report = build_method(None, name, task, options, None, policy)
-    loaded = load_model(home, None, max_parallel=32, ctx_per_seq=512, lora_path=lora)
+    loaded = load_model(home, model, max_parallel=32, ctx_per_seq=512, lora_path=lora)
     t0 = time.perf_counter()
     with loaded.model as m:
         recs = [r for batch in method.run(m, task, n, seed=0) for r in batch]
     return [r for r in recs if r.label in task.label_ids], report, time.perf_counter() - t0
 
 
-def train_adapter(home: Path, seeds: list[dict], secrets: list[str], epsilon: float, epochs: int, out: Path) -> dict:
+def train_adapter(home: Path, model_name: str | None, seeds: list[dict], secrets: list[str], epsilon: float, epochs: int,
+                  out: Path) -> dict:
     """A DP LoRA adapter on the seed texts, written as a GGUF adapter llama.cpp loads; its ε and canary exposure."""
     from dp import sequence_nll  # bench/dp.py: the DP adapters' benchmark measures exposure the same way
 
@@ -87,7 +91,7 @@ def train_adapter(home: Path, seeds: list[dict], secrets: list[str], epsilon: fl
     from appliance.adapt.torch_base import load_torch_base
     from appliance.engine.registry import Registry
 
-    entry, path = Registry(home).verified_path(None)
+    entry, path = Registry(home).verified_path(model_name)
     texts = [s["text"] for s in seeds]
     model, tok = load_torch_base(path, entry.architecture)
     cfg = dp_lora.TrainConfig(epsilon=epsilon, delta=dp_lora.default_delta(len(texts)), epochs=epochs, batch_size=16,
@@ -116,6 +120,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=3, help="DP LoRA training epochs")
     ap.add_argument("--task-models", default="tfidf_lr", help="comma list of task models (quality/taskmodels)")
     ap.add_argument("--quick", action="store_true", help="60 seeds, n 60, 1 epoch, one ε each: a smoke run")
+    ap.add_argument("--generator", default=None, help="registered model name (default: the installation's default)")
     ap.add_argument("--home", type=Path, default=None, help="installation home holding the model (default: temporary)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -151,26 +156,27 @@ def main() -> int:
 
     from appliance.engine.registry import Registry
 
-    generator = Registry(home).get(None).name
+    generator = Registry(home).get(args.generator).name
     score("seeds", [s["text"] for s in seeds], [s["label"] for s in seeds], epsilon=None)
-    recs, _, wall = generate(home, task, "zerogen", args.n, {})
+    recs, _, wall = generate(home, args.generator, task, "zerogen", args.n, {})
     score("zerogen", [r.text for r in recs], [r.label for r in recs], epsilon=0.0, wall_s=round(wall, 1))
-    recs, _, wall = generate(home, task, "fewgen", args.n, {"seeds": seeds}, policy=load_policy("default"))
+    recs, _, wall = generate(home, args.generator, task, "fewgen", args.n, {"seeds": seeds},
+                             policy=load_policy("default"))
     score("fewgen (redacted seeds)", [r.text for r in recs], [r.label for r in recs], epsilon=None,
           wall_s=round(wall, 1))
     for eps in (float(e) for e in args.epsilons_pe.split(",") if e):
         sigma = sigma_for(eps, 3, delta)
         opts = {"seeds": seeds, "rounds": 3, "noise_multiplier": sigma, "epsilon_budget": eps + 1e-6}
-        recs, report, wall = generate(home, task, "augpe", args.n, opts)
+        recs, report, wall = generate(home, args.generator, task, "augpe", args.n, opts)
         score(f"augpe ε={eps:g}", [r.text for r in recs], [r.label for r in recs], epsilon=report["epsilon"],
               wall_s=round(wall, 1))
     with tempfile.TemporaryDirectory(prefix="bench-private-lora-") as tmp:
         for eps in (float(e) for e in args.epsilons_lora.split(",") if e):
             adapter = Path(tmp) / f"adapter-{eps:g}.gguf"
             t0 = time.perf_counter()
-            trained = train_adapter(home, seeds, secrets, eps, args.epochs, adapter)
+            trained = train_adapter(home, args.generator, seeds, secrets, eps, args.epochs, adapter)
             train_s = time.perf_counter() - t0
-            recs, _, wall = generate(home, task, "zerogen", args.n, {}, lora=adapter)
+            recs, _, wall = generate(home, args.generator, task, "zerogen", args.n, {}, lora=adapter)
             score(f"lora ε={eps:g} + zerogen", [r.text for r in recs], [r.label for r in recs],
                   epsilon=trained["epsilon"], canary_exposure=trained["canary_exposure"], wall_s=round(wall + train_s, 1))
 

@@ -2,11 +2,12 @@
 to PROMPTING of the same GGUF and a gold-trained TF-IDF + LR reference. One model, one run, one table.
 
     APPLIANCE_THREADS=2 python bench/utility.py [--n 300,1000,3000] [--methods zerogen,...] [--datasets sst2,trec,mtsamples]
-                                                [--eval-limit 300] [--task-models ...] [--json PATH]
+                                                [--eval-limit 300] [--task-models ...] [--generator NAME] [--json PATH]
 
-Every method gets the same budgets (``--n``: one or more record counts) from the embedded default model. Each method
-generates the largest budget once; a smaller budget is the first records of each label in the order they were made
-(the job as if stopped early), so the curve over n costs one run. Gold at equal n: the same task models trained on n
+Every method gets the same budgets (``--n``: one or more record counts) from one generator (``--generator``: a
+registered model name, as ``appliance models list`` shows; default: the installation's default model), which also
+runs PROMPTING. Each method generates the largest budget once; a smaller budget is the first records of each label in
+the order they were made (the job as if stopped early), so the curve over n costs one run. Gold at equal n: the same task models trained on n
 rows drawn (seeded) from the dataset's real training split, where one is shipped. Datasets
 (../shared/data, see its README and each SOURCE.md; TSV files have no quoting):
   sst2       tasks/sst2_sentiment.toml → sst2/dev.tsv and rt_polarity/test.tsv; gold: TF-IDF + LR on sst2/train.tsv
@@ -36,7 +37,9 @@ from appliance.engine.loader import load_model  # noqa: E402
 from appliance.generate import METHODS, get_method  # noqa: E402
 from appliance.generate.common import read_seed_file  # noqa: E402
 from appliance.quality import prompting  # noqa: E402
+from appliance.quality.diversity import distinct_n  # noqa: E402
 from appliance.quality.evaluate import evaluate_on_real, scores  # noqa: E402
+from appliance.quality.labelleak import label_leak  # noqa: E402
 from appliance.quality.realdata import read_real  # noqa: E402
 from appliance.quality.taskmodels import needs_embeddings, task_model_names  # noqa: E402
 from appliance.quality.taskmodels.tfidf_lr import TfidfLR  # noqa: E402
@@ -75,6 +78,17 @@ def first_per_label(recs: list, labels: list[str], n: int) -> list:
     return out
 
 
+def describe(task, recs: list) -> dict:
+    """What the records look like: count per label, exact repeats, distinct-2 and label leak (the quality report's
+    figures), so a table row can be read next to the texts behind it."""
+    texts, labels = [r.text for r in recs], [r.label for r in recs]
+    leak = label_leak(task, texts, labels)["fraction"]
+    return {"per_label": {lab: labels.count(lab) for lab in task.label_ids},
+            "repeated": round(1 - len(set(texts)) / len(texts), 3) if texts else None,
+            "distinct_2": round(distinct_n(texts, 2), 3) if texts else None,
+            "label_leak": round(leak, 3) if leak is not None else None}
+
+
 def gold_sample(texts: list[str], labels: list[str], n: int, seed: int) -> tuple[list[str], list[str]]:
     """``n`` real training rows, a seeded sample."""
     import random
@@ -93,13 +107,15 @@ def main() -> int:
                     help=f"comma list of task models (any of {','.join(task_model_names(every=True))})")
     ap.add_argument("--no-prompting", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--samples", type=int, default=3, help="generated records printed per label (0: none)")
+    ap.add_argument("--generator", default=None, help="registered model name (default: the installation's default)")
     ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     from appliance.quality.embed import get_embedder
 
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-utility-"))
-    loaded = load_model(home, None, max_parallel=32, ctx_per_seq=512)
+    loaded = load_model(home, args.generator, max_parallel=32, ctx_per_seq=512)
     model, generator = loaded.model, loaded.entry.name
     task_models = [m for m in args.task_models.split(",") if m]
     embedder = get_embedder() if needs_embeddings(task_models) else None
@@ -145,8 +161,12 @@ def main() -> int:
         for method_name in args.methods.split(","):
             all_recs, wall = generate(model, task, method_name, budgets[-1], args.seed)
             all_recs = [r for r in all_recs if r.label in task.label_ids]
-            gen_info.append({"dataset": ds, "method": method_name, "records": len(all_recs), "wall_s": round(wall, 1)})
+            gen_info.append({"dataset": ds, "method": method_name, "records": len(all_recs), "wall_s": round(wall, 1),
+                             **describe(task, all_recs)})
             print(f"[{ds}] {method_name}: {len(all_recs)} records in {wall:.0f} s", file=sys.stderr, flush=True)
+            for lab in task.label_ids:
+                for r in [r for r in all_recs if r.label == lab][: args.samples]:
+                    print(f"  sample [{lab}] {r.text[:160]!r}")
             for n in budgets:
                 recs = first_per_label(all_recs, task.label_ids, n)
                 if len({r.label for r in recs}) < 2:
@@ -169,7 +189,9 @@ def main() -> int:
         print("\nsynthetic / gold at equal n (accuracy; target ≥ 0.9):")
         for r, ratio in ratios:
             print(f"  {r['dataset']:<15} {r['method']:<11} {r['task_model']:<21} n={r['budget']:<6} {ratio:.2f}")
-    print("generation:", ", ".join(f"{g['dataset']}/{g['method']} {g['records']} records {g['wall_s']} s" for g in gen_info))
+    for g in gen_info:
+        print(f"generation: {g['dataset']}/{g['method']} {g['records']} records in {g['wall_s']} s · per label "
+              f"{g['per_label']} · repeated {g['repeated']} · distinct-2 {g['distinct_2']} · label leak {g['label_leak']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
