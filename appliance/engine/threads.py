@@ -50,13 +50,24 @@ def free_cores(sample_s: float = 0.15) -> int:
     return max(1, min(n, int(idle_cores + 0.35)))
 
 
+# More threads than any workstation has cores: a larger count is a typo, and llama.cpp would start that many spinning
+# threads (each one past the cores slows every other).
+MAX_THREADS = 1024
+
+
 def explicit_threads(requested: int | None = None) -> int | None:
-    """The thread count asked for: ``requested`` when positive, else ``$APPLIANCE_THREADS``, else None."""
-    if requested and requested > 0:
-        return requested
-    env = os.environ.get("APPLIANCE_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
+    """The thread count asked for: ``requested``, else ``$APPLIANCE_THREADS``, else None (choose the free cores).
+    A count outside 1..``MAX_THREADS`` is a one-line ``BadInput``, not silently replaced by another."""
+    from appliance.errors import BadInput
+
+    env = os.environ.get("APPLIANCE_THREADS", "").strip()
+    for value, name in ((requested, "threads"), (env or None, "APPLIANCE_THREADS")):
+        if value is None:
+            continue
+        n = int(value) if str(value).isdigit() else -1
+        if not 1 <= n <= MAX_THREADS:
+            raise BadInput(f"{name} must be a whole number from 1 to {MAX_THREADS}, not {str(value)[:20]!r}")
+        return n
     return None
 
 

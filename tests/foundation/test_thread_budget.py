@@ -172,3 +172,21 @@ def test_two_generations_started_together_both_progress(smol, model_home: Path, 
     # While both decoded, they ran on their shares, not on every core each.
     assert min(all_steps) == max(1, threads.usable_cores() // 2)
     assert not list(budget.glob("*.lease"))
+
+
+@pytest.mark.parametrize("requested, env", [(0, ""), (-3, ""), (threads.MAX_THREADS + 1, ""), (None, "abc"),
+                                            (None, "0"), (None, "99999")])
+def test_a_thread_count_out_of_range_is_refused_not_replaced(monkeypatch, requested, env) -> None:
+    from appliance.errors import BadInput
+
+    monkeypatch.setenv("APPLIANCE_THREADS", env)
+    with pytest.raises(BadInput, match="from 1 to"):
+        threads.explicit_threads(requested)
+
+
+def test_a_thread_count_in_range_is_kept(monkeypatch) -> None:
+    monkeypatch.setenv("APPLIANCE_THREADS", "3")
+    assert threads.explicit_threads(2) == 2
+    assert threads.explicit_threads(None) == 3
+    monkeypatch.setenv("APPLIANCE_THREADS", " ")
+    assert threads.explicit_threads(None) is None
