@@ -2,9 +2,8 @@
 with `models add` as the user's own, runs each registered method through the service layer (vault, privacy gate,
 job) for a few records. A base model has no chat template, so `models add` must record it as not instruction-tuned
 and every method must build raw completion prompts for it. Seed-reading methods get a seed set from the vault; the
-options in CHEAP (where a method declares them) keep each job to a few seconds. The jobs decode the file as added
-(``compute_type="source"``): the q8_0 compute copy is a loader step every model shares and is tested with the default
-model; making one for this file cost the suite 12 s."""
+options in CHEAP (where a method declares them) keep each job to a few seconds (the compute copy is made once, by the
+first job of the module)."""
 
 from __future__ import annotations
 
@@ -53,7 +52,7 @@ def request_for(method: str) -> Any:
     cls = method_class(method)
     options = {k: v for k, v in CHEAP.items() if k in cls.declared()}
     return GenerationRequest(task=load_task(TASKS / "sst2_sentiment.toml"), method=method, n=N, model="my-gemma",
-                             seed=1, max_parallel=8, method_options=options, compute_type="source",
+                             seed=1, max_parallel=8, method_options=options,
                              seed_set="sst" if cls.capabilities.needs_seeds else None)
 
 
