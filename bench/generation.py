@@ -105,7 +105,8 @@ def main_job(n: int, threads: int, slots: int | None = None) -> dict[str, float]
     return {"n": n, "slots": req.max_parallel, "accepted": len(res.records), "wall_s": end - t0, "load_s": float(loaded_at["load_s"]),  # type: ignore[arg-type]
             "gen_s": gen_s, "tokens_per_s": stats.sampled / gen_s, "prefill_tokens_per_s": stats.prefilled / gen_s,
             "records_per_s": len(res.records) / gen_s, "decode_share": stats.decode_s / gen_s,
-            "prefill_share": stats.prefill_s / gen_s,
+            "prefill_share": stats.prefill_s / gen_s, "decode_s": stats.decode_s, "prefill_s": stats.prefill_s,
+            "sample_s": stats.sample_s,
             "sampled": stats.sampled, "prefilled": stats.prefilled, "seqs_per_step": stats.sampled / max(1, stats.steps)}
 
 
@@ -185,7 +186,10 @@ def main() -> int:
               f"tok/s ({j['tokens_per_s'] / best:.2f}x batched, target 0.8x), {j['prefill_tokens_per_s']:.1f} prefill "
               f"tok/s, {j['records_per_s']:.2f} accepted records/s, {j['decode_share']:.0%} of the time in llama_decode "
               f"({j['prefill_share']:.0%} on prompts), "
-              f"{j['seqs_per_step']:.1f} sequences per decoding step on average")
+              f"{j['seqs_per_step']:.1f} sequences per decoding step on average; of {j['gen_s']:.1f} s after load: "
+              f"{j['decode_s'] - j['prefill_s']:.1f} s decoding steps ({j['sampled']} tokens), {j['prefill_s']:.1f} s "
+              f"prompts ({j['prefilled']} tokens), {j['sample_s']:.1f} s sampling, "
+              f"{j['gen_s'] - j['decode_s'] - j['sample_s']:.1f} s the rest (gate, vault, the method's loop)")
     if args.json:
         args.json.write_text(json.dumps({
             "naive_tokens_per_s": naive_ref,

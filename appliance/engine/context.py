@@ -33,6 +33,7 @@ class DecodeStats:
     prefilled: int = 0  # prompt tokens evaluated ahead of sampling (``prefill``)
     prefill_s: float = 0.0  # of ``decode_s``, the seconds spent on them
     sampled: int = 0  # tokens sampled by the decoding loops
+    sample_s: float = 0.0  # seconds the decoding loops spent sampling them
     steps: int = 0  # sampling steps (sampled / steps: how many sequences a step decoded on average)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
@@ -184,7 +185,9 @@ def stream(ctx: BatchContext, model: "LocalModel", prompts: list[str], toks_of: 
             ctx.put(i, next_tok[s.slot], s.prompt_len - 1 + step_of[s.slot], s.slot, True)
         ctx.decode(len(active))
         rows = [index_of[s.slot] for s in active]
+        t = time.perf_counter()
         tokens, lps = sampler.sample(ctx.logits(len(active)), rows, [step_of[s.slot] for s in active])
+        ctx.stats.sample_s += time.perf_counter() - t
         ctx.stats.sampled += len(active)
         ctx.stats.steps += 1
         finished: list[tuple[int, Completion]] = []
