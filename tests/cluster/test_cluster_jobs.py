@@ -14,7 +14,7 @@ import pytest
 
 from appliance.errors import BadInput, IntegrityError
 from tests.conftest import TASKS
-from tests.vault.vault_helpers import FAST_KDF
+from tests.vault.vault_helpers import init_author_home
 
 PW = "cluster-passphrase-1"
 N = 6
@@ -24,15 +24,10 @@ N = 6
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A vault with an author, and one local Ray instance (2 CPUs) for the whole module."""
     from appliance.cluster.runtime import connect
-    from appliance.service.session import Session
-    from appliance.vault import keys
 
     home = tmp_path_factory.mktemp("cl")
     user_home = tmp_path_factory.mktemp("user-home")  # where Ray would write its own token (~/.ray/auth_token)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
-        with Session.init(home, "admin", PW) as admin:
-            admin.vault.add_user("ana", "author", PW)
+    init_author_home(home, PW)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HOME", str(user_home))
         for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"):

@@ -17,7 +17,7 @@ import pytest
 
 from appliance.cluster import node, tls
 from tests.conftest import TASKS
-from tests.vault.vault_helpers import FAST_KDF
+from tests.vault.vault_helpers import init_author_home
 
 PW = "cluster-passphrase-1"
 CANARY = f"CANARY-{uuid.uuid4().hex}"
@@ -44,13 +44,9 @@ def systmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def cluster(tmp_path_factory: pytest.TempPathFactory, systmp: Path) -> Iterator[tuple[Path, str]]:
     """A home with a vault, an author, canary seeds and a certificate set, and a TLS head started for it."""
     from appliance.service.session import Session
-    from appliance.vault import keys
 
     home = tmp_path_factory.mktemp("cs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
-        with Session.init(home, "admin", PW) as admin:
-            admin.vault.add_user("ana", "author", PW)
+    init_author_home(home, PW)
     with Session.open(home, "ana", PW) as s:
         s.vault.import_seeds("canary-seeds", [(f"A {CANARY} film, warm and funny {i}.", "positive") for i in range(4)]
                              + [(f"The {CANARY} plot is dull and slow {i}.", "negative") for i in range(4)])

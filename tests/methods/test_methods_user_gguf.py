@@ -14,7 +14,7 @@ import pytest
 
 from appliance.generate import METHODS, method_class
 from tests.conftest import TASKS
-from tests.vault.vault_helpers import FAST_KDF
+from tests.vault.vault_helpers import init_author_home
 
 PW = "user-gguf-passphrase-1"
 N = 2
@@ -29,14 +29,10 @@ def home(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Path:
     from appliance.generate.common import read_seed_file
     from appliance.service.models import add_model
     from appliance.service.session import Session
-    from appliance.vault import keys
 
     _, gguf = Registry(model_home).verified_path("gemma3-270m")  # assembled once into the session's model cache
     home = tmp_path_factory.mktemp("user-gguf")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
-        with Session.init(home, "admin", PW) as admin:
-            admin.vault.add_user("ana", "author", PW)
+    init_author_home(home, PW)
     with Session.open(home, "ana", PW) as s:
         entry = add_model(home, gguf, name="my-gemma", session=s)
         s.vault.import_seeds("sst", read_seed_file(TASKS / "seeds" / "sst2_sentiment.jsonl"))

@@ -31,6 +31,21 @@ def use_fast_kdf(monkeypatch) -> None:  # noqa: ANN001 (pytest.MonkeyPatch; pyte
     monkeypatch.setattr(keys, "FAILURE_DELAY_MAX_S", 0.05)
 
 
+def init_author_home(home: Path, passphrase: str, author: str = "ana") -> Path:
+    """A new installation home (cheap KDF) whose admin and one author share ``passphrase``: what a test of a job
+    through the service layer starts from."""
+    import pytest
+
+    from appliance.service.session import Session
+    from appliance.vault import keys
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(keys, "default_kdf_params", lambda: FAST_KDF)
+        with Session.init(home, "admin", passphrase) as admin:
+            admin.vault.add_user(author, "author", passphrase)
+    return home
+
+
 def make_populated(home: Path) -> Path:
     """A vault with an admin (root), two authors (alice, bob) and a reviewer (rita); alice, the first author to
     sign in, created the data keys and granted them to bob and rita."""
