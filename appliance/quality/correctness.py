@@ -29,9 +29,21 @@ def margins(scores: np.ndarray, intended: Sequence[int]) -> np.ndarray:
 
 def verbalizer_judge(model, task: TaskSpec, texts: Sequence[str], labels: Sequence[str],
                      report: Report | None = None) -> dict[str, object]:
+    """Score ``texts`` with the model and judge each against its intended label (``judge_from``)."""
+    return judge_from(judge_scores(model, task, texts, report), task, labels)
+
+
+def judge_scores(model, task: TaskSpec, texts: Sequence[str], report: Report | None = None) -> prompting.PromptingResult:
+    """The model's verbalizer scores of ``texts``: the one costly step of the judge (a model pass per text)."""
+    return prompting.run_prompting(model, task, texts, report, "correctness: verbalizer judge")
+
+
+def judge_from(res: prompting.PromptingResult, task: TaskSpec, labels: Sequence[str]) -> dict[str, object]:
+    """The judge's verdicts from verbalizer scores already computed (``res``, one row per label in ``labels``): the
+    model's scores of a record do not depend on the other records, so scores computed once over a job serve any
+    subset of it (``PromptingResult.take``) without running the model again."""
     ids = task.label_ids
     y = [ids.index(lab) for lab in labels]
-    res = prompting.run_prompting(model, task, texts, report, "correctness: verbalizer judge")
     cal = prompting.calibrate(res.scores, res.content_free)
     m, mc = margins(res.scores, y), margins(cal, y)
     return {

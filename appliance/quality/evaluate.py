@@ -201,8 +201,13 @@ def quality_metrics(
     sample: int = 200,
     seed: int = 0,
     progress: Report | None = None,
+    embeddings: np.ndarray | None = None,
+    judge_scores: prompting.PromptingResult | None = None,
 ) -> dict[str, Any]:
-    """Diversity, correctness and naturalness of accepted records (aggregates and per-record score lists)."""
+    """Diversity, correctness and naturalness of accepted records (aggregates and per-record score lists).
+
+    ``embeddings`` ([n, d], the records' sentence embeddings) and ``judge_scores`` (their verbalizer scores): what a
+    label filter already computed for these records; given, they are used as they are, not computed again."""
     say = progress or silent
     texts = [r["text"] for r in records]
     labels = [r["label"] for r in records]
@@ -210,8 +215,8 @@ def quality_metrics(
     for r in records:
         for k, v in (r.get("attributes") or {}).items():
             attrs.setdefault(k, Counter())[str(v)] += 1
-    emb = None
-    if embedder is not None and texts:
+    emb = embeddings
+    if emb is None and embedder is not None and texts:
         emb = embedder.encode(texts, progress=counter(say, "embedding records", len(texts)))
     say("diversity")
     out: dict[str, Any] = {
@@ -222,7 +227,8 @@ def quality_metrics(
         "diversity": diversity.diversity_metrics(texts, labels, emb, sample, seed),
     }
     if model is not None and texts:
-        judge = correctness.verbalizer_judge(model, task, texts, labels, say)
+        judge = correctness.verbalizer_judge(model, task, texts, labels, say) if judge_scores is None \
+            else correctness.judge_from(judge_scores, task, labels)
         ppl = naturalness.perplexities(model, texts, counter(say, "naturalness: perplexity", len(texts)))
         out["correctness"] = {k: v for k, v in judge.items() if k not in ("predicted", "predicted_calibrated")}
         out["naturalness"] = {"perplexity": naturalness.summary(ppl), "perplexities": ppl}

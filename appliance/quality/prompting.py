@@ -80,6 +80,12 @@ class PromptingResult:
     predictions: list[str]
     calibrated_predictions: list[str]
 
+    def take(self, rows: Sequence[int]) -> PromptingResult:
+        """The result for the texts at ``rows`` only (the content-free scores are the prompt's, shared by all)."""
+        idx = list(rows)
+        return PromptingResult(self.scores[idx], self.content_free, [self.predictions[i] for i in idx],
+                               [self.calibrated_predictions[i] for i in idx])
+
 
 def run_prompting(model, task: TaskSpec, texts: Sequence[str], report: Report | None = None,
                   step: str = "PROMPTING") -> PromptingResult:

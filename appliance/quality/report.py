@@ -69,6 +69,19 @@ def leak_line(leak: dict[str, Any] | None) -> str:
     return f"label leak: {_fmt(leak['fraction'], True)}% of records contain their label's description or a verbalizer ({per})"
 
 
+def judge_filter_note(correctness: dict[str, Any]) -> str:
+    """What the judge's agreement means after a label filter that chose by the same judge (``judge``): the filter
+    removed the records the judge disagreed with, so the agreement on the rest reads (near) 100% by construction. The
+    note says so and gives the agreement before the filter; empty when no such filter ran. Every place that shows the
+    agreement (terminal, HTML, the TUI's Quality screen) appends it."""
+    b = correctness.get("before_label_filter")
+    if not b:
+        return ""
+    return (f" · after label filter {b['label_filter']}, which removed the {b['removed']} records this judge "
+            f"disagreed with (so high by construction); before it, on all {b['records']}: "
+            f"{_fmt(b['agreement'], True)}% (calibrated {_fmt(b['agreement_calibrated'], True)}%)")
+
+
 def print_summary(console, body: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -90,7 +103,8 @@ def print_summary(console, body: dict[str, Any]) -> None:
     c = m.get("correctness") or {}
     if "agreement" in c:
         console.print(f"correctness: verbalizer judge agrees with the intended label on {_fmt(c['agreement'], True)}% "
-                      f"(calibrated {_fmt(c['agreement_calibrated'], True)}%)", soft_wrap=True)
+                      f"(calibrated {_fmt(c['agreement_calibrated'], True)}%){judge_filter_note(c)}", soft_wrap=True,
+                      markup=False)
     if "oracle" in c:
         console.print(f"correctness: oracle classifier (trained on {c['oracle']['n_real']} real rows) agrees on "
                       f"{_fmt(c['oracle']['agreement'], True)}%", soft_wrap=True)
@@ -207,7 +221,7 @@ def render_html(body: dict[str, Any]) -> str:
         ("embedding cosine within labels / across labels", f"{_fmt(emb.get('within_label'))} / {_fmt(emb.get('across_labels'))}"),
     ]
     if "agreement" in c:
-        metric_rows.append(("verbalizer judge agreement (raw / calibrated)", f"{_fmt(c['agreement'], True)}% / {_fmt(c['agreement_calibrated'], True)}%"))
+        metric_rows.append(("verbalizer judge agreement (raw / calibrated)", f"{_fmt(c['agreement'], True)}% / {_fmt(c['agreement_calibrated'], True)}%{judge_filter_note(c)}"))
     if "oracle" in c:
         metric_rows.append((f"oracle classifier agreement ({c['oracle']['n_real']} real rows)", f"{_fmt(c['oracle']['agreement'], True)}%"))
     if n:

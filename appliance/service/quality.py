@@ -4,6 +4,7 @@ read for evaluation only and never stored (neither as seeds nor in a report: rep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,6 +19,7 @@ from appliance.quality.evaluate import SIZES, evaluate_on_real, quality_metrics
 from appliance.quality.filter import FilterConfig, apply_filter
 from appliance.quality.labelfilters import LABEL_FILTERS, FilterData, FilterOutcome, run_label_filter
 from appliance.quality.labelleak import label_leak
+from appliance.quality.prompting import PromptingResult
 from appliance.quality.taskmodels import TASK_MODELS, task_model_names
 from appliance.quality.realdata import read_real
 from appliance.service.session import Session
@@ -42,18 +44,45 @@ def job_dataset(session: Session, job_id: int, *, with_filtered: bool = False
     return job, task, records
 
 
+@dataclass(frozen=True)
+class FilterRun:
+    """A label filter's outcome and what was computed over every record for it to decide (the records' embeddings,
+    the verbalizer judge's scores): the metrics and the evaluation after the filter take these over rather than run
+    the embedder or the generator over the same records a second time."""
+
+    outcome: FilterOutcome
+    embeddings: np.ndarray | None = None
+    judge: PromptingResult | None = None
+
+    def kept_embeddings(self) -> np.ndarray | None:
+        return None if self.embeddings is None else self.embeddings[self.outcome.kept]
+
+    def kept_judge(self) -> PromptingResult | None:
+        return None if self.judge is None else self.judge.take(self.outcome.kept)
+
+    def judge_before(self, task: TaskSpec) -> dict[str, Any] | None:
+        """The judge's agreement over every record before the filter, when the filter used the judge: after a filter
+        that removes the records the judge disagrees with, the agreement on the kept ones is 100% by construction,
+        so a reader needs this figure next to it."""
+        if self.judge is None:
+            return None
+        j = correctness.judge_from(self.judge, task, self.outcome.labels)
+        return {"label_filter": self.outcome.name, "records": self.outcome.n_records,
+                "removed": len(self.outcome.removed), "agreement": j["agreement"],
+                "agreement_calibrated": j["agreement_calibrated"]}
+
+
 def label_filter_outcome(task: TaskSpec, records: Sequence[dict[str, Any]], name: str, *, embedder=None, model=None,
-                         seed: int = 0, progress: Say | None = None) -> tuple[FilterOutcome, np.ndarray | None]:
+                         seed: int = 0, progress: Say | None = None) -> FilterRun:
     """Run label filter ``name`` over ``records``, computing what it declared it needs (embeddings from ``embedder``,
-    the calibrated verbalizer judge from ``model``); returns the outcome and the embeddings, for reuse."""
+    the calibrated verbalizer judge from ``model``); returns the outcome with those, for reuse."""
     say = progress or silent
     flt = LABEL_FILTERS.get(name)
     texts, labels = [r["text"] for r in records], [r["label"] for r in records]
     emb = embedder.encode(texts, progress=counter(say, "embedding synthetic texts", len(texts))) \
         if "embedding" in flt.needs else None
-    judge: dict[str, Any] = {}
-    if "judge" in flt.needs:
-        judge = correctness.verbalizer_judge(model, task, texts, labels, say)
+    scores = correctness.judge_scores(model, task, texts, say) if "judge" in flt.needs else None
+    judge = correctness.judge_from(scores, task, labels) if scores is not None else {}
     say(f"label filter {name}")
     data = FilterData(texts, labels, task.label_ids, embeddings=emb, judge_margins=judge.get("margins_calibrated"),
                       judge_predicted=judge.get("predicted_calibrated"), seed=seed)
@@ -61,7 +90,7 @@ def label_filter_outcome(task: TaskSpec, records: Sequence[dict[str, Any]], name
     if len({labels[i] for i in outcome.kept}) < 2:  # nothing a task model can learn from: refused, nothing marked
         raise BadInput(f"label filter {name} would leave fewer than two labels ({len(outcome.kept)} of {len(records)} "
                        "records); choose another filter or none")
-    return outcome, emb
+    return FilterRun(outcome, emb, scores)
 
 
 def _record_filter(session: Session, job_id: int, records: Sequence[dict[str, Any]], outcome: FilterOutcome,
@@ -128,8 +157,9 @@ def evaluate_job(
     outcome = emb = None
     try:
         if flt is not None:
-            outcome, emb = label_filter_outcome(task, records, flt.name, embedder=embedder,
-                                                model=loaded.model if loaded else None, seed=seed, progress=progress)
+            run = label_filter_outcome(task, records, flt.name, embedder=embedder,
+                                       model=loaded.model if loaded else None, seed=seed, progress=progress)
+            outcome, emb = run.outcome, run.embeddings
         ev = evaluate_on_real(task, [r["text"] for r in records], [r["label"] for r in records], real.texts, real.labels,
                               embedder=embedder, model=loaded.model if loaded and prompting else None,
                               task_models=task_models, sizes=sizes, seed=seed, progress=progress,
@@ -191,17 +221,23 @@ def report_job(
     loaded = _load_scorer(session, home, model or job["config"].get("model")) if use_model else None
     if loaded is None and (cfg.judge_agree or cfg.min_margin is not None or cfg.max_perplexity is not None):
         raise BadInput("the judge and perplexity filter rules need the scoring model (do not turn it off)")
-    outcome = None
+    run = outcome = None
     try:
         if flt is not None:
-            outcome, _ = label_filter_outcome(task, records, flt.name, embedder=embedder,
-                                              model=loaded.model if loaded else None, seed=seed, progress=progress)
+            run = label_filter_outcome(task, records, flt.name, embedder=embedder,
+                                       model=loaded.model if loaded else None, seed=seed, progress=progress)
+            outcome = run.outcome
             filtered, records = records, [records[i] for i in outcome.kept]
         metrics = quality_metrics(task, records, model=loaded.model if loaded else None, embedder=embedder,
-                                  sample=sample, seed=seed, progress=progress)
+                                  sample=sample, seed=seed, progress=progress,
+                                  embeddings=run.kept_embeddings() if run else None,
+                                  judge_scores=run.kept_judge() if run else None)
     finally:
         if loaded:
             loaded.model.close()
+    before = run.judge_before(task) if run else None
+    if before is not None:  # a judge-based filter: the agreement on what it kept is no news without the one before
+        metrics.setdefault("correctness", {})["before_label_filter"] = before
     metrics["label_leak"] = label_leak(task, [r["text"] for r in records], [r["label"] for r in records])
     metrics["prompt_warnings"] = prompt_warnings(task)
     if outcome is not None:

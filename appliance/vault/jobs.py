@@ -7,9 +7,11 @@ who hold it can read them, whatever they do to the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from typing import Any, Sequence
+from collections import Counter
+from typing import Any, Iterable, Sequence
 
 from appliance.errors import BadInput
 from appliance.inputfile import has_control_chars
@@ -38,6 +40,19 @@ RECORD_TYPES = {
 _JOB_FIELDS = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at", "units_done")
 _RECORD_FIELDS = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "findings", "scores",
                   "created_at", "reviewed_by", "review_note")
+
+
+def record_ids_sha256(ids: Iterable[int]) -> str:
+    """sha256 of the ascending record ids written as a JSON array without spaces (``[3,10,24]``): what an audit entry
+    keeps of a set of records, which anyone holding the ids (the vault, a report) can recompute and compare."""
+    return hashlib.sha256(canonical(sorted(int(i) for i in ids)).encode()).hexdigest()
+
+
+def _id_digest(ids: Iterable[int], label_of: dict[int, Any]) -> dict[str, Any]:
+    """A set of records as an audit entry keeps it: how many, how many per label, and the digest of their ids."""
+    ids = list(ids)
+    by_label = Counter(str(label_of[i]) for i in ids)
+    return {"records": len(ids), "by_label": dict(sorted(by_label.items())), "record_ids_sha256": record_ids_sha256(ids)}
 
 
 class JobsMixin(VaultCore):
@@ -187,7 +202,12 @@ class JobsMixin(VaultCore):
         'filtered' with the reason added, and records an earlier filter took out that this one keeps become
         'accepted' again (only ever between these two statuses: a quarantined or rejected record is never touched).
         One transaction with its audit entry; the filter is also recorded in the job's summary (with ``report_id``,
-        the report that explains it)."""
+        the report that explains it).
+
+        The audit entry names no record: for the records now filtered, those newly filtered and those restored it
+        holds the count by label and ``record_ids_sha256`` of their ids. Audit entries stay small (a big job's filter
+        removes thousands of records, and every entry is read, hashed and verified with the whole log); the vault
+        holds the detail (each record's status and reason, the report's ids), and the digest ties the two together."""
         self.require("record.filter")
         check_label_name("label filter", name, 64)
         if any(not isinstance(r, str) or not r or has_control_chars(r) for r in removed.values()):
@@ -198,9 +218,11 @@ class JobsMixin(VaultCore):
                 raise BadInput(f"no job with id {job_id}")
             if row[0] == "running":
                 raise BadInput(f"job {job_id} is still running; filter its records once it has finished")
-            current = {rid: (status, json.loads(reasons)) for rid, status, reasons in con.execute(
-                "SELECT id, status, reasons FROM records WHERE job_id = ? AND status IN ('accepted', 'filtered')",
-                [job_id]).fetchall()}
+            current, label_of = {}, {}
+            for rid, status, reasons, label in con.execute(
+                    "SELECT id, status, reasons, label FROM records WHERE job_id = ? AND status IN ('accepted', 'filtered')",
+                    [job_id]).fetchall():
+                current[rid], label_of[rid] = (status, json.loads(reasons)), label
             stray = sorted(set(removed) - set(current))
             if stray:
                 raise BadInput(f"record {stray[0]} is not an accepted or filtered record of job {job_id}")
@@ -220,8 +242,9 @@ class JobsMixin(VaultCore):
                                        "at": now_iso()}
             con.execute("UPDATE jobs SET summary = ? WHERE id = ?", [canonical(summary), job_id])
             self.audit("record.filter", {"job_id": job_id, "report_id": report_id},
-                       {"filter": name, "filtered": len(removed), "newly_filtered": changed["filtered"],
-                        "restored": changed["accepted"]})
+                       {"filter": name, **{key: _id_digest(ids, label_of) for key, ids in
+                                           (("filtered", removed), ("newly_filtered", changed["filtered"]),
+                                            ("restored", changed["accepted"]))}})
         return {"filtered": len(removed), "newly_filtered": len(changed["filtered"]), "restored": len(changed["accepted"])}
 
     def review_record(self, record_id: int, release: bool, note: str = "") -> str:

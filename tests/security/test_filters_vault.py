@@ -6,6 +6,7 @@ unknown filter name is one line and exit 2 before anything is asked or read."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from appliance.service import export
 from appliance.service import quality as quality_service
 from appliance.service.session import Session
 from appliance.vault import Vault
+from appliance.vault.jobs import record_ids_sha256
 from appliance.vault.keys import KdfParams
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,13 +133,38 @@ def test_every_change_of_status_is_audited_and_none_puts_the_records_back(job, t
     ev2 = evaluate(home, job_id, real, label_filter="none")
     assert ev2["label_filter"]["removed"] == 0 and ev2["n_synthetic"] == 200
     assert "filtered" not in statuses(home, job_id)
-    with open_as(home, "audrey") as v:  # the auditor reads what changed (ids and counts), not the records
+    with open_as(home, "audrey") as v:  # the auditor reads what changed (counts by label, digests), not the records
         entries = [e for e in v.audit_entries() if e["action"] == "record.filter"]
+        assert v.verify_audit().ok
     assert [e["params"]["filter"] for e in entries] == ["cleanlab", "none"]
-    assert set(entries[0]["params"]["newly_filtered"]) == removed and entries[0]["params"]["restored"] == []
-    assert set(entries[1]["params"]["restored"]) == removed and entries[1]["params"]["newly_filtered"] == []
+    first, second = (e["params"] for e in entries)
+    nothing = {"records": 0, "by_label": {}, "record_ids_sha256": record_ids_sha256([])}
+    with open_as(home, "alice") as v:
+        labels = {r["id"]: r["label"] for r in v.list_records(job_id)}
+    removed_set = {"records": len(removed), "by_label": dict(sorted(Counter(labels[i] for i in removed).items())),
+                   "record_ids_sha256": record_ids_sha256(removed)}  # the ids held in the vault's report give the digest
+    assert first["filtered"] == first["newly_filtered"] == removed_set and first["restored"] == nothing
+    assert second["restored"] == removed_set and second["filtered"] == second["newly_filtered"] == nothing
+    assert record_ids_sha256(sorted(removed, reverse=True)) == removed_set["record_ids_sha256"]  # order-free
     for r in statuses(home, job_id)["accepted"]:
         assert not any(str(x).startswith("label filter") for x in r["reasons"])
+
+
+def test_a_filter_of_every_record_keeps_its_audit_entry_small_and_names_no_record(job) -> None:
+    """A big job's filter once listed every record id in the audit entry; the entry is now the same size whatever
+    the number of records: counts by label and a digest."""
+    home, job_id, _ = job
+    with open_as(home, "alice") as v:
+        ids = [r["id"] for r in v.list_records(job_id, status="accepted")]
+        v.apply_label_filter(job_id, "cleanlab", {rid: "label issue" for rid in ids})
+    with open_as(home, "audrey") as v:
+        (entry,) = [e for e in v.audit_entries() if e["action"] == "record.filter"]
+        assert v.verify_audit().ok
+    params = entry["params"]
+    assert params["filtered"] == {"records": 200, "by_label": {"negative": 99, "positive": 101},  # 3 flipped to positive, 2 to negative
+                                  "record_ids_sha256": record_ids_sha256(ids)} == params["newly_filtered"]
+    assert len(json.dumps(params)) < 600 and not any(isinstance(x, list) for d in params.values()
+                                                      if isinstance(d, dict) for x in d.values())
 
 
 @pytest.mark.parametrize("user", ["rita", "audrey"])
@@ -226,3 +253,88 @@ def test_report_with_a_label_filter_describes_the_kept_records_and_records_the_c
     with open_as(home, "alice") as v:
         assert v.get_job(job_id)["summary"]["label_filter"]["report_id"] == body["report_id"]
         assert v.count_records(job_id, "filtered") == len(flipped)
+
+
+class _Counting:
+    """Stand-ins for the generator's verbalizer scoring and the embedder that count the texts they are given (each
+    scores a text by its words: the planted set's texts carry only their original label's words)."""
+
+    def __init__(self) -> None:
+        self.scored: list[int] = []
+        self.embedded: list[int] = []
+        self.name = "counting-embedder"
+
+    @staticmethod
+    def _leaning(text: str) -> float:
+        from tests.quality.filter_data import POSITIVE
+
+        return 1.0 if any(w in POSITIVE for w in text.split()) else -1.0
+
+    def run_prompting(self, model, task, texts, report=None, step=""):
+        import numpy as np
+
+        from appliance.quality.prompting import PromptingResult
+
+        self.scored.append(len(texts))
+        scores = np.array([[self._leaning(t), -self._leaning(t)] for t in texts])
+        pred = [task.label_ids[int(i)] for i in scores.argmax(axis=1)]
+        return PromptingResult(scores, np.zeros(2), pred, pred)
+
+    def encode(self, texts, batch_size: int = 64, progress=None):
+        import numpy as np
+
+        self.embedded.append(len(texts))
+        return np.array([[self._leaning(t), 1.0 - self._leaning(t), 0.01 * (i % 7)] for i, t in enumerate(texts)])
+
+
+@pytest.fixture()
+def counting(monkeypatch) -> _Counting:
+    """The report's models replaced by counters: no GGUF or MiniLM is loaded, so these tests stay fast."""
+    from types import SimpleNamespace
+
+    from appliance.quality import embed, naturalness, prompting
+
+    c = _Counting()
+    monkeypatch.setattr(prompting, "run_prompting", c.run_prompting)
+    monkeypatch.setattr(naturalness, "perplexities", lambda model, texts, progress=None: [20.0] * len(texts))
+    monkeypatch.setattr(embed, "get_embedder", lambda: c)
+    fake = SimpleNamespace(model=SimpleNamespace(close=lambda: None), entry=SimpleNamespace(name="fake-scorer"))
+    monkeypatch.setattr(quality_service, "_load_scorer", lambda session, home, name: fake)
+    return c
+
+
+def test_a_report_computes_what_its_label_filter_computed_only_once_and_says_why_agreement_is_high(job,
+                                                                                                   counting) -> None:
+    """The embedding filter's embeddings serve the diversity metrics; the judge filter and the report's correctness
+    section share one scoring pass; the agreement after the judge filter (100% by construction) is shown with the
+    agreement before it, in the terminal and the HTML (and the TUI, through the same ``judge_filter_note``)."""
+    from rich.console import Console
+
+    from appliance.quality.report import judge_filter_note, print_summary
+
+    home, job_id, flipped = job
+    with Session(open_as(home, "alice")) as s:
+        body, _ = quality_service.report_job(s, home, job_id, use_model=False, label_filter="cleanlab_embedding",
+                                             sample=20)
+    assert counting.embedded == [200]  # once, over every record: the kept ones' rows are taken from it
+    m = body["metrics"]
+    assert m["label_filter"]["removed"] == len(flipped) and m["n_records"] == 195
+    assert m["diversity"]["embedding_cosine"]["within_label"] is not None and "correctness" not in m
+
+    with Session(open_as(home, "alice")) as s:
+        body, html = quality_service.report_job(s, home, job_id, label_filter="judge", sample=20)
+    assert counting.scored == [200]  # once, over every record: not again over the kept ones
+    c = body["metrics"]["correctness"]
+    assert body["metrics"]["label_filter"]["removed"] == len(flipped) and body["metrics"]["n_records"] == 195
+    assert c["agreement_calibrated"] == 1.0 and len(c["margins_calibrated"]) == 195
+    assert c["before_label_filter"] == {"label_filter": "judge", "records": 200, "removed": len(flipped),
+                                        "agreement": 0.975, "agreement_calibrated": 0.975}
+    note = judge_filter_note(c)
+    assert note.startswith(" · after label filter judge, which removed the 5 records this judge disagreed with")
+    assert note.endswith("before it, on all 200: 97.5% (calibrated 97.5%)")
+    assert html.count("before it, on all 200: 97.5%") == 1
+    console = Console(record=True, width=400)
+    print_summary(console, body)
+    assert "correctness: verbalizer judge agrees with the intended label on 100.0% (calibrated 100.0%) · after label " \
+           "filter judge" in console.export_text()
+    assert judge_filter_note({"agreement": 0.9, "agreement_calibrated": 0.9}) == ""  # no judge filter, no note

@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Input, Select, SelectionList, Sta
 
 from appliance.service import jobs as job_service
 from appliance.quality.labelfilters import label_filter_names
+from appliance.quality.report import judge_filter_note
 from appliance.quality.taskmodels import TASK_MODELS, task_model_names
 from appliance.service import quality as quality_service
 from appliance.tui.components.plain_table import PlainTable
@@ -162,7 +163,7 @@ class QualityScreen(AppScreen):
             f"[b]job {body['job_id']}[/b] · {escape(str(body['task']))} · {body['method']} · {m.get('n_records')} accepted records\n"
             f"diversity: distinct-1/2 {_num(d.get('distinct_1'))}/{_num(d.get('distinct_2'))} · "
             f"Self-BLEU-4 {_num(d.get('self_bleu_4'))} · vocabulary {d.get('vocabulary', '–')}\n"
-            f"correctness: judge agrees {_pct(c.get('agreement'))} · naturalness: perplexity median "
+            f"correctness: judge agrees {_pct(c.get('agreement'))}{escape(judge_filter_note(c))} · naturalness: perplexity median "
             f"{_num(n.get('median'))}"
         )
         for label, k in (m.get("label_counts") or {}).items():
