@@ -65,6 +65,20 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 _F = Fields("model registry")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SOURCE_KINDS = ("package", "assemble", "file")
+# A model's name is typed after --model and printed in lists and the TUI: plain characters only, so a name can neither
+# forge a line of `models list` (a newline) nor carry markup; the license is free text on one line.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_model_fields(name: str, license: str, where: str = "") -> None:
+    """Refuse a model name or license that would not print as one plain field (``BadInput``): checked when a model
+    is added and again when a registry file is read (it may have been edited by hand). ``str.isprintable`` also
+    refuses what splits or reorders a line without being an ASCII control (U+0085, U+2028, U+202E, C1 codes)."""
+    if not _MODEL_NAME.fullmatch(name):
+        raise BadInput(f"invalid model name{where}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+                       "or digit")
+    if not license.strip() or len(license) > 200 or not license.isprintable():
+        raise BadInput(f"invalid model license{where}: use 1-200 printable characters on one line")
 
 
 def _parse_entry(raw: Any, where: str) -> ModelEntry:
@@ -85,9 +99,11 @@ def _parse_entry(raw: Any, where: str) -> ModelEntry:
     params = _F.get(raw, "parameters", where, int, 0)
     if context <= 0 or params < 0:
         raise _F.fail(f"{where}.{'context_length' if context <= 0 else 'parameters'}", "must be positive")
+    name, license = _F.get(raw, "name", where, str), _F.get(raw, "license", where, str)
+    check_model_fields(name, license, f" at {where}")
     return ModelEntry(
-        name=_F.get(raw, "name", where, str), filename=_F.get(raw, "filename", where, str), source=dict(source),
-        sha256=sha, license=_F.get(raw, "license", where, str), architecture=_F.get(raw, "architecture", where, str),
+        name=name, filename=_F.get(raw, "filename", where, str), source=dict(source),
+        sha256=sha, license=license, architecture=_F.get(raw, "architecture", where, str),
         context_length=context, instruct=_F.get(raw, "instruct", where, bool), parameters=params,
         quantization=_F.get(raw, "quantization", where, str, ""), default=_F.get(raw, "default", where, bool, False),
     )
@@ -121,7 +137,15 @@ class Registry:
         for origin in (SHIPPED_REGISTRY, self.user_file):
             if origin.exists():
                 for entry in _read_registry(origin)[1]:
+                    if (taken := self.taken(entry.name)) is not None:  # an edited file must not replace a pinned model
+                        raise BadInput(f"invalid model registry {origin}: model {entry.name} repeats the name {taken}, "
+                                       "already registered")
                     self.entries[entry.name] = entry
+
+    def taken(self, name: str) -> str | None:
+        """The registered name ``name`` would be confused with (letter case aside), or None: a name a user types
+        after --model must pick one model, never a look-alike of the embedded default."""
+        return next((n for n in self.entries if n.casefold() == name.casefold()), None)
 
     def names(self) -> list[str]:
         return list(self.entries)
@@ -193,8 +217,8 @@ class Registry:
             raise BadInput(f"model file not found: {path}")
         info = read_gguf_info(path)
         name = name or path.stem.lower()
-        if name in self.entries:
-            raise BadInput(f"model name already registered: {name}")
+        if (taken := self.taken(name)) is not None:
+            raise BadInput(f"model name already registered: {taken}")
         entry = ModelEntry(
             name=name,
             filename=path.name,

