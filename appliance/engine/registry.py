@@ -70,6 +70,12 @@ _SOURCE_KINDS = ("package", "assemble", "file")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
+def name_from_file(path: Path) -> str:
+    """The model name a file gets when none is typed: its name without ``.gguf``, kept to the characters a name may
+    hold ("My Model (v2).gguf" -> "my-model-v2"). A name the user types is checked as typed, never rewritten."""
+    return re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._")[:64] or "model"
+
+
 def check_model_fields(name: str, license: str, where: str = "") -> None:
     """Refuse a model name or license that would not print as one plain field (``BadInput``): checked when a model
     is added and again when a registry file is read (it may have been edited by hand). ``str.isprintable`` also
@@ -216,7 +222,7 @@ class Registry:
         if not path.is_file():
             raise BadInput(f"model file not found: {path}")
         info = read_gguf_info(path)
-        name = name or path.stem.lower()
+        name = name or name_from_file(path)
         if (taken := self.taken(name)) is not None:
             raise BadInput(f"model name already registered: {taken}")
         entry = ModelEntry(

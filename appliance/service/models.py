@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.engine.registry import ModelEntry, Registry, check_model_fields, sha256_file
-from appliance.errors import AccessDenied, BadInput, UserError
+from appliance.engine.registry import ModelEntry, Registry, check_model_fields, name_from_file, sha256_file
+from appliance.errors import AccessDenied, UserError
 from appliance.service.session import Session
 from appliance.vault import layout
 
@@ -54,8 +54,8 @@ def add_model(
         raise AccessDenied(f"{home} holds a vault: registering a model needs a signed-in user (it is audited)")
     if session is not None:
         session.require("model.add")
-    name = path.stem.lower() if name is None else name
-    check_model_fields(name, license, " (the file name without .gguf when none is given)")
+    name = name_from_file(path) if name is None else name
+    check_model_fields(name, license)
     entry = Registry(home).add(path, name=name, license=license)
     if session is not None:
         session.vault.audit("model.add", {"model": entry.name},

@@ -78,3 +78,16 @@ def test_writes_nothing_under_home_or_the_temporary_folder(tmp_path: Path) -> No
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout)[0] in CLASSES
     assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_label_outside_the_task_or_no_record_is_one_line_before_any_work() -> None:
+    """A record's label edited in the database to one the task does not have, or an empty training set, is a
+    ``BadInput`` naming the model, raised before the encoder is loaded."""
+    from appliance.errors import BadInput
+    from appliance.quality.taskmodels import TASK_MODELS
+
+    model = TASK_MODELS.get("minilm_ft").make(["negative", "positive"], 0)
+    with pytest.raises(BadInput, match="minilm_ft: label 'neutral' is not one of the task's labels"):
+        model.fit(["a fine film", "a dull film"], ["positive", "neutral"])
+    with pytest.raises(BadInput, match="no records to train on"):
+        model.fit([], [])

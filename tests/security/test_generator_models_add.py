@@ -47,15 +47,15 @@ def test_a_name_or_license_that_would_not_print_as_one_field_is_refused(
     assert not (home / "models.toml").exists()
 
 
-def test_a_file_name_that_is_no_model_name_needs_a_name(tmp_path: Path, gguf: Path, capsys) -> None:
-    """Without a name the file's stem is used: a stem with spaces is refused, the same file under a plain name is
-    registered and listed on one line."""
+def test_a_file_name_that_is_no_model_name_becomes_a_plain_one(tmp_path: Path, gguf: Path, capsys) -> None:
+    """Without a name the file's stem is used, kept to the characters a name may hold ("my model (copy)" ->
+    "my-model-copy"); a name the user types is taken as typed, so an odd one is refused."""
     odd = tmp_path / "my model (copy).gguf"
     odd.symlink_to(gguf)
     home = tmp_path / "home"
-    rc, _, err = run_cli(capsys, "models", "add", str(odd), "--home", str(home))
+    rc, _, err = run_cli(capsys, "models", "add", str(odd), "--name", "my model", "--home", str(home))
     assert_one_line_error(rc, err, "invalid model name")
-    rc, out, err = run_cli(capsys, "models", "add", str(odd), "--name", "my-model.v2", "--home", str(home))
-    assert rc == 0 and "added my-model.v2" in out, err
+    rc, out, err = run_cli(capsys, "models", "add", str(odd), "--home", str(home))
+    assert rc == 0 and "added my-model-copy" in out, err
     rc, out, _ = run_cli(capsys, "models", "list", "--home", str(home))
-    assert rc == 0 and sum(line.startswith("my-model.v2 ") for line in out.splitlines()) == 1
+    assert rc == 0 and sum(line.startswith("my-model-copy ") for line in out.splitlines()) == 1

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from appliance.errors import BadInput
 from appliance.progress import Report, silent
 from appliance.quality.embed import _threads
 from appliance.quality.taskmodels import TASK_MODELS, TaskModel
@@ -87,6 +88,11 @@ class MiniLMFineTune:
         import torch
 
         say = progress or silent
+        texts = list(texts)
+        unknown = sorted({str(lab) for lab in labels} - set(self.classes))
+        if unknown or not texts:  # a label edited in the database, or nothing to learn from: one line, no traceback
+            raise BadInput(f"{self.name}: label {unknown[0][:40]!r} is not one of the task's labels" if unknown
+                           else f"{self.name}: no records to train on")
         tokenizer, base = pretrained()  # an altered model file stops here, before any training
         torch.set_num_threads(_threads())
         torch.manual_seed(self.seed)
