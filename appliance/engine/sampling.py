@@ -9,8 +9,8 @@ distribution; it belongs to the nucleus iff the probability mass of tokens stric
 ``top_p`` (the same rule llama.cpp and Hugging Face use: keep tokens in order of probability until the running sum
 reaches top_p, including the one that crosses it). Rejected draws are redrawn. Accepted draws are distributed
 exactly as the renormalized nucleus, and since the nucleus holds at least ``top_p`` of the mass, fewer than
-1/top_p draws are needed on average. Every step is a handful of O(vocabulary) numpy passes over the whole batch; the draw itself sums only as much of
-the vocabulary as it needs (``first_above``).
+1/top_p draws are needed on average. Every step is a handful of O(vocabulary) numpy passes over the whole batch;
+the draw itself sums only as much of the vocabulary as it needs (``first_above``).
 
 Each sequence has its own random generator seeded from its own seed, so a sequence's output does not depend on
 which other sequences share its batch.
