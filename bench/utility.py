@@ -14,7 +14,11 @@ rows drawn (seeded) from the dataset's real training split, where one is shipped
              (on rt_polarity/test the gold row is inflated: 761 of its 1,066 sentences are in SST-2 train)
   trec       tasks/trec_question.toml → trec/test.tsv (coarse labels); no gold (no train split shipped)
   mtsamples  tasks/medical_specialty.toml → mtsamples/test.csv (six specialties); no gold
-``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text).
+``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text);
+``--evals sst2-dev,...`` keeps only the named eval files. ``--label-filters none,cleanlab,judge`` trains each task
+model on each budget's records as they are ("none") and on what each label filter keeps (the registered filters of
+``appliance evaluate --label-filter``; the judge is the generator's own calibrated verbalizer judge); the table says
+how many records each filter removed, by label.
 Rows written with --json: {dataset, generator, method, filter, task_model, n_train, accuracy, macro_f1}; PROMPTING
 rows have method "prompting"; "gold" rows are trained on n real labels ("gold-all": TF-IDF + LR on the whole split). FewGen and Aug-PE read the shipped fictional seeds.
 """
@@ -39,10 +43,13 @@ from appliance.generate.common import read_seed_file  # noqa: E402
 from appliance.quality import prompting  # noqa: E402
 from appliance.quality.diversity import distinct_n  # noqa: E402
 from appliance.quality.evaluate import evaluate_on_real, scores  # noqa: E402
+from appliance.errors import BadInput  # noqa: E402
+from appliance.quality.labelfilters import label_filter_names  # noqa: E402
 from appliance.quality.labelleak import label_leak  # noqa: E402
 from appliance.quality.realdata import read_real  # noqa: E402
 from appliance.quality.taskmodels import needs_embeddings, task_model_names  # noqa: E402
 from appliance.quality.taskmodels.tfidf_lr import TfidfLR  # noqa: E402
+from appliance.service.quality import label_filter_outcome  # noqa: E402
 from appliance.spec import load_task  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -103,6 +110,10 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS.names()))
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--eval-limit", type=int, default=300, help="seeded sample of each eval file (0: all rows)")
+    ap.add_argument("--evals", default="", help="comma list of eval files to score on (default: each dataset's all: "
+                    + ",".join(e[0] for cfg in DATASETS.values() for e in cfg["evals"]) + ")")
+    ap.add_argument("--label-filters", default="none",
+                    help=f"comma list of label filters, each a row of its own (any of {','.join(label_filter_names())})")
     ap.add_argument("--task-models", default=",".join(task_model_names()),
                     help=f"comma list of task models (any of {','.join(task_model_names(every=True))})")
     ap.add_argument("--no-prompting", action="store_true")
@@ -118,22 +129,28 @@ def main() -> int:
     loaded = load_model(home, args.generator, max_parallel=32, ctx_per_seq=512)
     model, generator = loaded.model, loaded.entry.name
     task_models = [m for m in args.task_models.split(",") if m]
+    filters = [f for f in args.label_filters.split(",") if f]
+    unknown = [f for f in filters if f not in label_filter_names()]
+    if unknown:
+        ap.error(f"unknown label filter {', '.join(unknown)} (known: {', '.join(label_filter_names())})")
+    chosen_evals = {e for e in args.evals.split(",") if e}
     embedder = get_embedder() if needs_embeddings(task_models) else None
     rows: list[dict] = []
     gen_info: list[dict] = []
+    filter_info: list[dict] = []
     limit = args.eval_limit or None
     budgets = sorted({int(x) for x in args.n.split(",") if x.strip()})
 
-    def add_rows(ev: dict, name: str, method: str, gen: str, budget: int) -> None:
+    def add_rows(ev: dict, name: str, method: str, gen: str, budget: int, flt: str = "none") -> None:
         for r in ev["rows"]:
-            rows.append({"dataset": name, "generator": gen, "method": method, "filter": "none", "budget": budget,
+            rows.append({"dataset": name, "generator": gen, "method": method, "filter": flt, "budget": budget,
                          "task_model": r["task_model"], "n_train": r["n_train"], "accuracy": r["accuracy"],
                          "macro_f1": r["macro_f1"]})
     for ds in args.datasets.split(","):
         cfg = DATASETS[ds]
         task = load_task(ROOT / "tasks" / f"{cfg['task']}.toml")
         evals = [(name, read_real(DATA / path, tc, lc, task_name=task.name, label_ids=task.label_ids, limit=limit))
-                 for name, path, tc, lc in cfg["evals"]]
+                 for name, path, tc, lc in cfg["evals"] if not chosen_evals or name in chosen_evals]
         gold_clf = gold = None
         if cfg["gold"]:
             gpath, gtc, glc = cfg["gold"]
@@ -171,16 +188,29 @@ def main() -> int:
                 recs = first_per_label(all_recs, task.label_ids, n)
                 if len({r.label for r in recs}) < 2:
                     continue
-                for name, real in evals:
-                    add_rows(evaluate_on_real(task, [r.text for r in recs], [r.label for r in recs], real.texts,
-                                              real.labels, embedder=embedder, task_models=task_models, sizes=(1.0,),
-                                              seed=args.seed), name, method_name, generator, n)
+                for flt in filters:
+                    kept = recs
+                    if flt != "none":
+                        t0 = time.perf_counter()
+                        try:
+                            out = label_filter_outcome(task, [{"text": r.text, "label": r.label} for r in recs], flt,
+                                                       embedder=embedder or get_embedder(), model=model, seed=args.seed)
+                        except BadInput as e:
+                            print(f"[{ds}] {method_name} n={n}: {e}", file=sys.stderr, flush=True)
+                            continue
+                        kept = [recs[i] for i in out.outcome.kept]
+                        filter_info.append({"dataset": ds, "method": method_name, "budget": n,
+                                            "wall_s": round(time.perf_counter() - t0, 1), **out.outcome.summary()})
+                    for name, real in evals:
+                        add_rows(evaluate_on_real(task, [r.text for r in kept], [r.label for r in kept], real.texts,
+                                                  real.labels, embedder=embedder, task_models=task_models,
+                                                  sizes=(1.0,), seed=args.seed), name, method_name, generator, n, flt)
     model.close()
     print(f"\nUtility: accuracy / macro-F1 (%) on real data · generator {generator} · budgets {args.n} records per "
           f"method · eval sample {args.eval_limit or 'all'} rows per file")
-    print(f"{'dataset':<15} {'method':<11} {'task model':<21} {'n_train':>7} {'acc':>6} {'F1':>6}")
+    print(f"{'dataset':<15} {'method':<11} {'filter':<18} {'task model':<21} {'n_train':>7} {'acc':>6} {'F1':>6}")
     for r in rows:
-        print(f"{r['dataset']:<15} {r['method']:<11} {r['task_model']:<21} {r['n_train']:>7} "
+        print(f"{r['dataset']:<15} {r['method']:<11} {r['filter']:<18} {r['task_model']:<21} {r['n_train']:>7} "
               f"{100 * r['accuracy']:>6.1f} {100 * r['macro_f1']:>6.1f}")
     gold = {(r["dataset"], r["task_model"], r["budget"]): r["accuracy"] for r in rows if r["method"] == "gold"}
     ratios = [(r, r["accuracy"] / gold[k]) for r in rows if r["method"] not in ("gold", "gold-all", "prompting")
@@ -188,10 +218,14 @@ def main() -> int:
     if ratios:
         print("\nsynthetic / gold at equal n (accuracy; target ≥ 0.9):")
         for r, ratio in ratios:
-            print(f"  {r['dataset']:<15} {r['method']:<11} {r['task_model']:<21} n={r['budget']:<6} {ratio:.2f}")
+            print(f"  {r['dataset']:<15} {r['method']:<11} {r['filter']:<18} {r['task_model']:<21} n={r['budget']:<6} "
+                  f"{ratio:.2f}")
     for g in gen_info:
         print(f"generation: {g['dataset']}/{g['method']} {g['records']} records in {g['wall_s']} s · per label "
               f"{g['per_label']} · repeated {g['repeated']} · distinct-2 {g['distinct_2']} · label leak {g['label_leak']}")
+    for f in filter_info:
+        print(f"label filter: {f['dataset']}/{f['method']} n={f['budget']} {f['name']} removed {f['removed']} of "
+              f"{f['records']} ({f['wall_s']} s) · by label {f['removed_by_label']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
