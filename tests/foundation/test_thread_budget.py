@@ -190,3 +190,17 @@ def test_a_thread_count_in_range_is_kept(monkeypatch) -> None:
     assert threads.explicit_threads(None) == 3
     monkeypatch.setenv("APPLIANCE_THREADS", " ")
     assert threads.explicit_threads(None) is None
+
+
+@pytest.mark.parametrize("env", ["0", "abc", "99999"])
+def test_torch_threads_refuse_the_same_bad_counts(monkeypatch, env) -> None:
+    """The embedder, the task models and SunGen read the same setting as llama.cpp, with the same check (they used
+    to skip it and replace a bad value by half the cores)."""
+    from appliance.errors import BadInput
+    from appliance.quality import embed
+
+    monkeypatch.setenv("APPLIANCE_THREADS", env)
+    with pytest.raises(BadInput, match="APPLIANCE_THREADS must be"):
+        embed._threads()
+    monkeypatch.setenv("APPLIANCE_THREADS", "3")
+    assert embed._threads() == 3
