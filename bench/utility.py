@@ -85,15 +85,22 @@ def first_per_label(recs: list, labels: list[str], n: int) -> list:
     return out
 
 
-def describe(task, recs: list) -> dict:
+def describe(task, recs: list, oracle=None) -> dict:
     """What the records look like: count per label, exact repeats, distinct-2 and label leak (the quality report's
-    figures), so a table row can be read next to the texts behind it."""
+    figures), so a table row can be read next to the texts behind it. With ``oracle`` (TF-IDF + LR trained on the
+    whole real training split), also the share of each label's records that the oracle gives that label: how often
+    the generator wrote what it was asked for."""
     texts, labels = [r.text for r in recs], [r.label for r in recs]
     leak = label_leak(task, texts, labels)["fraction"]
-    return {"per_label": {lab: labels.count(lab) for lab in task.label_ids},
-            "repeated": round(1 - len(set(texts)) / len(texts), 3) if texts else None,
-            "distinct_2": round(distinct_n(texts, 2), 3) if texts else None,
-            "label_leak": round(leak, 3) if leak is not None else None}
+    out = {"per_label": {lab: labels.count(lab) for lab in task.label_ids},
+           "repeated": round(1 - len(set(texts)) / len(texts), 3) if texts else None,
+           "distinct_2": round(distinct_n(texts, 2), 3) if texts else None,
+           "label_leak": round(leak, 3) if leak is not None else None}
+    if oracle is not None and texts:
+        pred = oracle.predict(texts)
+        out["oracle_on_label"] = {lab: round(sum(p == lab for p, lb in zip(pred, labels) if lb == lab)
+                                             / max(1, labels.count(lab)), 2) for lab in task.label_ids}
+    return out
 
 
 def gold_sample(texts: list[str], labels: list[str], n: int, seed: int) -> tuple[list[str], list[str]]:
@@ -179,7 +186,7 @@ def main() -> int:
             all_recs, wall = generate(model, task, method_name, budgets[-1], args.seed)
             all_recs = [r for r in all_recs if r.label in task.label_ids]
             gen_info.append({"dataset": ds, "method": method_name, "records": len(all_recs), "wall_s": round(wall, 1),
-                             **describe(task, all_recs)})
+                             **describe(task, all_recs, gold_clf)})
             print(f"[{ds}] {method_name}: {len(all_recs)} records in {wall:.0f} s", file=sys.stderr, flush=True)
             for lab in task.label_ids:
                 for r in [r for r in all_recs if r.label == lab][: args.samples]:
@@ -222,7 +229,8 @@ def main() -> int:
                   f"{ratio:.2f}")
     for g in gen_info:
         print(f"generation: {g['dataset']}/{g['method']} {g['records']} records in {g['wall_s']} s · per label "
-              f"{g['per_label']} · repeated {g['repeated']} · distinct-2 {g['distinct_2']} · label leak {g['label_leak']}")
+              f"{g['per_label']} · repeated {g['repeated']} · distinct-2 {g['distinct_2']} · label leak {g['label_leak']}"
+              + (f" · on label by the gold-trained oracle {g['oracle_on_label']}" if "oracle_on_label" in g else ""))
     for f in filter_info:
         print(f"label filter: {f['dataset']}/{f['method']} n={f['budget']} {f['name']} removed {f['removed']} of "
               f"{f['records']} ({f['wall_s']} s) · by label {f['removed_by_label']}")
