@@ -15,7 +15,8 @@ rows drawn (seeded) from the dataset's real training split, where one is shipped
   trec       tasks/trec_question.toml → trec/test.tsv (coarse labels); no gold (no train split shipped)
   mtsamples  tasks/medical_specialty.toml → mtsamples/test.csv (six specialties); no gold
 ``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text);
-``--evals sst2-dev,...`` keeps only the named eval files. ``--label-filters none,cleanlab,judge`` trains each task
+``--evals sst2-dev,...`` keeps only the named eval files; ``--task PATH`` generates from another spec with the same
+labels (one dataset), e.g. ``bench/data/sst2_sentiment_critic.toml``, the SST-2 wording before the current one. ``--label-filters none,cleanlab,judge`` trains each task
 model on each budget's records as they are ("none") and on what each label filter keeps (the registered filters of
 ``appliance evaluate --label-filter``; the judge is the generator's own calibrated verbalizer judge); the table says
 how many records each filter removed, by label.
@@ -119,6 +120,8 @@ def main() -> int:
     ap.add_argument("--eval-limit", type=int, default=300, help="seeded sample of each eval file (0: all rows)")
     ap.add_argument("--evals", default="", help="comma list of eval files to score on (default: each dataset's all: "
                     + ",".join(e[0] for cfg in DATASETS.values() for e in cfg["evals"]) + ")")
+    ap.add_argument("--task", type=Path, default=None,
+                    help="a task spec to generate from instead of the dataset's shipped one (same labels); one dataset")
     ap.add_argument("--label-filters", default="none",
                     help=f"comma list of label filters, each a row of its own (any of {','.join(label_filter_names())})")
     ap.add_argument("--task-models", default=",".join(task_model_names()),
@@ -141,6 +144,8 @@ def main() -> int:
     if unknown:
         ap.error(f"unknown label filter {', '.join(unknown)} (known: {', '.join(label_filter_names())})")
     chosen_evals = {e for e in args.evals.split(",") if e}
+    if args.task and len(args.datasets.split(",")) != 1:
+        ap.error("--task replaces one dataset's task: name that dataset alone in --datasets")
     embedder = get_embedder() if needs_embeddings(task_models) else None
     rows: list[dict] = []
     gen_info: list[dict] = []
@@ -155,7 +160,7 @@ def main() -> int:
                          "macro_f1": r["macro_f1"]})
     for ds in args.datasets.split(","):
         cfg = DATASETS[ds]
-        task = load_task(ROOT / "tasks" / f"{cfg['task']}.toml")
+        task = load_task(args.task or ROOT / "tasks" / f"{cfg['task']}.toml")
         evals = [(name, read_real(DATA / path, tc, lc, task_name=task.name, label_ids=task.label_ids, limit=limit))
                  for name, path, tc, lc in cfg["evals"] if not chosen_evals or name in chosen_evals]
         gold_clf = gold = None
