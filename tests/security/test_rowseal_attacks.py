@@ -1,0 +1,190 @@
+"""Attacks on a record's status, label and job by raw SQL: an admin or auditor holds the database key, so they can
+edit any column of ``records``; only holders of the records key (authors, reviewers) can seal a row. Every edit below
+must be refused, naming the record and never its text, by the author's record list, the reviewer's review queue and
+an export; the legitimate paths (gate, review, label filter, export, key rotation) keep every row verifying."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.errors import IntegrityError
+from appliance.service import export, review
+from appliance.service.session import Session
+from appliance.vault import db, layout
+from appliance.vault.keyfile import KeyFile
+from tests.export.export_helpers import CLEAN, PW, QUARANTINED_MARK, REJECTED_MARK, RELEASED, make_job, open_as
+
+INSIDERS = {"root": "admin", "olga": "auditor"}
+PASSPHRASES = {**PW, "olga": "olga-passphrase-1"}
+TEXTS = [t for t, _ in CLEAN] + [QUARANTINED_MARK, REJECTED_MARK, RELEASED]
+
+
+def raw_sql(home: Path, user: str, sql: str, args: list[Any] | None = None) -> list[tuple]:
+    """What ``user`` can do with their passphrase and the files alone: open the database with the database key their
+    key file entry unseals, and run any SQL on it."""
+    kf = KeyFile.load(layout.key_file(home))
+    unlocked = kf.unlock(user, PASSPHRASES[user])
+    con = db.connect(layout.temp_dir(home))
+    try:
+        db.attach(con, home / kf.db_file, "raw", unlocked.room_keys["meta"][kf.generation])
+        con.execute("USE raw")
+        result = con.execute(sql, args or [])
+        rows = result.fetchall() if sql.lstrip().upper().startswith("SELECT") else []
+        con.execute("CHECKPOINT")
+        return rows
+    finally:
+        con.close()
+
+
+def record_ids(home: Path, job_id: int) -> dict[str, int]:
+    """Text -> record id, read by the author (who may read texts)."""
+    with open_as(home, "alice") as v:
+        return {r["text"]: r["id"] for r in v.list_records(job_id)}
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> tuple[Path, int, int, dict[str, int]]:
+    """The export tests' vault (accepted, quarantined, released and rejected records), an auditor, and a second job."""
+    home = tmp_path / "home"
+    job_id = make_job(home)
+    with open_as(home, "root") as v:
+        v.add_user("olga", "auditor", PASSPHRASES["olga"])
+    with open_as(home, "alice") as v:
+        other = v.create_job(v.get_job(job_id)["task_id"], "zerogen", v.get_job(job_id)["config"])
+        v.add_records(other, [{"text": "another job's only record", "label": "cardiology"}])
+        v.finish_job(other, "succeeded", {})
+    return home, job_id, other, record_ids(home, job_id)
+
+
+def assert_refused(home: Path, job_id: int, record_id: int) -> None:
+    """The author's list, the reviewer's queue and an export request each refuse, naming the record, not its text."""
+    match = f"^record {record_id} (does not verify|has no seal): "
+    readers = [
+        ("alice", lambda s: s.vault.list_records(job_id)),
+        ("rita", lambda s: review.quarantined(s, job_id)),
+        ("alice", lambda s: export.request_export(s, job_id)),
+    ]
+    for user, read in readers:
+        with Session(open_as(home, user)) as s, pytest.raises(IntegrityError, match=match) as e:
+            read(s)
+        assert e.value.exit_code == 3 and "\n" not in str(e.value)
+        assert not any(t in str(e.value) for t in TEXTS)
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_quarantined_record_set_accepted_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET status = 'accepted' WHERE id = ?", [ids[QUARANTINED_MARK]])
+    assert_refused(home, job_id, ids[QUARANTINED_MARK])
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_rejected_record_set_accepted_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET status = 'accepted', reviewed_by = NULL WHERE id = ?", [ids[REJECTED_MARK]])
+    assert_refused(home, job_id, ids[REJECTED_MARK])
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_changed_label_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET label = 'orthopedics' WHERE id = ?", [ids[CLEAN[0][0]]])
+    assert_refused(home, job_id, ids[CLEAN[0][0]])
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_two_rows_with_their_labels_swapped_are_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    a, b = ids[CLEAN[0][0]], ids[CLEAN[1][0]]
+    raw_sql(home, insider, "UPDATE records SET label = CASE id WHEN ? THEN ? ELSE ? END WHERE id IN (?, ?)",
+            [a, CLEAN[1][1], CLEAN[0][1], a, b])
+    assert_refused(home, job_id, a)  # the first row read is named
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_record_moved_to_another_job_is_refused_there(vault, insider: str) -> None:
+    home, job_id, other, ids = vault
+    raw_sql(home, insider, "UPDATE records SET job_id = ? WHERE id = ?", [other, ids[CLEAN[0][0]]])
+    with Session(open_as(home, "alice")) as s:
+        for read in (lambda: s.vault.list_records(other), lambda: export.request_export(s, other)):
+            with pytest.raises(IntegrityError, match=f"^record {ids[CLEAN[0][0]]} does not verify"):
+                read()
+    with Session(open_as(home, "rita")) as s, pytest.raises(IntegrityError, match=f"^record {ids[CLEAN[0][0]]} "):
+        review.quarantined(s, other)
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_removed_seal_is_refused_and_never_rebuilt(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET seal = NULL, status = 'accepted' WHERE id = ?", [ids[QUARANTINED_MARK]])
+    assert_refused(home, job_id, ids[QUARANTINED_MARK])  # those sign-ins (author, reviewer) sealed nothing
+    with open_as(home, "root") as v:
+        assert len(v.audit_entries(action="records.seal")) == 1  # the one of the first sign-in, long before
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_seal_copied_from_another_row_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET seal = (SELECT seal FROM records WHERE id = ?) WHERE id = ?",
+            [ids[CLEAN[0][0]], ids[CLEAN[1][0]]])
+    assert_refused(home, job_id, ids[CLEAN[1][0]])
+
+
+def test_a_whole_row_copied_over_another_is_refused(vault) -> None:
+    home, job_id, _, ids = vault
+    a, b = ids[CLEAN[0][0]], ids[CLEAN[1][0]]
+    raw_sql(home, "root", "UPDATE records SET label = src.label, text = src.text, seal = src.seal FROM "
+            "(SELECT label, text, seal FROM records WHERE id = ?) AS src WHERE records.id = ?", [a, b])
+    assert_refused(home, job_id, b)
+
+
+def test_a_rejected_record_put_back_to_its_sealed_quarantined_state_is_refused(vault) -> None:
+    """A replay: the row as the gate sealed it names no decision, the log holds the reviewer's."""
+    home, job_id, _, ids = vault
+    rid = ids[QUARANTINED_MARK]
+    before = raw_sql(home, "olga", "SELECT status, seal FROM records WHERE id = ?", [rid])[0]
+    with open_as(home, "rita") as v:
+        v.review_record(rid, False, "rejected after all")
+    raw_sql(home, "root", "UPDATE records SET status = ?, reviewed_by = NULL, review_note = NULL, seal = ? WHERE id = ?",
+            [*before, rid])
+    assert_refused(home, job_id, rid)
+
+
+def test_a_filtered_record_put_back_to_its_sealed_accepted_state_is_refused(vault) -> None:
+    """A replay: the row as the gate sealed it names no decision, the log holds the label filter's."""
+    home, job_id, _, ids = vault
+    rid = ids[CLEAN[2][0]]
+    before = raw_sql(home, "olga", "SELECT status, reasons, seal FROM records WHERE id = ?", [rid])[0]
+    with open_as(home, "alice") as v:
+        v.apply_label_filter(job_id, "cleanlab", {rid: "label issue"})
+    raw_sql(home, "olga", "UPDATE records SET status = ?, reasons = ?, seal = ? WHERE id = ?", [*before, rid])
+    assert_refused(home, job_id, rid)
+
+
+def test_an_approved_export_is_not_written_after_an_edit(vault, tmp_path: Path) -> None:
+    home, job_id, _, ids = vault
+    with Session(open_as(home, "alice")) as s:
+        export_id = export.request_export(s, job_id)["export_id"]
+    with Session(open_as(home, "rita")) as s:
+        export.decide_export(s, export_id, True, "fit for release")
+    raw_sql(home, "olga", "UPDATE records SET status = 'accepted' WHERE id = ?", [ids[REJECTED_MARK]])
+    out = tmp_path / "out"
+    with Session(open_as(home, "alice")) as s, pytest.raises(IntegrityError, match=f"^record {ids[REJECTED_MARK]} "):
+        export.write_export(s, export_id, "jsonl", out)
+    assert not out.exists()
+
+
+def test_a_writer_does_not_seal_over_an_edit(vault) -> None:
+    """The label filter and the review re-seal the rows they change: an edited row makes them refuse, not launder."""
+    home, job_id, _, ids = vault
+    raw_sql(home, "root", "UPDATE records SET label = 'orthopedics' WHERE id = ?", [ids[CLEAN[0][0]]])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^record {ids[CLEAN[0][0]]} "):
+        v.apply_label_filter(job_id, "cleanlab", {})
+    raw_sql(home, "root", "UPDATE records SET review_note = 'looks fine' WHERE id = ?", [ids[QUARANTINED_MARK]])
+    with open_as(home, "rita") as v, pytest.raises(IntegrityError, match=f"^record {ids[QUARANTINED_MARK]} "):
+        v.review_record(ids[QUARANTINED_MARK], True, "ok")
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError):
+        v.list_records(job_id)
