@@ -14,6 +14,8 @@ decision than the log's ``record.filter`` or ``record.review`` entry for it. (De
 state current again breaks the hash chain: ``audit verify`` reports it.)
 
 Readers verify every row of a job they hand to the app; counting readers (gate statistics) read no text and do not.
+Writers (``JobsMixin``: adding, filtering, reviewing; a key rotation) verify a row before they seal it again, so they
+never launder an edit. Rows of a vault from before the seals are sealed once: ``JobsMixin._seal_unsealed_records``.
 """
 
 from __future__ import annotations

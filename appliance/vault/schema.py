@@ -3,7 +3,8 @@
 Everything (seed texts, task specs, generated and quarantined records, reports, export manifests, the audit
 log) lives here, inside the database encrypted under the ``meta`` key. Columns listed in ``SEALED`` hold
 values encrypted once more under their room's key (``fields.py``): record texts for authors and reviewers,
-seed texts and adapter weights for authors. IDs are allocated by the single
+seed texts and adapter weights for authors; each ``records`` row also carries a seal over its other columns, which
+only holders of the records key can write (``rowseal.py``). IDs are allocated by the single
 process that holds the vault lock (``max(id) + 1`` inside the transaction), which keeps the audit
 sequence gapless and survives ``COPY FROM DATABASE`` unchanged. JSON is stored as canonical text so that
 no extension is needed to read it back and hashes stay stable. Timestamps are ISO-8601 UTC text.
