@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from appliance.errors import BadInput
 from appliance.inputfile import has_control_chars
-from appliance.vault import db, fields, roles, schema
+from appliance.vault import db, fields, roles, rowseal, schema
 from appliance.vault.audit import canonical
 from appliance.vault.core import VaultCore, check_label_name
 from appliance.vault.keys import now_iso
@@ -36,10 +36,9 @@ RECORD_TYPES = {
     "findings": "VARCHAR",
     "scores": "VARCHAR",
     "created_at": "VARCHAR",
+    "seal": "VARCHAR",
 }
 _JOB_FIELDS = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at", "units_done")
-_RECORD_FIELDS = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "findings", "scores",
-                  "created_at", "reviewed_by", "review_note")
 
 
 def record_ids_sha256(ids: Iterable[int]) -> str:
@@ -94,6 +93,7 @@ class JobsMixin(VaultCore):
                 raise BadInput(f"no job with id {job_id}")
             if row[0] != "running":
                 raise BadInput(f"job {job_id} is already finished ({row[0]})")
+            # Gate statistics only (no record leaves here): counted without verifying the rows' seals.
             counts = dict(con.execute("SELECT status, count(*) FROM records WHERE job_id = ? GROUP BY status", [job_id]).fetchall())
             con.execute(
                 "UPDATE jobs SET status = ?, summary = ?, finished_at = ? WHERE id = ?",
@@ -164,22 +164,27 @@ class JobsMixin(VaultCore):
             for column in ("text", "context"):
                 cols[column] = [fields.seal_text(key, gen, roles.RECORDS, "records", column, i, v)
                                 for i, v in zip(ids, cols[column])]
+            decided = rowseal.decisions(con)
+            rows = ({"reviewed_by": None, "review_note": None, **{c: cols[c][i] for c in RECORD_TYPES if c != "seal"}}
+                    for i in range(n))
+            cols["seal"] = [rowseal.seal(key, gen, row, decided.of(row)) for row in rows]
             db.insert_columns(con, "records", cols, RECORD_TYPES)
         return ids
 
     def list_records(self, job_id: int, status: str | None = None, limit: int | None = None,
                      label: str | None = None) -> list[dict[str, Any]]:
-        """A job's records with their texts (sealed: the reader must hold the records key)."""
+        """A job's records with their texts (sealed: the reader must hold the records key).
+
+        Every row of the job is verified (``rowseal``), not only those asked for: a record whose status was edited
+        out of the asked-for set (a quarantined one made 'accepted') is refused in the review queue too."""
         self.require("record.read")
         self._room_key(roles.RECORDS)
-        where, args = "job_id = ?", [job_id]
-        if status is not None:
-            where += " AND status = ?"
-            args.append(status)
-        if label is not None:
-            where += " AND label = ?"
-            args.append(label)
-        out = self._rows("records", _RECORD_FIELDS, where, args, limit=limit)
+        with self._mutex:
+            rows = rowseal.verified_rows(self._con, self._keys[roles.RECORDS], "job_id = ?", [job_id])
+        out = [{k: d[k] for k in rowseal.COLUMNS} for d in rows
+               if (status is None or d["status"] == status) and (label is None or d["label"] == label)]
+        if limit is not None:
+            out = out[:max(int(limit), 0)]
         for d in out:
             for k in ("text", "context"):
                 d[k] = self._open(roles.RECORDS, "records", k, d["id"], d[k])
@@ -188,7 +193,8 @@ class JobsMixin(VaultCore):
         return out
 
     def count_records(self, job_id: int, status: str | None = None) -> int:
-        """How many records a job has (no text: counts are gate statistics, readable wherever jobs are)."""
+        """How many records a job has (no text: counts are gate statistics, readable wherever jobs are; the rows'
+        seals are not verified, since nothing of a record is handed on)."""
         self.require("job.read")
         if status is None:
             row = self._one("SELECT count(*) FROM records WHERE job_id = ?", [job_id])
@@ -212,55 +218,80 @@ class JobsMixin(VaultCore):
         check_label_name("label filter", name, 64)
         if any(not isinstance(r, str) or not r or has_control_chars(r) for r in removed.values()):
             raise ValueError("a label filter's reasons are one-line strings")
+        gen, key = self._room_key(roles.RECORDS)  # the records' seals change with their statuses
         with self.transaction() as con:
             row = con.execute("SELECT status, summary FROM jobs WHERE id = ?", [job_id]).fetchone()
             if row is None:
                 raise BadInput(f"no job with id {job_id}")
             if row[0] == "running":
                 raise BadInput(f"job {job_id} is still running; filter its records once it has finished")
-            current, label_of = {}, {}
-            for rid, status, reasons, label in con.execute(
-                    "SELECT id, status, reasons, label FROM records WHERE job_id = ? AND status IN ('accepted', 'filtered')",
-                    [job_id]).fetchall():
-                current[rid], label_of[rid] = (status, json.loads(reasons)), label
-            stray = sorted(set(removed) - set(current))
+            # Verified before they are re-sealed: a row edited by raw SQL must not get a valid seal from the filter.
+            rows = rowseal.verified_rows(con, self._keys[roles.RECORDS],
+                                         "job_id = ? AND status IN ('accepted', 'filtered')", [job_id])
+            label_of = {r["id"]: r["label"] for r in rows}
+            stray = sorted(set(removed) - set(label_of))
             if stray:
                 raise BadInput(f"record {stray[0]} is not an accepted or filtered record of job {job_id}")
             changed: dict[str, list[int]] = {"filtered": [], "accepted": []}
-            updates = []
-            for rid, (status, reasons) in sorted(current.items()):
-                kept = [r for r in reasons if not str(r).startswith(LABEL_FILTER_REASON)]
-                new_status, new_reasons = ("filtered", [*kept, f"{LABEL_FILTER_REASON}{name}: {removed[rid]}"]) \
-                    if rid in removed else ("accepted", kept)
-                if (new_status, new_reasons) != (status, reasons):
-                    updates.append([new_status, canonical(new_reasons), rid])
-                    changed[new_status].append(rid)
-            if updates:  # one statement for them all: a per-record round trip is slow on a large job
-                con.executemany("UPDATE records SET status = ?, reasons = ? WHERE id = ?", updates)
+            for r in rows:
+                reasons = json.loads(r["reasons"])
+                kept = [x for x in reasons if not str(x).startswith(LABEL_FILTER_REASON)]
+                new_status, new_reasons = ("filtered", [*kept, f"{LABEL_FILTER_REASON}{name}: {removed[r['id']]}"]) \
+                    if r["id"] in removed else ("accepted", kept)
+                if (new_status, new_reasons) != (r["status"], reasons):
+                    changed[new_status].append(r["id"])
+                r["status"], r["reasons"] = new_status, canonical(new_reasons)
             summary = json.loads(row[1]) if row[1] else {}
             summary["label_filter"] = {"name": name, "removed": len(removed), "report_id": report_id, "by": self.user,
                                        "at": now_iso()}
             con.execute("UPDATE jobs SET summary = ? WHERE id = ?", [canonical(summary), job_id])
+            # The entry first: every row it decides is sealed naming it, so an older seal of a row no longer verifies.
             self.audit("record.filter", {"job_id": job_id, "report_id": report_id},
                        {"filter": name, **{key: _id_digest(ids, label_of) for key, ids in
                                            (("filtered", removed), ("newly_filtered", changed["filtered"]),
                                             ("restored", changed["accepted"]))}})
+            rowseal.write_seals(con, rows, key, gen, extra=("status", "reasons"))  # one statement for them all
         return {"filtered": len(removed), "newly_filtered": len(changed["filtered"]), "restored": len(changed["accepted"])}
 
     def review_record(self, record_id: int, release: bool, note: str = "") -> str:
         """A reviewer releases a quarantined record ('accepted') or rejects it ('rejected')."""
         self.require("record.review")
-        self._room_key(roles.RECORDS)  # nobody decides on a record they cannot read
+        gen, key = self._room_key(roles.RECORDS)  # nobody decides on a record they cannot read
         new_status = "accepted" if release else "rejected"
         with self.transaction() as con:
-            row = con.execute("SELECT status, job_id FROM records WHERE id = ?", [record_id]).fetchone()
-            if row is None:
+            rows = rowseal.verified_rows(con, self._keys[roles.RECORDS], "id = ?", [record_id])
+            if not rows:
                 raise BadInput(f"no record with id {record_id}")
-            if row[0] != "quarantined":
-                raise BadInput(f"record {record_id} is not quarantined ({row[0]})")
-            con.execute(
-                "UPDATE records SET status = ?, reviewed_by = ?, review_note = ? WHERE id = ?",
-                [new_status, self.user, note, record_id],
-            )
-            self.audit("record.review", {"record_id": record_id, "job_id": row[1]}, {"decision": new_status})
+            row = rows[0]
+            if row["status"] != "quarantined":
+                raise BadInput(f"record {record_id} is not quarantined ({row['status']})")
+            # The entry first: the new seal names it, so the record's sealed 'quarantined' state no longer verifies.
+            self.audit("record.review", {"record_id": record_id, "job_id": row["job_id"]}, {"decision": new_status})
+            row.update(status=new_status, reviewed_by=self.user, review_note=note)
+            rowseal.write_seals(con, [row], key, gen, extra=("status", "reviewed_by", "review_note"))
         return new_status
+
+    def _seal_unsealed_records(self) -> int | None:
+        """Seal the records written before rows had seals, once per vault; returns how many, or None if not now.
+
+        Called at the sign-in of a records-key holder (author or reviewer). The first one to sign in after the
+        upgrade seals every row without a seal and writes a signed ``records.seal`` entry with the count; from then
+        on a row without a seal is never sealed again, only refused (``rowseal.check``), so an insider who removes a
+        seal cannot have it rebuilt over their edit. Removing the ``records.seal`` entry itself breaks the audit
+        log's hash chain, so the log must verify before any row is sealed here; if it does not, nothing is sealed
+        and the unsealed rows stay refused (``audit verify`` says why). A new vault writes the entry with 0 at its
+        first author's sign-in. What an insider edited *before* that first sign-in is sealed as it is: those rows
+        were never protected."""
+        if not self.holds(roles.RECORDS):
+            return None
+        if self._one("SELECT 1 FROM audit WHERE action = ? LIMIT 1", [rowseal.SEALED_ACTION]) is not None:
+            return None
+        with self._mutex:
+            log = self._log.verify({n: self._kf.public_keys(n)["sign"] for n in self._kf.users})
+        if not log.ok:
+            return None
+        gen, key = self._room_key(roles.RECORDS)
+        with self.transaction() as con:
+            n = rowseal.write_seals(con, rowseal.read_rows(con, "seal IS NULL"), key, gen)
+            self.audit(rowseal.SEALED_ACTION, {}, {"records": n})
+        return n

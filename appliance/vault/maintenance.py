@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.vault import db, fields, keys, layout, roles, rotate, schema
+from appliance.vault import db, fields, keys, layout, roles, rotate, rowseal, schema
 from appliance.vault.audit import VerifyResult, canonical
 from appliance.vault.core import ALIAS, VaultCore
 
@@ -64,9 +64,13 @@ class MaintenanceMixin(VaultCore):
         self._kf = kf
         self._keys[room][gen] = secret
         with self.transaction() as con:  # step 2: every sealed value of the room re-sealed under the new key
+            # Record rows' seals follow the key, but only of rows that verify now: an edited row stays refused.
+            intact = rowseal.verified_ids(con, self._keys[room]) if room == roles.RECORDS else None
             for r, table, column, is_blob in schema.SEALED:
                 if r == room:
                     self._reseal_column(con, room, table, column, is_blob, gen, secret)
+            if intact is not None:
+                rowseal.write_seals(con, (row for row in rowseal.read_rows(con) if row["id"] in intact), secret, gen)
             self.audit("key.room.rotate", {"room": room}, {"from_generation": old_gen, "generation": gen, "holders": holders})
         kf = self._kf.copy()
         kf.finish_generation(room, gen)  # step 3: the old generation is forgotten

@@ -3,7 +3,8 @@
 Everything (seed texts, task specs, generated and quarantined records, reports, export manifests, the audit
 log) lives here, inside the database encrypted under the ``meta`` key. Columns listed in ``SEALED`` hold
 values encrypted once more under their room's key (``fields.py``): record texts for authors and reviewers,
-seed texts and adapter weights for authors. IDs are allocated by the single
+seed texts and adapter weights for authors; each ``records`` row also carries a seal over its other columns, which
+only holders of the records key can write (``rowseal.py``). IDs are allocated by the single
 process that holds the vault lock (``max(id) + 1`` inside the transaction), which keeps the audit
 sequence gapless and survives ``COPY FROM DATABASE`` unchanged. JSON is stored as canonical text so that
 no extension is needed to read it back and hashes stay stable. Timestamps are ISO-8601 UTC text.
@@ -78,7 +79,8 @@ DDL = (
         scores VARCHAR NOT NULL,
         created_at VARCHAR NOT NULL,
         reviewed_by VARCHAR,
-        review_note VARCHAR)""",
+        review_note VARCHAR,
+        seal VARCHAR)""",
     """CREATE TABLE reports (
         id BIGINT PRIMARY KEY,
         job_id BIGINT,
@@ -165,21 +167,26 @@ def add_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(stmt)
 
 
-# Columns added after schema version 1 shipped: (table, column, type, default). The gate's findings of every record
-# (not only the blocking reason), so review shows them all and export redacts them all; an older record has none.
-ADDED_COLUMNS = (("records", "findings", "VARCHAR", "'[]'"),)
+# Columns added after schema version 1 shipped: (table, column, type, default; None: nullable, no default). The gate's
+# findings of every record (not only the blocking reason), so review shows them all and export redacts them all; an
+# older record has none. A record's seal (``rowseal.py``): older rows get theirs once, from a records-key holder.
+ADDED_COLUMNS = (("records", "findings", "VARCHAR", "'[]'"), ("records", "seal", "VARCHAR", None))
 
 
 def add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Add ``ADDED_COLUMNS`` to an older vault's tables (DuckDB adds a column only without constraints, so NOT NULL
-    is set afterwards; existing rows get the default first)."""
+    is set afterwards; existing rows get the default first; a column without a default stays nullable)."""
     present = {
         (t, c) for t, c in con.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = current_database()"
         ).fetchall()
     }
     for table, column, sql_type, default in ADDED_COLUMNS:
-        if (table, column) not in present:
+        if (table, column) in present:
+            continue
+        if default is None:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+        else:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type} DEFAULT {default}")
             con.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL")
 

@@ -115,6 +115,7 @@ class Vault(UsersMixin, TasksMixin, JobsMixin, SeedsMixin, ExportsMixin, Mainten
             if unlocked.pending_failures or kf.users[user].get("consecutive_failures"):
                 kf.clear_failures(user)
             vault._settle_rooms()
+            vault._seal_unsealed_records()
             return vault
         except BaseException:
             if con is not None:

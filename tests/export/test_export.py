@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.key_helpers import reseal_records
 from tests.export.export_helpers import COPIED, NAMED, PW, QUARANTINED_MARK, REJECTED_MARK, RELEASED, make_job, open_as
 
 from appliance.cli import main as cli_main
@@ -217,6 +218,7 @@ def test_changed_records_void_the_approval(job_home, tmp_path: Path) -> None:
     with open_as(home, "rita") as v:  # one more record released after the approval
         rid = next(r["id"] for r in v.list_records(job_id) if r["text"] == REJECTED_MARK)
         v._con.execute("UPDATE records SET status = 'accepted' WHERE id = ?", [rid])  # fault: simulated change
+        reseal_records(v, [rid])  # by a records-key holder, so the row's seal verifies: the approval must catch it
     with session(home, "alice") as s, pytest.raises(UserError, match="changed since export"):
         export.write_export(s, export_id, "jsonl", tmp_path / "x")
 

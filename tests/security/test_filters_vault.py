@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.key_helpers import share_keys
+from tests.key_helpers import reseal_records, share_keys
 from tests.quality.filter_data import planted_set
 
 from appliance.cli import main as cli_main
@@ -220,8 +220,9 @@ def test_a_filtered_record_flipped_back_with_raw_sql_after_the_request_is_not_ex
     with Session(open_as(home, "rita")) as s:
         export.decide_export(s, export_id, True, "reviewed")
     rid = statuses(home, job_id)["filtered"][0]["id"]
-    with open_as(home, "rita") as v:  # an insider with the database key puts a filtered record back
+    with open_as(home, "rita") as v:  # an insider with the records key puts a filtered record back and re-seals it
         v._con.execute("UPDATE records SET status = 'accepted' WHERE id = ?", [rid])
+        reseal_records(v, [rid])  # (without the key the row's seal refuses it: tests/security/test_rowseal_*.py)
     with Session(open_as(home, "alice")) as s, pytest.raises(UserError, match="changed since export"):
         export.write_export(s, export_id, "jsonl", tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.key_helpers import reseal_records
 from tests.export.export_helpers import CLEAN, FAST_KDF, PW, make_job, open_as
 from tests.export.test_export import all_bytes, approved, exported_texts, session
 
@@ -179,6 +180,7 @@ def test_damaged_stored_findings_refuse_the_export(home_and_job, tmp_path: Path,
     export_id = approved(home, job_id)
     with open_as(home, "alice") as v:  # raw SQL: the only way to cause it
         v._con.execute("UPDATE records SET findings = ? WHERE id = ?", [json.dumps(damage), record_id])
+        reseal_records(v, [record_id])  # sealed again (alice holds the records key): the findings check must refuse
     out = tmp_path / "out"
     with session(home, "alice") as s, pytest.raises(UserError, match=f"record {record_id}: its stored PII findings are damaged"):
         export.write_export(s, export_id, "jsonl", out)

@@ -1,0 +1,153 @@
+"""A record row's seal: what makes a record's status, label and job hold in the ``records`` key, not only in the code.
+
+The database key opens every column of ``records`` to every role; only the texts are encrypted again (``fields.py``).
+So each row also carries ``seal``: ``GEN:HMAC-SHA256`` under a key derived (HKDF) from the records room key of
+generation GEN, over the row id and every other column (job, label, the sealed text and context tokens, attributes,
+status, reasons, findings, scores, reviewer and note) and the row's *decision*: the sequence number of the audit entry
+that last decided its status (``decision_seq``). Only holders of the records key (authors, reviewers) can write a
+seal that verifies, so an admin or auditor who edits a row by raw SQL (a quarantined record made 'accepted', a label
+changed, a row moved to another job, a seal removed or copied from another row) is refused by every reader.
+
+The decision binds a row to the log, so a holder's *earlier* seal of the same row does not verify either: a filtered
+record put back to its sealed pre-filter 'accepted' state, or a rejected one back to 'quarantined', names an older
+decision than the log's ``record.filter`` or ``record.review`` entry for it. (Deleting those entries to make an old
+state current again breaks the hash chain: ``audit verify`` reports it.)
+
+Readers verify every row of a job they hand to the app; counting readers (gate statistics) read no text and do not.
+Writers (``JobsMixin``: adding, filtering, reviewing; a key rotation) verify a row before they seal it again, so they
+never launder an edit. Rows of a vault from before the seals are sealed once: ``JobsMixin._seal_unsealed_records``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from appliance.errors import IntegrityError
+from appliance.vault import db
+
+# Every column of a record but the seal, in the order the seal covers them.
+COLUMNS = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "findings", "scores",
+           "created_at", "reviewed_by", "review_note")
+# Statuses a label filter decides (it moves records only between these two).
+FILTERED_STATUSES = ("accepted", "filtered")
+REVIEW_ACTION, FILTER_ACTION = "record.review", "record.filter"
+# The audit entry written once, by the first records-key holder to sign in, after which every row has a seal.
+SEALED_ACTION = "records.seal"
+_INFO = b"appliance-vault/row-seal/1"
+
+
+@lru_cache(maxsize=16)
+def _mac_key(room_key: bytes) -> bytes:
+    """A key of its own for the seals, so the records key is never used for two algorithms."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(room_key)
+
+
+def _mac(room_key: bytes, row: Mapping[str, Any], decision: int) -> str:
+    material = json.dumps([_INFO.decode(), [row[c] for c in COLUMNS], int(decision)], separators=(",", ":"),
+                          ensure_ascii=False)
+    return hmac.new(_mac_key(room_key), material.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def seal(room_key: bytes, gen: str, row: Mapping[str, Any], decision: int) -> str:
+    """The seal of ``row`` (every name of ``COLUMNS``, as stored) whose status audit entry ``decision`` decided."""
+    return f"{gen}:{_mac(room_key, row, decision)}"
+
+
+def verifies(keys: Mapping[str, bytes], row: Mapping[str, Any], decision: int) -> bool:
+    token = row.get("seal")
+    if not isinstance(token, str):
+        return False
+    gen, sep, mac = token.partition(":")
+    key = keys.get(gen)
+    return bool(sep) and key is not None and hmac.compare_digest(mac, _mac(key, row, decision))
+
+
+def check(keys: Mapping[str, bytes], row: Mapping[str, Any], decision: int) -> None:
+    """Raise IntegrityError naming the record (never its text) unless its seal verifies."""
+    if not verifies(keys, row, decision):
+        what = "has no seal" if row.get("seal") is None else "does not verify"
+        raise IntegrityError(f"record {row['id']} {what}: it was changed outside the app (status, label, job or "
+                             "texts) or its seal was removed or copied; run `audit verify` and ask a reviewer")
+
+
+@dataclass
+class Decisions:
+    """The audit log's latest decision per record (reviews) and per job (label filters)."""
+
+    by_record: dict[int, int] = field(default_factory=dict)  # record id -> its latest review
+    by_job: dict[int, int] = field(default_factory=dict)  # job id -> its latest label filter
+
+    def of(self, row: Mapping[str, Any]) -> int:
+        """The sequence number a row's seal must name: its latest review, or its job's latest label filter if that
+        came later and the row is one a filter decides; 0 for a record nobody decided on since the gate."""
+        seq = self.by_record.get(int(row["id"]), 0)
+        if row["status"] in FILTERED_STATUSES:
+            seq = max(seq, self.by_job.get(int(row["job_id"]), 0))
+        return seq
+
+
+def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
+    """Read the decisions from the audit log (object ids only; the log's signatures are ``audit verify``'s work)."""
+    out = Decisions()
+    for seq, action, oids in con.execute("SELECT seq, action, object_ids FROM audit WHERE action IN (?, ?)",
+                                         [REVIEW_ACTION, FILTER_ACTION]).fetchall():
+        try:
+            ids = json.loads(oids)
+            key = int(ids["record_id"] if action == REVIEW_ACTION else ids["job_id"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a malformed entry decides nothing; the rows it meant then fail their check
+        table = out.by_record if action == REVIEW_ACTION else out.by_job
+        table[key] = max(table.get(key, 0), int(seq))
+    return out
+
+
+def read_rows(con: duckdb.DuckDBPyConnection, where: str = "true", args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of ``records`` with every sealed column and the seal, by id."""
+    names = (*COLUMNS, "seal")
+    return [dict(zip(names, r)) for r in
+            con.execute(f"SELECT {', '.join(names)} FROM records WHERE {where} ORDER BY id", list(args)).fetchall()]
+
+
+def verified_rows(con: duckdb.DuckDBPyConnection, keys: Mapping[str, bytes], where: str = "true",
+                  args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """``read_rows``, each checked: the first row that does not verify raises IntegrityError naming it."""
+    rows = read_rows(con, where, args)
+    dec = decisions(con)
+    for row in rows:
+        check(keys, row, dec.of(row))
+    return rows
+
+
+def write_seals(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]], room_key: bytes, gen: str,
+                decision_of: Decisions | None = None, extra: Sequence[str] = ()) -> int:
+    """Store new seals for ``rows`` (and their columns named in ``extra``, changed by the caller) in one UPDATE."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    dec = decision_of or decisions(con)
+    cols: dict[str, list[Any]] = {"id": [r["id"] for r in rows]}
+    for name in extra:
+        cols[name] = [r[name] for r in rows]
+    cols["seal"] = [seal(room_key, gen, r, dec.of(r)) for r in rows]
+    types = {name: "BIGINT" if name == "id" else "VARCHAR" for name in cols}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _row_seals ({', '.join(f'{n} {t}' for n, t in types.items())})")
+    db.insert_columns(con, "_row_seals", cols, types)
+    sets = ", ".join(f"{n} = _row_seals.{n}" for n in cols if n != "id")
+    con.execute(f"UPDATE records SET {sets} FROM _row_seals WHERE records.id = _row_seals.id")
+    con.execute("DROP TABLE _row_seals")
+    return len(rows)
+
+
+def verified_ids(con: duckdb.DuckDBPyConnection, keys: Mapping[str, bytes]) -> set[int]:
+    """Ids of the rows whose seal verifies (a key rotation re-seals only these: the rest stay refused)."""
+    dec = decisions(con)
+    return {r["id"] for r in read_rows(con) if verifies(keys, r, dec.of(r))}

@@ -1,0 +1,149 @@
+"""Attacks on a record's status, label and job by raw SQL: an admin or auditor holds the database key, so they can
+edit any column of ``records``; only holders of the records key (authors, reviewers) can seal a row. Every edit below
+must be refused, naming the record and never its text, by the author's record list, the reviewer's review queue and
+an export; the legitimate paths (gate, review, label filter, export, key rotation) keep every row verifying."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from appliance.errors import IntegrityError
+from appliance.service import export, review
+from appliance.service.session import Session
+from tests.export.export_helpers import CLEAN, QUARANTINED_MARK, REJECTED_MARK, make_job, open_as
+from tests.security.rowseal_helpers import PASSPHRASES, assert_refused, raw_sql, record_ids
+
+INSIDERS = {"root": "admin", "olga": "auditor"}
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> tuple[Path, int, int, dict[str, int]]:
+    """The export tests' vault (accepted, quarantined, released and rejected records), an auditor, and a second job."""
+    home = tmp_path / "home"
+    job_id = make_job(home)
+    with open_as(home, "root") as v:
+        v.add_user("olga", "auditor", PASSPHRASES["olga"])
+    with open_as(home, "alice") as v:
+        other = v.create_job(v.get_job(job_id)["task_id"], "zerogen", v.get_job(job_id)["config"])
+        v.add_records(other, [{"text": "another job's only record", "label": "cardiology"}])
+        v.finish_job(other, "succeeded", {})
+    return home, job_id, other, record_ids(home, job_id)
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_quarantined_record_set_accepted_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET status = 'accepted' WHERE id = ?", [ids[QUARANTINED_MARK]])
+    assert_refused(home, job_id, ids[QUARANTINED_MARK])
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_rejected_record_set_accepted_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET status = 'accepted', reviewed_by = NULL WHERE id = ?",
+            [ids[REJECTED_MARK]])
+    assert_refused(home, job_id, ids[REJECTED_MARK])
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_changed_label_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET label = 'orthopedics' WHERE id = ?", [ids[CLEAN[0][0]]])
+    assert_refused(home, job_id, ids[CLEAN[0][0]])
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_two_rows_with_their_labels_swapped_are_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    a, b = ids[CLEAN[0][0]], ids[CLEAN[1][0]]
+    raw_sql(home, insider, "UPDATE records SET label = CASE id WHEN ? THEN ? ELSE ? END WHERE id IN (?, ?)",
+            [a, CLEAN[1][1], CLEAN[0][1], a, b])
+    assert_refused(home, job_id, a)  # the first row read is named
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_record_moved_to_another_job_is_refused_there(vault, insider: str) -> None:
+    home, job_id, other, ids = vault
+    raw_sql(home, insider, "UPDATE records SET job_id = ? WHERE id = ?", [other, ids[CLEAN[0][0]]])
+    with Session(open_as(home, "alice")) as s:
+        for read in (lambda: s.vault.list_records(other), lambda: export.request_export(s, other)):
+            with pytest.raises(IntegrityError, match=f"^record {ids[CLEAN[0][0]]} does not verify"):
+                read()
+    with Session(open_as(home, "rita")) as s, pytest.raises(IntegrityError, match=f"^record {ids[CLEAN[0][0]]} "):
+        review.quarantined(s, other)
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_removed_seal_is_refused_and_never_rebuilt(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET seal = NULL, status = 'accepted' WHERE id = ?", [ids[QUARANTINED_MARK]])
+    assert_refused(home, job_id, ids[QUARANTINED_MARK])  # those sign-ins (author, reviewer) sealed nothing
+    with open_as(home, "root") as v:
+        assert len(v.audit_entries(action="records.seal")) == 1  # the one of the first sign-in, long before
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_seal_copied_from_another_row_is_refused(vault, insider: str) -> None:
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "UPDATE records SET seal = (SELECT seal FROM records WHERE id = ?) WHERE id = ?",
+            [ids[CLEAN[0][0]], ids[CLEAN[1][0]]])
+    assert_refused(home, job_id, ids[CLEAN[1][0]])
+
+
+def test_a_whole_row_copied_over_another_is_refused(vault) -> None:
+    home, job_id, _, ids = vault
+    a, b = ids[CLEAN[0][0]], ids[CLEAN[1][0]]
+    raw_sql(home, "root", "UPDATE records SET label = src.label, text = src.text, seal = src.seal FROM "
+            "(SELECT label, text, seal FROM records WHERE id = ?) AS src WHERE records.id = ?", [a, b])
+    assert_refused(home, job_id, b)
+
+
+def test_a_rejected_record_put_back_to_its_sealed_quarantined_state_is_refused(vault) -> None:
+    """A replay: the row as the gate sealed it names no decision, the log holds the reviewer's."""
+    home, job_id, _, ids = vault
+    rid = ids[QUARANTINED_MARK]
+    before = raw_sql(home, "olga", "SELECT status, seal FROM records WHERE id = ?", [rid])[0]
+    with open_as(home, "rita") as v:
+        v.review_record(rid, False, "rejected after all")
+    raw_sql(home, "root", "UPDATE records SET status = ?, reviewed_by = NULL, review_note = NULL, seal = ? "
+            "WHERE id = ?", [*before, rid])
+    assert_refused(home, job_id, rid)
+
+
+def test_a_filtered_record_put_back_to_its_sealed_accepted_state_is_refused(vault) -> None:
+    """A replay: the row as the gate sealed it names no decision, the log holds the label filter's."""
+    home, job_id, _, ids = vault
+    rid = ids[CLEAN[2][0]]
+    before = raw_sql(home, "olga", "SELECT status, reasons, seal FROM records WHERE id = ?", [rid])[0]
+    with open_as(home, "alice") as v:
+        v.apply_label_filter(job_id, "cleanlab", {rid: "label issue"})
+    raw_sql(home, "olga", "UPDATE records SET status = ?, reasons = ?, seal = ? WHERE id = ?", [*before, rid])
+    assert_refused(home, job_id, rid)
+
+
+def test_an_approved_export_is_not_written_after_an_edit(vault, tmp_path: Path) -> None:
+    home, job_id, _, ids = vault
+    with Session(open_as(home, "alice")) as s:
+        export_id = export.request_export(s, job_id)["export_id"]
+    with Session(open_as(home, "rita")) as s:
+        export.decide_export(s, export_id, True, "fit for release")
+    raw_sql(home, "olga", "UPDATE records SET status = 'accepted' WHERE id = ?", [ids[REJECTED_MARK]])
+    out = tmp_path / "out"
+    with Session(open_as(home, "alice")) as s, pytest.raises(IntegrityError, match=f"^record {ids[REJECTED_MARK]} "):
+        export.write_export(s, export_id, "jsonl", out)
+    assert not out.exists()
+
+
+def test_a_writer_does_not_seal_over_an_edit(vault) -> None:
+    """The label filter and the review re-seal the rows they change: an edited row makes them refuse, not launder."""
+    home, job_id, _, ids = vault
+    raw_sql(home, "root", "UPDATE records SET label = 'orthopedics' WHERE id = ?", [ids[CLEAN[0][0]]])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^record {ids[CLEAN[0][0]]} "):
+        v.apply_label_filter(job_id, "cleanlab", {})
+    raw_sql(home, "root", "UPDATE records SET review_note = 'looks fine' WHERE id = ?", [ids[QUARANTINED_MARK]])
+    with open_as(home, "rita") as v, pytest.raises(IntegrityError, match=f"^record {ids[QUARANTINED_MARK]} "):
+        v.review_record(ids[QUARANTINED_MARK], True, "ok")
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError):
+        v.list_records(job_id)
