@@ -5,6 +5,7 @@ an export; the legitimate paths (gate, review, label filter, export, key rotatio
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,11 @@ from tests.security.rowseal_helpers import PASSPHRASES, assert_refused, raw_sql,
 INSIDERS = {"root": "admin", "olga": "auditor"}
 
 
-@pytest.fixture
-def vault(tmp_path: Path) -> tuple[Path, int, int, dict[str, int]]:
-    """The export tests' vault (accepted, quarantined, released and rejected records), an auditor, and a second job."""
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int, dict[str, int]]:
+    """The export tests' vault (accepted, quarantined, released and rejected records), an auditor, and a second job:
+    built once (its users' key derivations are most of a test's time), copied for each test."""
+    home = tmp_path_factory.mktemp("rowseal") / "home"
     job_id = make_job(home)
     with open_as(home, "root") as v:
         v.add_user("olga", "auditor", PASSPHRASES["olga"])
@@ -30,6 +32,15 @@ def vault(tmp_path: Path) -> tuple[Path, int, int, dict[str, int]]:
         v.add_records(other, [{"text": "another job's only record", "label": "cardiology"}])
         v.finish_job(other, "succeeded", {})
     return home, job_id, other, record_ids(home, job_id)
+
+
+@pytest.fixture
+def vault(template, tmp_path: Path) -> tuple[Path, int, int, dict[str, int]]:
+    """A fresh copy of the template vault: every test edits its own."""
+    src, job_id, other, ids = template
+    home = tmp_path / "home"
+    shutil.copytree(src, home, symlinks=True)
+    return home, job_id, other, ids
 
 
 @pytest.mark.parametrize("insider", list(INSIDERS))
