@@ -7,7 +7,6 @@ who hold it can read them, whatever they do to the database.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -19,6 +18,7 @@ from appliance.vault import db, fields, roles, rowseal, schema
 from appliance.vault.audit import canonical
 from appliance.vault.core import VaultCore, check_label_name
 from appliance.vault.keys import now_iso
+from appliance.vault.rowseal import record_ids_sha256
 
 RECORD_STATUSES = ("accepted", "quarantined", "rejected", "filtered")
 # A record a label filter took out of the training set keeps its row, status 'filtered' and a reason starting so.
@@ -39,12 +39,6 @@ RECORD_TYPES = {
     "seal": "VARCHAR",
 }
 _JOB_FIELDS = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at", "units_done")
-
-
-def record_ids_sha256(ids: Iterable[int]) -> str:
-    """sha256 of the ascending record ids written as a JSON array without spaces (``[3,10,24]``): what an audit entry
-    keeps of a set of records, which anyone holding the ids (the vault, a report) can recompute and compare."""
-    return hashlib.sha256(canonical(sorted(int(i) for i in ids)).encode()).hexdigest()
 
 
 def _id_digest(ids: Iterable[int], label_of: dict[int, Any]) -> dict[str, Any]:
@@ -95,11 +89,15 @@ class JobsMixin(VaultCore):
                 raise BadInput(f"job {job_id} is already finished ({row[0]})")
             # Gate statistics only (no record leaves here): counted without verifying the rows' seals.
             counts = dict(con.execute("SELECT status, count(*) FROM records WHERE job_id = ? GROUP BY status", [job_id]).fetchall())
+            ids = [r[0] for r in con.execute("SELECT id FROM records WHERE job_id = ?", [job_id]).fetchall()]
             con.execute(
                 "UPDATE jobs SET status = ?, summary = ?, finished_at = ? WHERE id = ?",
                 [status, canonical(summary or {}), now_iso(), job_id],
             )
-            self.audit("job.finish", {"job_id": job_id}, {"status": status, "records": counts, "summary": summary or {}})
+            # The ids' digest holds the job's rows to this set: a row deleted later is refused as missing (rowseal).
+            self.audit("job.finish", {"job_id": job_id}, {"status": status, "records": counts, "records_total": len(ids),
+                                                          "record_ids_sha256": record_ids_sha256(ids),
+                                                          "summary": summary or {}})
 
     def reopen_job(self, job_id: int) -> None:
         """Mark a cancelled or failed job as running again, so ``resume`` can finish it (audited)."""
@@ -176,11 +174,12 @@ class JobsMixin(VaultCore):
         """A job's records with their texts (sealed: the reader must hold the records key).
 
         Every row of the job is verified (``rowseal``), not only those asked for: a record whose status was edited
-        out of the asked-for set (a quarantined one made 'accepted') is refused in the review queue too."""
+        out of the asked-for set (a quarantined one made 'accepted') is refused in the review queue too; and a finished
+        job's rows must be the set it finished with (a deleted row is refused as missing)."""
         self.require("record.read")
         self._room_key(roles.RECORDS)
         with self._mutex:
-            rows = rowseal.verified_rows(self._con, self._keys[roles.RECORDS], "job_id = ?", [job_id])
+            rows = rowseal.verified_job_rows(self._con, self._keys[roles.RECORDS], job_id)
         out = [{k: d[k] for k in rowseal.COLUMNS} for d in rows
                if (status is None or d["status"] == status) and (label is None or d["label"] == label)]
         if limit is not None:
@@ -226,8 +225,8 @@ class JobsMixin(VaultCore):
             if row[0] == "running":
                 raise BadInput(f"job {job_id} is still running; filter its records once it has finished")
             # Verified before they are re-sealed: a row edited by raw SQL must not get a valid seal from the filter.
-            rows = rowseal.verified_rows(con, self._keys[roles.RECORDS],
-                                         "job_id = ? AND status IN ('accepted', 'filtered')", [job_id])
+            rows = rowseal.verified_job_rows(con, self._keys[roles.RECORDS], job_id)
+            rows = [r for r in rows if r["status"] in rowseal.FILTERED_STATUSES]
             label_of = {r["id"]: r["label"] for r in rows}
             stray = sorted(set(removed) - set(label_of))
             if stray:

@@ -10,6 +10,7 @@ that earlier exports still verify.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,12 @@ class MaintenanceMixin(VaultCore):
         self.require("audit.verify")
         with self._mutex:
             result = self._log.verify({n: self._kf.public_keys(n)["sign"] for n in self._kf.users}, anchor)
+            # A log that verifies vouches for each finished job's set of records: check the rows still match it.
+            missing = rowseal.incomplete_jobs(self._con) if result.ok else []
+        if missing:
+            seq, problem = missing[0]
+            more = f" ({len(missing) - 1} more job(s) likewise)" if len(missing) > 1 else ""
+            result = dataclasses.replace(result, ok=False, first_bad_seq=seq, problem=problem + more)
         self.audit("audit.verify", {}, {"ok": result.ok, "entries": result.entries, "first_bad_seq": result.first_bad_seq,
                                         "anchor": anchor})
         return result

@@ -14,6 +14,9 @@ decision than the log's ``record.filter`` or ``record.review`` entry for it. (De
 state current again breaks the hash chain: ``audit verify`` reports it.)
 
 Readers verify every row of a job they hand to the app; counting readers (gate statistics) read no text and do not.
+A finished job's rows must also be the set it finished with: its ``job.finish`` entry keeps the digest of their ids
+(``record_ids_sha256``), so a row deleted by raw SQL (a record nobody wanted reviewed, say) is refused as missing
+by the same readers (``check_complete``), even by an author who could seal rows.
 Writers (``JobsMixin``: adding, filtering, reviewing; a key rotation) verify a row before they seal it again, so they
 never launder an edit. Rows of a vault from before the seals are sealed once: ``JobsMixin._seal_unsealed_records``.
 """
@@ -33,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from appliance.errors import IntegrityError
 from appliance.vault import db
+from appliance.vault.audit import canonical
 
 # Every column of a record but the seal, in the order the seal covers them.
 COLUMNS = ("id", "job_id", "text", "label", "context", "attributes", "status", "reasons", "findings", "scores",
@@ -40,6 +44,8 @@ COLUMNS = ("id", "job_id", "text", "label", "context", "attributes", "status", "
 # Statuses a label filter decides (it moves records only between these two).
 FILTERED_STATUSES = ("accepted", "filtered")
 REVIEW_ACTION, FILTER_ACTION = "record.review", "record.filter"
+# A job's life in the log: rows are added only between a start or resume and the next finish.
+JOB_OPEN_ACTIONS, JOB_FINISH_ACTION = ("job.start", "job.resume"), "job.finish"
 # The audit entry written once, by the first records-key holder to sign in, after which every row has a seal.
 SEALED_ACTION = "records.seal"
 _INFO = b"appliance-vault/row-seal/1"
@@ -49,6 +55,12 @@ _INFO = b"appliance-vault/row-seal/1"
 def _mac_key(room_key: bytes) -> bytes:
     """A key of its own for the seals, so the records key is never used for two algorithms."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(room_key)
+
+
+def record_ids_sha256(ids: Iterable[int]) -> str:
+    """sha256 of the ascending record ids written as a JSON array without spaces (``[3,10,24]``): what an audit entry
+    keeps of a set of records, which anyone holding the ids (the vault, a report) can recompute and compare."""
+    return hashlib.sha256(canonical(sorted(int(i) for i in ids)).encode()).hexdigest()
 
 
 def _mac(room_key: bytes, row: Mapping[str, Any], decision: int) -> str:
@@ -85,6 +97,8 @@ class Decisions:
 
     by_record: dict[int, int] = field(default_factory=dict)  # record id -> its latest review
     by_job: dict[int, int] = field(default_factory=dict)  # job id -> its latest label filter
+    # job id -> (seq, params) of its job.finish entry, for a job whose latest start/resume/finish entry is a finish
+    finished: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
     def of(self, row: Mapping[str, Any]) -> int:
         """The sequence number a row's seal must name: its latest review, or its job's latest label filter if that
@@ -107,7 +121,62 @@ def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
             continue  # a malformed entry decides nothing; the rows it meant then fail their check
         table = out.by_record if action == REVIEW_ACTION else out.by_job
         table[key] = max(table.get(key, 0), int(seq))
+    life = con.execute("SELECT seq, action, object_ids, params FROM audit WHERE action IN (?, ?, ?) ORDER BY seq",
+                       [*JOB_OPEN_ACTIONS, JOB_FINISH_ACTION]).fetchall()
+    for seq, action, oids, params in life:
+        try:
+            job = int(json.loads(oids)["job_id"])
+            prm = json.loads(params) if action == JOB_FINISH_ACTION else {}
+        except (ValueError, KeyError, TypeError):
+            continue
+        if action == JOB_FINISH_ACTION and isinstance(prm, dict):
+            out.finished[job] = (int(seq), prm)
+        else:
+            out.finished.pop(job, None)  # open again: rows may be added until the next finish
     return out
+
+
+def mismatch(dec: Decisions, job_id: int, ids: Sequence[int]) -> str | None:
+    """Why ``ids`` (all of a job's row ids) are not the records the job finished with, by the digest of their ids its
+    ``job.finish`` entry keeps (or, in entries from before the digest, their count); None if they are, or if the job
+    is running or never finished (a crash): nothing recorded to hold it to."""
+    if job_id not in dec.finished:
+        return None
+    seq, prm = dec.finished[job_id]
+    want, counts = prm.get("record_ids_sha256"), prm.get("records")
+    if isinstance(want, str):
+        intact = hmac.compare_digest(want, record_ids_sha256(ids))
+    elif isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values()):
+        intact = sum(counts.values()) == len(ids)
+    else:
+        return None
+    if intact:
+        return None
+    total = prm.get("records_total", sum(counts.values()) if isinstance(counts, dict) else "?")
+    return (f"job {job_id} has {len(ids)} records, not the {total} it finished with (audit entry {seq}): records were "
+            "deleted or added outside the app")
+
+
+def check_complete(dec: Decisions, job_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Raise IntegrityError unless ``rows`` (all of a job's rows) are the records the job finished with."""
+    problem = mismatch(dec, job_id, [int(r["id"]) for r in rows])
+    if problem:
+        raise IntegrityError(f"{problem}; run `audit verify` and ask a reviewer")
+
+
+def incomplete_jobs(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """(seq of its finish entry, why) for every finished job whose rows are not the set it finished with: ids only,
+    so an auditor, who holds no records key, can check it (``audit verify``)."""
+    dec = decisions(con)
+    ids: dict[int, list[int]] = {}
+    for job, rid in con.execute("SELECT job_id, id FROM records").fetchall():
+        ids.setdefault(int(job), []).append(int(rid))
+    out = []
+    for job in sorted(dec.finished):
+        problem = mismatch(dec, job, ids.get(job, []))
+        if problem:
+            out.append((dec.finished[job][0], problem))
+    return sorted(out)
 
 
 def read_rows(con: duckdb.DuckDBPyConnection, where: str = "true", args: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -124,6 +193,17 @@ def verified_rows(con: duckdb.DuckDBPyConnection, keys: Mapping[str, bytes], whe
     dec = decisions(con)
     for row in rows:
         check(keys, row, dec.of(row))
+    return rows
+
+
+def verified_job_rows(con: duckdb.DuckDBPyConnection, keys: Mapping[str, bytes], job_id: int) -> list[dict[str, Any]]:
+    """Every row of a job, each checked (``verified_rows``), and together checked against the set the job finished
+    with (``check_complete``)."""
+    rows = read_rows(con, "job_id = ?", [job_id])
+    dec = decisions(con)
+    for row in rows:
+        check(keys, row, dec.of(row))
+    check_complete(dec, job_id, rows)
     return rows
 
 

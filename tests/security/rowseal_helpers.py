@@ -42,9 +42,10 @@ def record_ids(home: Path, job_id: int) -> dict[str, int]:
         return {r["text"]: r["id"] for r in v.list_records(job_id)}
 
 
-def assert_refused(home: Path, job_id: int, record_id: int) -> None:
-    """The author's list, the reviewer's queue and an export request each refuse, naming the record, not its text."""
-    match = f"^record {record_id} (does not verify|has no seal): "
+def assert_refused(home: Path, job_id: int, record_id: int | None, match: str | None = None) -> None:
+    """The author's list, the reviewer's queue and an export request each refuse, naming the record (or matching
+    ``match``), never a text."""
+    match = match or f"^record {record_id} (does not verify|has no seal): "
     readers = [
         ("alice", lambda s: s.vault.list_records(job_id)),
         ("rita", lambda s: review.quarantined(s, job_id)),

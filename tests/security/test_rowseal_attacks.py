@@ -13,6 +13,8 @@ import pytest
 from appliance.errors import IntegrityError
 from appliance.service import export, review
 from appliance.service.session import Session
+from appliance.vault import rowseal
+from appliance.vault.store import Vault
 from tests.export.export_helpers import CLEAN, QUARANTINED_MARK, REJECTED_MARK, make_job, open_as
 from tests.security.rowseal_helpers import PASSPHRASES, assert_refused, raw_sql, record_ids
 
@@ -158,3 +160,53 @@ def test_a_writer_does_not_seal_over_an_edit(vault) -> None:
         v.review_record(ids[QUARANTINED_MARK], True, "ok")
     with open_as(home, "alice") as v, pytest.raises(IntegrityError):
         v.list_records(job_id)
+
+
+@pytest.mark.parametrize("insider", [*INSIDERS, "alice"])
+@pytest.mark.parametrize("mark", [QUARANTINED_MARK, CLEAN[0][0]])
+def test_a_deleted_record_is_refused_as_missing(vault, insider: str, mark: str) -> None:
+    """A quarantined record deleted so that nobody reviews it, or an accepted one so that an export leaves it out: the
+    job's ``job.finish`` entry keeps its records' ids, so even an author (who could seal rows) is caught."""
+    home, job_id, _, ids = vault
+    raw_sql(home, insider, "DELETE FROM records WHERE id = ?", [ids[mark]])
+    n = len(ids)
+    assert_refused(home, job_id, None, match=f"^job {job_id} has {n - 1} records, not the {n} it finished with ")
+    with Vault.open(home, "olga", PASSPHRASES["olga"]) as v:  # the auditor, who cannot read a record, sees it too
+        result = v.verify_audit()
+    assert not result.ok and str(result).startswith("audit log FAILED at entry ")
+    assert f"job {job_id} has {n - 1} records, not the {n} it finished with" in str(result)
+
+
+def test_a_finished_job_set_running_again_by_sql_takes_no_new_record(vault) -> None:
+    """An author who sets a finished job back to 'running' in the database can add a sealed record to it (and set it
+    back to 'succeeded'), but the log says the job finished with other records: every reader refuses the job."""
+    home, job_id, _, ids = vault
+    raw_sql(home, "alice", "UPDATE jobs SET status = 'running' WHERE id = ?", [job_id])
+    with open_as(home, "alice") as v:
+        v.add_records(job_id, [{"text": "a record slipped in after the review", "label": "cardiology"}])
+    raw_sql(home, "alice", "UPDATE jobs SET status = 'succeeded' WHERE id = ?", [job_id])
+    n = len(ids)
+    assert_refused(home, job_id, None, match=f"^job {job_id} has {n + 1} records, not the {n} it finished with ")
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {job_id} has "):
+        v.apply_label_filter(job_id, "cleanlab", {})
+
+
+def test_a_resumed_job_may_add_records_until_it_finishes_again(vault) -> None:
+    """The legitimate path: a cancelled job resumed through the app adds records and finishes with the new set."""
+    home, _, other, _ = vault
+    raw_sql(home, "root", "UPDATE jobs SET status = 'cancelled' WHERE id = ?", [other])
+    with open_as(home, "alice") as v:
+        v.reopen_job(other)
+        v.add_records(other, [{"text": "a record of the resumed run", "label": "cardiology"}])
+        assert len(v.list_records(other)) == 2  # running: no finished set to hold it to yet
+        v.finish_job(other, "succeeded", {})
+        assert len(v.list_records(other)) == 2
+
+
+def test_an_entry_from_before_the_digest_holds_the_job_to_its_count() -> None:
+    """Vaults whose ``job.finish`` entries kept only counts by status: the total must still match."""
+    dec = rowseal.Decisions(finished={7: (12, {"records": {"accepted": 2, "quarantined": 1}})})
+    rowseal.check_complete(dec, 7, [{"id": 1}, {"id": 2}, {"id": 3}])
+    with pytest.raises(IntegrityError, match="^job 7 has 2 records, not the 3 it finished with .audit entry 12."):
+        rowseal.check_complete(dec, 7, [{"id": 1}, {"id": 3}])
+    rowseal.check_complete(dec, 8, [])  # a job with no finish entry (running, or crashed) is not held to a set
