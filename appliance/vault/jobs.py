@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from appliance.errors import BadInput
 from appliance.inputfile import has_control_chars
-from appliance.vault import db, fields, roles, rowseal, schema
+from appliance.vault import db, fields, joblog, roles, rowseal, schema
 from appliance.vault.audit import canonical
 from appliance.vault.core import VaultCore, check_label_name
 from appliance.vault.keys import now_iso
@@ -64,17 +64,27 @@ class JobsMixin(VaultCore):
         return job_id
 
     def get_job(self, job_id: int) -> dict[str, Any]:
+        """A job's row, checked against its audit entries (``joblog``): an edited status, configuration or summary is
+        refused, not handed on to an export's manifest or a resume."""
         self.require("job.read")
-        d = self._by_id("jobs", _JOB_FIELDS, job_id, "job")
-        d["config"] = json.loads(d["config"])
-        d["summary"] = json.loads(d["summary"]) if d["summary"] else None
+        with self._mutex:
+            d = self._by_id("jobs", _JOB_FIELDS, job_id, "job")
+            d["config"] = json.loads(d["config"])
+            d["summary"] = json.loads(d["summary"]) if d["summary"] else None
+            joblog.check(d, joblog.read(self._con).get(job_id))
         return d
 
     def list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Jobs, newest first, without their configuration (the home screen and job pickers list them)."""
+        """Jobs, newest first, without their configuration (the home screen and job pickers list them); each row is
+        checked against its audit entries like ``get_job``'s."""
         self.require("job.read")
         fields_ = ("id", "task_id", "method", "status", "created_at", "created_by", "finished_at", "units_done")
-        return self._rows("jobs", fields_, order="id DESC", limit=limit)
+        with self._mutex:
+            rows = self._rows("jobs", fields_, order="id DESC", limit=limit)
+            logs = joblog.read(self._con)
+        for row in rows:
+            joblog.check(row, logs.get(row["id"]))
+        return rows
 
     def finish_job(self, job_id: int, status: str, summary: dict[str, Any]) -> None:
         """Close a job with a final status (e.g. 'succeeded', 'failed') and its summary (gate verdicts, counts)."""

@@ -3,9 +3,11 @@ refer to them)."""
 
 from __future__ import annotations
 
+import hmac
+import json
 from typing import Any
 
-from appliance.errors import BadInput
+from appliance.errors import BadInput, IntegrityError
 from appliance.vault import schema
 from appliance.vault.core import VaultCore, check_label_name, sha256_text
 from appliance.vault.keys import now_iso
@@ -32,8 +34,20 @@ class TasksMixin(VaultCore):
         return task_id
 
     def get_task(self, task_id: int) -> dict[str, Any]:
+        """A stored spec, checked against the digest its ``task.add`` entry keeps: a spec edited by raw SQL (labels or
+        prompts changed under a job that refers to it) is refused, not generated from or evaluated against."""
         self.require("task.read")
-        return self._by_id("tasks", _FIELDS, task_id, "task")
+        with self._mutex:
+            row = self._by_id("tasks", _FIELDS, task_id, "task")
+            logged = [json.loads(p).get("sha256") for o, p in self._all(
+                "SELECT object_ids, params FROM audit WHERE action = 'task.add'") if json.loads(o).get("task_id") == task_id]
+        text = row["spec_toml"] if isinstance(row["spec_toml"], str) else ""
+        digest = sha256_text(text)
+        if len(logged) != 1 or not isinstance(logged[0], str) or not hmac.compare_digest(logged[0], digest) \
+                or row["sha256"] != digest:
+            raise IntegrityError(f"task {task_id}'s spec is not the one its task.add audit entry names: it was changed "
+                                 "outside the app; run `audit verify` and ask an admin")
+        return row
 
     def find_task(self, name: str) -> dict[str, Any] | None:
         """The latest stored version of the task called ``name``."""

@@ -1,7 +1,8 @@
 """Attacks on a record's status, label and job by raw SQL: an admin or auditor holds the database key, so they can
 edit any column of ``records``; only holders of the records key (authors, reviewers) can seal a row. Every edit below
 must be refused, naming the record and never its text, by the author's record list, the reviewer's review queue and
-an export; the legitimate paths (gate, review, label filter, export, key rotation) keep every row verifying."""
+an export; the legitimate paths (gate, review, label filter, export, key rotation) keep every row verifying.
+The last tests edit a job's own row (status, configuration, summary), which its audit entries hold (``joblog``)."""
 
 from __future__ import annotations
 
@@ -193,14 +194,17 @@ def test_a_finished_job_set_running_again_by_sql_takes_no_new_record(vault) -> N
 
 def test_a_resumed_job_may_add_records_until_it_finishes_again(vault) -> None:
     """The legitimate path: a cancelled job resumed through the app adds records and finishes with the new set."""
-    home, _, other, _ = vault
-    raw_sql(home, "root", "UPDATE jobs SET status = 'cancelled' WHERE id = ?", [other])
+    home, job_id, _, _ = vault
     with open_as(home, "alice") as v:
-        v.reopen_job(other)
-        v.add_records(other, [{"text": "a record of the resumed run", "label": "cardiology"}])
-        assert len(v.list_records(other)) == 2  # running: no finished set to hold it to yet
-        v.finish_job(other, "succeeded", {})
-        assert len(v.list_records(other)) == 2
+        job = v.get_job(job_id)
+        third = v.create_job(job["task_id"], "zerogen", job["config"])
+        v.add_records(third, [{"text": "a record of the first run", "label": "cardiology"}])
+        v.finish_job(third, "cancelled", {})
+        v.reopen_job(third)
+        v.add_records(third, [{"text": "a record of the resumed run", "label": "cardiology"}])
+        assert len(v.list_records(third)) == 2  # running: no finished set to hold it to yet
+        v.finish_job(third, "succeeded", {})
+        assert len(v.list_records(third)) == 2 and v.get_job(third)["status"] == "succeeded"
 
 
 def test_an_entry_from_before_the_digest_holds_the_job_to_its_count() -> None:
@@ -210,3 +214,68 @@ def test_an_entry_from_before_the_digest_holds_the_job_to_its_count() -> None:
     with pytest.raises(IntegrityError, match="^job 7 has 2 records, not the 3 it finished with .audit entry 12."):
         rowseal.check_complete(dec, 7, [{"id": 1}, {"id": 3}])
     rowseal.check_complete(dec, 8, [])  # a job with no finish entry (running, or crashed) is not held to a set
+
+
+# -- a job's own row (``appliance/vault/joblog.py``)
+
+def _job_readers(home: Path, job_id: int, listed: bool = False) -> None:
+    """The job's page and an export request (and the job list, when the column edited is one it shows) each refuse
+    the edited job, naming it."""
+    readers = [lambda s: s.vault.get_job(job_id), lambda s: export.request_export(s, job_id)]
+    for read in readers + ([lambda s: s.vault.list_jobs()] if listed else []):
+        with Session(open_as(home, "alice")) as s, pytest.raises(IntegrityError, match=f"^job {job_id} ") as e:
+            read(s)
+        assert e.value.exit_code == 3 and "\n" not in str(e.value) and "outside the app" in str(e.value)
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_jobs_configuration_edited_is_refused(vault, insider: str) -> None:
+    """The configuration goes into an export's manifest: a DP job's ε changed there would misstate the release."""
+    home, job_id, _, _ = vault
+    raw_sql(home, insider, "UPDATE jobs SET config = ? WHERE id = ?", ['{"epsilon":1.0,"n":6}', job_id])
+    _job_readers(home, job_id)
+
+
+def test_a_cancelled_job_marked_succeeded_is_refused(vault) -> None:
+    """Only a succeeded job can be exported: a partial run marked 'succeeded' by an admin is not."""
+    home, job_id, _, _ = vault
+    with open_as(home, "alice") as v:
+        job = v.get_job(job_id)
+        third = v.create_job(job["task_id"], "zerogen", job["config"])
+        v.add_records(third, [{"text": "a record of a run cut short", "label": "cardiology"}])
+        v.finish_job(third, "cancelled", {})
+    raw_sql(home, "root", "UPDATE jobs SET status = 'succeeded' WHERE id = ?", [third])
+    _job_readers(home, third, listed=True)
+
+
+def test_an_edited_summary_or_a_label_filter_taken_out_of_it_is_refused(vault) -> None:
+    home, job_id, _, ids = vault
+    with open_as(home, "alice") as v:
+        v.apply_label_filter(job_id, "cleanlab", {ids[CLEAN[0][0]]: "off-label"})
+        assert v.get_job(job_id)["summary"]["label_filter"]["name"] == "cleanlab"  # the path that writes it holds
+    before = raw_sql(home, "root", "SELECT summary FROM jobs WHERE id = ?", [job_id])[0][0]
+    raw_sql(home, "root", "UPDATE jobs SET summary = json_remove(summary, '$.label_filter') WHERE id = ?", [job_id])
+    _job_readers(home, job_id)
+    raw_sql(home, "root", "UPDATE jobs SET summary = ? WHERE id = ?", [before.replace('"cleanlab"', '"judge"'), job_id])
+    _job_readers(home, job_id)
+
+
+def test_a_job_row_inserted_by_sql_is_refused(vault) -> None:
+    home, job_id, _, _ = vault
+    raw_sql(home, "root", "INSERT INTO jobs SELECT 99, task_id, method, config, status, summary, created_at, "
+            "created_by, finished_at, units_done FROM jobs WHERE id = ?", [job_id])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match="^job 99 has no job.start entry"):
+        v.get_job(99)
+
+
+@pytest.mark.parametrize("insider", list(INSIDERS))
+def test_a_task_spec_edited_under_its_jobs_is_refused(vault, insider: str) -> None:
+    """A spec's labels or prompts changed by raw SQL (and its stored digest with them) would change what a resume
+    generates and what evaluation scores against: the task.add entry's digest refuses it."""
+    home, job_id, _, _ = vault
+    with open_as(home, "alice") as v:
+        task_id = v.get_job(job_id)["task_id"]
+    raw_sql(home, insider, "UPDATE tasks SET spec_toml = replace(spec_toml, 'neurology', 'oncology'), "
+            "sha256 = sha256(replace(spec_toml, 'neurology', 'oncology')) WHERE id = ?", [task_id])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^task {task_id}'s spec is not the one"):
+        v.get_task(task_id)
