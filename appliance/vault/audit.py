@@ -21,13 +21,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import duckdb
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from appliance.vault import layout
+from appliance.vault import layout, roles
 from appliance.vault.keys import now_iso
 
 GENESIS_HASH = "0" * 64
@@ -93,6 +93,37 @@ def _registration(action: str, oids: str, prm: str) -> tuple[str, str] | None:
     except (ValueError, KeyError, TypeError):
         return None
     return (name, key) if isinstance(name, str) and isinstance(key, str) else None
+
+
+def permitted_entries(con: duckdb.DuckDBPyConnection, permission_of: Mapping[str, str]
+                      ) -> list[tuple[int, str, str, dict[str, Any], dict[str, Any]]]:
+    """(seq, user, action, object ids, params) of the entries of ``permission_of``'s actions, in log order, that were
+    signed by a user whose role, as the log registered it, holds the action's permission (``roles.PERMISSIONS``).
+
+    Every user signs their own entries, so an admin or auditor can append a validly signed ``job.finish`` (or
+    ``task.add``) of their own that ``verify`` accepts; readers that hold a row to the log count only the entries the
+    signer's role could have written through the app. A role is the one ``vault.init`` (admin) or an admin's
+    ``user.add`` gave the user, at that point of the log (the entry's own ``role`` column is the signer's word).
+    Entries whose object ids or params are not JSON objects are left out: they explain nothing."""
+    role_of: dict[str, str] = {}
+    wanted = list(permission_of)
+    rows = con.execute(f"SELECT seq, user_name, action, object_ids, params FROM audit WHERE action IN "
+                       f"({', '.join('?' * (len(wanted) + 2))}) ORDER BY seq", ["vault.init", "user.add", *wanted])
+    out = []
+    for seq, user, action, oids, prm in rows.fetchall():
+        try:
+            ids, params = json.loads(oids), json.loads(prm)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(ids, dict) or not isinstance(params, dict):
+            continue
+        if action == "vault.init" and not role_of:
+            role_of[str(ids.get("user"))] = roles.ADMIN
+        elif action == "user.add" and role_of.get(user) == roles.ADMIN and params.get("role") in roles.ROLES:
+            role_of[str(ids.get("user"))] = params["role"]
+        if action in permission_of and roles.allowed(role_of.get(user, ""), permission_of[action]):
+            out.append((int(seq), user, action, ids, params))
+    return out
 
 
 class AuditLog:

@@ -18,8 +18,13 @@ from typing import Any, Mapping
 import duckdb
 
 from appliance.errors import IntegrityError
+from appliance.vault import audit
+from appliance.vault.audit import canonical
 
-LIFE_ACTIONS = ("job.start", "job.resume", "job.finish", "record.filter")
+# The permission the signer's role must hold for each entry of a job's life to count (``audit.permitted_entries``).
+LIFE_PERMISSIONS = {"job.start": "job.run", "job.resume": "job.run", "job.finish": "job.run",
+                    "record.filter": "record.filter"}
+LIFE_ACTIONS = tuple(LIFE_PERMISSIONS)
 
 
 @dataclass
@@ -34,30 +39,37 @@ class JobLog:
     status: str = "running"
     summary: dict[str, Any] | None = None
     label_filter: dict[str, Any] | None = None  # name, report id, user and count of the last filter since the finish
+    finish: tuple[int, dict[str, Any]] | None = None  # (seq, params) of the finish entry while the job is finished
 
 
 def read(con: duckdb.DuckDBPyConnection) -> dict[int, JobLog]:
-    """Every job the log started, as the log left it."""
+    """Every job the log started, as the log left it.
+
+    Only the entries the app could have written count, in the order it writes them: those signed by a role that may
+    write them (an admin's or auditor's own signed ``job.finish`` explains nothing), the first ``job.start`` of a job
+    id, a ``job.resume`` of a job that has not succeeded (``reopen_job``'s rule) and a ``job.finish`` of a running
+    job. So an author's second ``job.finish`` with a new record digest, appended after deleting a row, is ignored and
+    the job stays held to the set it first finished with."""
     out: dict[int, JobLog] = {}
-    rows = con.execute("SELECT seq, user_name, action, object_ids, params FROM audit WHERE action IN (?, ?, ?, ?) "
-                       "ORDER BY seq", list(LIFE_ACTIONS)).fetchall()
-    for seq, user, action, oids, params in rows:
+    for seq, user, action, ids, prm in audit.permitted_entries(con, LIFE_PERMISSIONS):
         try:
-            ids, prm = json.loads(oids), json.loads(params)
             job = int(ids["job_id"])
         except (ValueError, KeyError, TypeError):
             continue  # a malformed entry explains nothing: the row it meant then fails its check
-        if action == "job.start":
-            out[job] = JobLog(seq, ids.get("task_id"), prm.get("method"), prm.get("config"), user)
-            continue
         log = out.get(job)
-        if log is None:
+        if action == "job.start":
+            if log is None:
+                out[job] = JobLog(seq, ids.get("task_id"), prm.get("method"), prm.get("config"), user)
+            continue
+        if log is None or (action == "job.resume" and log.status == "succeeded") \
+                or (action == "job.finish" and log.status != "running"):
             continue
         log.seq = seq
         if action == "job.resume":
-            log.status = "running"
+            log.status, log.finish = "running", None
         elif action == "job.finish":
             log.status, log.summary, log.label_filter = prm.get("status"), prm.get("summary") or {}, None
+            log.finish = (seq, prm)
         else:  # record.filter: the summary names it
             removed = prm.get("filtered")
             log.label_filter = {"name": prm.get("filter"), "report_id": ids.get("report_id"), "by": user,
@@ -65,23 +77,36 @@ def read(con: duckdb.DuckDBPyConnection) -> dict[int, JobLog]:
     return out
 
 
+def decoded(text: Any) -> Any:
+    """A JSON column of a job's row decoded, or left as it is if it is not JSON (then it differs from the log's)."""
+    try:
+        return json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return text
+
+
 def problem(row: Mapping[str, Any], log: JobLog | None) -> str | None:
-    """The first column of a job's row (``config`` and ``summary`` decoded) that the log does not explain, or None."""
+    """The first column of a job's row (``config`` and ``summary`` decoded) that the log does not explain, or None.
+    Values are compared as canonical JSON (as both were stored), so a configuration holding NaN still matches."""
     if log is None:
         return "has no job.start entry in the audit log"  # (a row inserted by raw SQL)
-    summary = dict(row.get("summary") or {}) if row.get("summary") is not None else None
-    chosen = summary.pop("label_filter", None) if summary is not None else None
     want = {"task_id": log.task_id, "method": log.method, "config": log.config, "created_by": log.created_by,
             "status": log.status}
     for name, value in want.items():
-        if name in row and row[name] != value:
+        if name in row and canonical(row[name]) != canonical(value):
             return f"has a {name} that differs from its audit entries"
     if "summary" in row:
-        if (summary or None) != (log.summary or None):
+        summary = row["summary"]
+        if summary is not None and not isinstance(summary, dict):
+            return "has a summary that differs from its audit entries"
+        summary = dict(summary) if summary is not None else None
+        chosen = summary.pop("label_filter", None) if summary is not None else None
+        if canonical(summary or None) != canonical(log.summary or None):
             return "has a summary that differs from its audit entries"
         if (chosen is None) != (log.label_filter is None):
             return "names a label filter that differs from its audit entries"
-        if chosen is not None and any(chosen.get(k) != v for k, v in log.label_filter.items() if v is not None):
+        if chosen is not None and (not isinstance(chosen, dict) or any(
+                chosen.get(k) != v for k, v in log.label_filter.items() if v is not None or k == "report_id")):
             return "names a label filter that differs from its audit entries"
     return None
 

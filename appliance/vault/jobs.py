@@ -12,6 +12,8 @@ import re
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
+import duckdb
+
 from appliance.errors import BadInput
 from appliance.inputfile import has_control_chars
 from appliance.vault import db, fields, joblog, roles, rowseal, schema
@@ -56,7 +58,9 @@ class JobsMixin(VaultCore):
         with self.transaction() as con:
             if con.execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone() is None:
                 raise BadInput(f"no task with id {task_id}")
-            job_id = schema.next_id(con, "jobs")
+            # Past every id the log started: a job row deleted by raw SQL must not hand its id, entries and
+            # records on to a new job.
+            job_id = max(schema.next_id(con, "jobs"), max(joblog.read(con), default=0) + 1)
             self._insert(con, "jobs", {"id": job_id, "task_id": task_id, "method": method, "config": canonical(config or {}),
                                        "status": "running", "summary": None, "created_at": now_iso(),
                                        "created_by": self.user, "finished_at": None, "units_done": 0})
@@ -68,10 +72,21 @@ class JobsMixin(VaultCore):
         refused, not handed on to an export's manifest or a resume."""
         self.require("job.read")
         with self._mutex:
-            d = self._by_id("jobs", _JOB_FIELDS, job_id, "job")
-            d["config"] = json.loads(d["config"])
-            d["summary"] = json.loads(d["summary"]) if d["summary"] else None
-            joblog.check(d, joblog.read(self._con).get(job_id))
+            return self._logged_job(self._con, job_id)
+
+    @staticmethod
+    def _logged_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict[str, Any]:
+        """A job's row (``config`` and ``summary`` decoded), checked against its audit entries (``joblog``): readers
+        hand on, and writers (finish, resume, label filter) write over, only a row the log explains, so an edited row
+        is never laundered into a new entry (a finished job set back to 'running' by raw SQL cannot be finished again
+        with another set of records)."""
+        row = con.execute(f"SELECT {', '.join(_JOB_FIELDS)} FROM jobs WHERE id = ?", [job_id]).fetchone()
+        if row is None:
+            raise BadInput(f"no job with id {job_id}")
+        d = dict(zip(_JOB_FIELDS, row))
+        d["config"] = joblog.decoded(d["config"])
+        d["summary"] = joblog.decoded(d["summary"]) if d["summary"] else None
+        joblog.check(d, joblog.read(con).get(job_id))
         return d
 
     def list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -92,11 +107,9 @@ class JobsMixin(VaultCore):
         if not isinstance(status, str) or not _JOB_STATUS_RE.match(status) or status == "running":
             raise BadInput(f"invalid final job status {status!r}")
         with self.transaction() as con:
-            row = con.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
-            if row is None:
-                raise BadInput(f"no job with id {job_id}")
-            if row[0] != "running":
-                raise BadInput(f"job {job_id} is already finished ({row[0]})")
+            status_now = self._logged_job(con, job_id)["status"]
+            if status_now != "running":
+                raise BadInput(f"job {job_id} is already finished ({status_now})")
             # Gate statistics only (no record leaves here): counted without verifying the rows' seals.
             counts = dict(con.execute("SELECT status, count(*) FROM records WHERE job_id = ? GROUP BY status", [job_id]).fetchall())
             ids = [r[0] for r in con.execute("SELECT id FROM records WHERE job_id = ?", [job_id]).fetchall()]
@@ -113,13 +126,14 @@ class JobsMixin(VaultCore):
         """Mark a cancelled or failed job as running again, so ``resume`` can finish it (audited)."""
         self.require("job.run")
         with self.transaction() as con:
-            row = con.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
-            if row is None:
-                raise BadInput(f"no job with id {job_id}")
-            if row[0] == "succeeded":
+            status_now = self._logged_job(con, job_id)["status"]
+            if status_now == "succeeded":
                 raise BadInput(f"job {job_id} already succeeded; nothing to resume")
+            # Its rows must be the set it finished with: a row deleted now would drop out of the next finish's digest.
+            ids = [r[0] for r in con.execute("SELECT id FROM records WHERE job_id = ?", [job_id]).fetchall()]
+            rowseal.check_complete(rowseal.decisions(con), job_id, [{"id": i} for i in ids])
             con.execute("UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = ?", [job_id])
-            self.audit("job.resume", {"job_id": job_id}, {"previous_status": row[0]})
+            self.audit("job.resume", {"job_id": job_id}, {"previous_status": status_now})
 
     def add_records(self, job_id: int, records: Sequence[dict[str, Any]], unit: int | None = None) -> list[int]:
         """Store generated records of a running job in one transaction; returns their ids.
@@ -229,10 +243,8 @@ class JobsMixin(VaultCore):
             raise ValueError("a label filter's reasons are one-line strings")
         gen, key = self._room_key(roles.RECORDS)  # the records' seals change with their statuses
         with self.transaction() as con:
-            row = con.execute("SELECT status, summary FROM jobs WHERE id = ?", [job_id]).fetchone()
-            if row is None:
-                raise BadInput(f"no job with id {job_id}")
-            if row[0] == "running":
+            job = self._logged_job(con, job_id)
+            if job["status"] == "running":
                 raise BadInput(f"job {job_id} is still running; filter its records once it has finished")
             # Verified before they are re-sealed: a row edited by raw SQL must not get a valid seal from the filter.
             rows = rowseal.verified_job_rows(con, self._keys[roles.RECORDS], job_id)
@@ -250,7 +262,7 @@ class JobsMixin(VaultCore):
                 if (new_status, new_reasons) != (r["status"], reasons):
                     changed[new_status].append(r["id"])
                 r["status"], r["reasons"] = new_status, canonical(new_reasons)
-            summary = json.loads(row[1]) if row[1] else {}
+            summary = job["summary"] or {}
             summary["label_filter"] = {"name": name, "removed": len(removed), "report_id": report_id, "by": self.user,
                                        "at": now_iso()}
             con.execute("UPDATE jobs SET summary = ? WHERE id = ?", [canonical(summary), job_id])

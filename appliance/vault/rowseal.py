@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from appliance.errors import IntegrityError
-from appliance.vault import db
+from appliance.vault import audit, db, joblog
 from appliance.vault.audit import canonical
 
 # Every column of a record but the seal, in the order the seal covers them.
@@ -44,8 +44,6 @@ COLUMNS = ("id", "job_id", "text", "label", "context", "attributes", "status", "
 # Statuses a label filter decides (it moves records only between these two).
 FILTERED_STATUSES = ("accepted", "filtered")
 REVIEW_ACTION, FILTER_ACTION = "record.review", "record.filter"
-# A job's life in the log: rows are added only between a start or resume and the next finish.
-JOB_OPEN_ACTIONS, JOB_FINISH_ACTION = ("job.start", "job.resume"), "job.finish"
 # The audit entry written once, by the first records-key holder to sign in, after which every row has a seal.
 SEALED_ACTION = "records.seal"
 _INFO = b"appliance-vault/row-seal/1"
@@ -110,29 +108,18 @@ class Decisions:
 
 
 def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
-    """Read the decisions from the audit log (object ids only; the log's signatures are ``audit verify``'s work)."""
+    """Read the decisions from the audit log (object ids only; the log's signatures are ``audit verify``'s work).
+    Only entries a role could write through the app count (``audit.permitted_entries``; a job's life: ``joblog``)."""
     out = Decisions()
-    for seq, action, oids in con.execute("SELECT seq, action, object_ids FROM audit WHERE action IN (?, ?)",
-                                         [REVIEW_ACTION, FILTER_ACTION]).fetchall():
+    permissions = {REVIEW_ACTION: "record.review", FILTER_ACTION: "record.filter"}
+    for seq, _, action, ids, _ in audit.permitted_entries(con, permissions):
         try:
-            ids = json.loads(oids)
             key = int(ids["record_id"] if action == REVIEW_ACTION else ids["job_id"])
         except (ValueError, KeyError, TypeError):
             continue  # a malformed entry decides nothing; the rows it meant then fail their check
         table = out.by_record if action == REVIEW_ACTION else out.by_job
         table[key] = max(table.get(key, 0), int(seq))
-    life = con.execute("SELECT seq, action, object_ids, params FROM audit WHERE action IN (?, ?, ?) ORDER BY seq",
-                       [*JOB_OPEN_ACTIONS, JOB_FINISH_ACTION]).fetchall()
-    for seq, action, oids, params in life:
-        try:
-            job = int(json.loads(oids)["job_id"])
-            prm = json.loads(params) if action == JOB_FINISH_ACTION else {}
-        except (ValueError, KeyError, TypeError):
-            continue
-        if action == JOB_FINISH_ACTION and isinstance(prm, dict):
-            out.finished[job] = (int(seq), prm)
-        else:
-            out.finished.pop(job, None)  # open again: rows may be added until the next finish
+    out.finished = {job: log.finish for job, log in joblog.read(con).items() if log.finish is not None}
     return out
 
 
@@ -152,7 +139,7 @@ def mismatch(dec: Decisions, job_id: int, ids: Sequence[int]) -> str | None:
         return None
     if intact:
         return None
-    total = prm.get("records_total", sum(counts.values()) if isinstance(counts, dict) else "?")
+    total = prm["records_total"] if "records_total" in prm else sum(counts.values()) if isinstance(counts, dict) else "?"
     return (f"job {job_id} has {len(ids)} records, not the {total} it finished with (audit entry {seq}): records were "
             "deleted or added outside the app")
 
