@@ -19,7 +19,6 @@ import duckdb
 
 from appliance.errors import IntegrityError
 from appliance.vault import audit
-from appliance.vault.audit import canonical
 
 # The permission the signer's role must hold for each entry of a job's life to count (``audit.permitted_entries``).
 LIFE_PERMISSIONS = {"job.start": "job.run", "job.resume": "job.run", "job.finish": "job.run",
@@ -86,14 +85,13 @@ def decoded(text: Any) -> Any:
 
 
 def problem(row: Mapping[str, Any], log: JobLog | None) -> str | None:
-    """The first column of a job's row (``config`` and ``summary`` decoded) that the log does not explain, or None.
-    Values are compared as canonical JSON (as both were stored), so a configuration holding NaN still matches."""
+    """The first column of a job's row (``config`` and ``summary`` decoded) that the log does not explain, or None."""
     if log is None:
         return "has no job.start entry in the audit log"  # (a row inserted by raw SQL)
     want = {"task_id": log.task_id, "method": log.method, "config": log.config, "created_by": log.created_by,
             "status": log.status}
     for name, value in want.items():
-        if name in row and canonical(row[name]) != canonical(value):
+        if name in row and row[name] != value:
             return f"has a {name} that differs from its audit entries"
     if "summary" in row:
         summary = row["summary"]
@@ -101,7 +99,7 @@ def problem(row: Mapping[str, Any], log: JobLog | None) -> str | None:
             return "has a summary that differs from its audit entries"
         summary = dict(summary) if summary is not None else None
         chosen = summary.pop("label_filter", None) if summary is not None else None
-        if canonical(summary or None) != canonical(log.summary or None):
+        if (summary or None) != (log.summary or None):
             return "has a summary that differs from its audit entries"
         if (chosen is None) != (log.label_filter is None):
             return "names a label filter that differs from its audit entries"

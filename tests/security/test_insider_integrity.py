@@ -1,0 +1,248 @@
+"""An insider against the checks that hold a job's rows, a job's own row and a task's spec to the audit log
+(``rowseal.check_complete``, ``joblog``, ``tasks.get_task``), and the legitimate paths those checks must not refuse.
+
+Every user signs their own audit entries, so besides raw SQL an insider can append a *validly signed* entry of their
+own (``forge``): ``audit verify`` accepts it, so only the readers can tell that an admin or auditor never runs jobs
+or defines tasks, and that the app never finishes a job twice without a resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.errors import IntegrityError
+from appliance.vault import db, layout
+from appliance.vault.audit import AuditLog, VerifyResult
+from appliance.vault.keyfile import KeyFile
+from appliance.vault.rowseal import record_ids_sha256
+from appliance.vault.store import Vault
+from tests.export.export_helpers import CLEAN, QUARANTINED_MARK, make_job, open_as
+from tests.security.rowseal_helpers import PASSPHRASES, assert_refused, raw_sql, record_ids
+
+SPEC_TEXT = 'name = "insider-probe"\n'
+
+
+def forge(home: Path, user: str, action: str, object_ids: Any, params: Any, role: str = "author") -> None:
+    """What ``user`` can add to the log with their passphrase and the files alone: an entry signed with their own key,
+    claiming ``role``, chained to the head and with a fresh signed checkpoint (so ``audit verify`` accepts it)."""
+    kf = KeyFile.load(layout.key_file(home))
+    unlocked = kf.unlock(user, PASSPHRASES[user])
+    con = db.connect(layout.temp_dir(home))
+    try:
+        db.attach(con, home / kf.db_file, "raw", unlocked.room_keys["meta"][kf.generation])
+        con.execute("USE raw")
+        log = AuditLog(con, home, kf.installation_id)
+        con.execute("BEGIN")
+        log.append(unlocked.sign_key, user, role, action, object_ids, params)
+        con.execute("COMMIT")
+        assert log.write_checkpoint(unlocked.sign_key, user)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def last_finish(home: Path, job_id: int) -> dict[str, Any]:
+    row = raw_sql(home, "root", "SELECT params FROM audit WHERE action = 'job.finish' AND object_ids = ? "
+                  "ORDER BY seq DESC LIMIT 1", [json.dumps({"job_id": job_id}, separators=(",", ":"))])
+    return json.loads(row[0][0])
+
+
+def verify_as_auditor(home: Path) -> VerifyResult:
+    with Vault.open(home, "olga", PASSPHRASES["olga"]) as v:
+        return v.verify_audit()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, dict[str, int]]:
+    """The export tests' vault, an auditor and a cancelled job of two records: built once, copied for each test."""
+    home = tmp_path_factory.mktemp("insider") / "home"
+    job_id = make_job(home)
+    with open_as(home, "root") as v:
+        v.add_user("olga", "auditor", PASSPHRASES["olga"])
+    with open_as(home, "alice") as v:
+        job = v.get_job(job_id)
+        cancelled = v.create_job(job["task_id"], "zerogen", job["config"])
+        v.add_records(cancelled, [{"text": "first of a run cut short", "label": "cardiology"},
+                                  {"text": "second of a run cut short", "label": "cardiology"}])
+        v.finish_job(cancelled, "cancelled", {"stopped": "by the author"})
+    return home, job_id, cancelled
+
+
+@pytest.fixture
+def vault(template, tmp_path: Path) -> tuple[Path, int, int]:
+    src, job_id, cancelled = template
+    home = tmp_path / "home"
+    shutil.copytree(src, home, symlinks=True)
+    return home, job_id, cancelled
+
+
+# -- holes: an insider's own signed entries
+
+@pytest.mark.parametrize("insider", ["root", "olga"])
+def test_an_insiders_own_signed_finish_does_not_cover_a_deleted_row(vault, insider: str) -> None:
+    """Delete a record, then append a job.finish of one's own with the digest of the rows left: the log still
+    verifies (it is signed by its writer), but an admin or auditor never finishes a job, so the entry explains
+    nothing and the job stays held to the set it finished with."""
+    home, job_id, _ = vault
+    victim = record_ids(home, job_id)[QUARANTINED_MARK]
+    raw_sql(home, insider, "DELETE FROM records WHERE id = ?", [victim])
+    left = [r[0] for r in raw_sql(home, insider, "SELECT id FROM records WHERE job_id = ?", [job_id])]
+    prm = last_finish(home, job_id) | {"records_total": len(left), "record_ids_sha256": record_ids_sha256(left)}
+    forge(home, insider, "job.finish", {"job_id": job_id}, prm)
+    assert_refused(home, job_id, None, match=f"^job {job_id} has {len(left)} records, not the {len(left) + 1} ")
+    result = verify_as_auditor(home)
+    assert not result.ok and f"job {job_id} has {len(left)} records" in result.problem
+
+
+def test_an_admins_own_signed_finish_does_not_make_a_cancelled_job_succeeded(vault) -> None:
+    home, _, cancelled = vault
+    raw_sql(home, "root", "UPDATE jobs SET status = 'succeeded' WHERE id = ?", [cancelled])
+    forge(home, "root", "job.finish", {"job_id": cancelled}, last_finish(home, cancelled) | {"status": "succeeded"})
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {cancelled} has a status "):
+        v.get_job(cancelled)
+
+
+def test_an_admins_own_task_row_and_signed_task_add_are_refused(vault) -> None:
+    """A newer version of a task slipped in by an admin (row and entry) is what ``find_task`` returns: refused."""
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v:
+        task = v.get_task(v.get_job(job_id)["task_id"])
+    text = task["spec_toml"].replace("neurology", "oncology")
+    raw_sql(home, "root", "INSERT INTO tasks SELECT 77, name, ?, sha256(?), created_at, 'alice' FROM tasks WHERE id = ?",
+            [text, text, task["id"]])
+    forge(home, "root", "task.add", {"task_id": 77}, {"name": task["name"], "sha256": raw_sql(
+        home, "root", "SELECT sha256 FROM tasks WHERE id = 77")[0][0]})
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match="^task 77's spec is not the one"):
+        v.find_task(task["name"])
+
+
+def test_entries_and_rows_with_odd_json_are_refused_not_a_traceback(vault) -> None:
+    """Signed entries whose object ids or params are not JSON objects, and a job row whose configuration is not JSON
+    or whose label filter is not an object: each reader answers with an IntegrityError or ignores the entry."""
+    home, job_id, cancelled = vault
+    forge(home, "alice", "task.add", [1, 2], {"name": "x"})
+    forge(home, "alice", "job.finish", {"job_id": job_id}, ["succeeded"])
+    forge(home, "alice", "job.resume", "7", None)
+    with open_as(home, "alice") as v:
+        v.get_task(v.get_job(job_id)["task_id"])  # the odd entries explain nothing and break nothing
+        assert len(v.list_records(job_id)) > 0 and v.list_jobs()
+        v.apply_label_filter(job_id, "cleanlab", {})
+    raw_sql(home, "root", "UPDATE jobs SET config = 'not json {' WHERE id = ?", [cancelled])
+    summary = json.loads(raw_sql(home, "root", "SELECT summary FROM jobs WHERE id = ?", [job_id])[0][0])
+    raw_sql(home, "root", "UPDATE jobs SET summary = ? WHERE id = ?", [json.dumps(summary | {"label_filter": "x"}), job_id])
+    for job, column in ((cancelled, "config"), (job_id, "label filter")):
+        with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {job} (has a|names a) {column}"):
+            v.get_job(job)
+
+
+def test_a_label_filters_report_edited_is_refused(vault) -> None:
+    """A filter applied without a report, whose summary is then made to name one (a report that does not explain it)."""
+    home, job_id, _ = vault
+    off = record_ids(home, job_id)[CLEAN[0][0]]
+    with open_as(home, "alice") as v:
+        v.apply_label_filter(job_id, "cleanlab", {off: "off-label"})
+    raw_sql(home, "root", "UPDATE jobs SET summary = replace(summary, '\"report_id\":null', '\"report_id\":1') "
+            "WHERE id = ?", [job_id])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {job_id} names a label filter"):
+        v.get_job(job_id)
+
+
+# -- holes: an author, who may finish jobs, and raw SQL
+
+def test_an_author_cannot_finish_a_finished_job_again_over_a_deleted_row(vault) -> None:
+    """Delete a record and set the job back to 'running' by SQL, then finish it through the app (or append one's own
+    finish): the finish refuses the row, and a second finish without a resume explains nothing."""
+    home, job_id, _ = vault
+    victim = record_ids(home, job_id)[QUARANTINED_MARK]
+    raw_sql(home, "alice", "DELETE FROM records WHERE id = ?", [victim])
+    raw_sql(home, "alice", "UPDATE jobs SET status = 'running' WHERE id = ?", [job_id])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {job_id} has a status "):
+        v.finish_job(job_id, "succeeded", {})
+    raw_sql(home, "alice", "UPDATE jobs SET status = 'succeeded' WHERE id = ?", [job_id])
+    left = [r[0] for r in raw_sql(home, "alice", "SELECT id FROM records WHERE job_id = ?", [job_id])]
+    forge(home, "alice", "job.finish", {"job_id": job_id},
+          last_finish(home, job_id) | {"records_total": len(left), "record_ids_sha256": record_ids_sha256(left)})
+    assert_refused(home, job_id, None, match=f"^job {job_id} has {len(left)} records, not the {len(left) + 1} ")
+
+
+def test_a_row_deleted_from_a_cancelled_job_is_not_resumed_away(vault) -> None:
+    """Resuming a job and finishing it again would digest whatever rows are left: the resume checks them first."""
+    home, _, cancelled = vault
+    raw_sql(home, "root", "DELETE FROM records WHERE id = (SELECT min(id) FROM records WHERE job_id = ?)", [cancelled])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {cancelled} has 1 records, not the 2"):
+        v.reopen_job(cancelled)
+
+
+def test_a_deleted_job_row_does_not_hand_its_id_and_records_on(vault) -> None:
+    """The newest job's row deleted by raw SQL: the next job must not get its id (its entries, and its records, whose
+    seals name that id, would become the new job's)."""
+    home, _, cancelled = vault
+    raw_sql(home, "root", "DELETE FROM jobs WHERE id = ?", [cancelled])
+    with open_as(home, "alice") as v:
+        task_id = v.list_tasks()[0]["id"]
+        new = v.create_job(task_id, "zerogen", {})
+        assert new != cancelled and v.list_records(new) == []
+        v.finish_job(new, "succeeded", {})
+        assert v.get_job(new)["status"] == "succeeded"
+
+
+# -- false refusals: legitimate paths
+
+def test_a_deleted_task_row_does_not_refuse_the_next_task(vault) -> None:
+    """A task row deleted by raw SQL left its task.add entry: the next task must get a new id, not share that entry."""
+    home, _, _ = vault
+    with open_as(home, "alice") as v:
+        gone = v.add_task("probe-a", SPEC_TEXT)
+    raw_sql(home, "root", "DELETE FROM tasks WHERE id = ?", [gone])
+    with open_as(home, "alice") as v:
+        new = v.add_task("probe-b", SPEC_TEXT + "# another\n")
+        assert new != gone and v.get_task(new)["name"] == "probe-b"
+
+
+def test_a_job_resumed_after_a_kill_and_filtered_twice_reads_back(vault) -> None:
+    """kill -9 (row still 'running', a resume entry without a reopen), a finish, a label filter, a reopen of the
+    cancelled job, a second finish and a second filter: every reader accepts the job at each step."""
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v:
+        job = v.get_job(job_id)
+        run = v.create_job(job["task_id"], "zerogen", job["config"])
+        v.add_records(run, [{"text": "before the kill", "label": "cardiology"}], unit=1)
+    with open_as(home, "alice") as v:  # a new process resumes the interrupted job as generation.resume_job does
+        assert v.get_job(run)["status"] == "running"
+        v.audit("job.resume", {"job_id": run}, {"previous_status": "running (interrupted)"})
+        first = v.add_records(run, [{"text": "after the kill", "label": "cardiology"}], unit=2)
+        v.finish_job(run, "cancelled", {"units": 2})
+        v.apply_label_filter(run, "cleanlab", {first[0]: "off-label"})
+        assert v.get_job(run)["summary"]["label_filter"]["removed"] == 1
+        v.reopen_job(run)
+        assert v.get_job(run)["summary"]["label_filter"]["name"] == "cleanlab" and v.list_jobs()
+        v.add_records(run, [{"text": "after the reopen", "label": "cardiology"}], unit=3)
+        v.finish_job(run, "succeeded", {"units": 3})
+        v.apply_label_filter(run, "cleanlab", {})
+        v.apply_label_filter(run, "judge", {first[0]: "off-label"})
+        assert v.get_job(run)["summary"]["label_filter"]["name"] == "judge"
+        assert len(v.list_records(run)) == 3
+    assert verify_as_auditor(home).ok
+
+
+def test_a_job_with_no_records_and_a_nan_in_its_configuration_reads_back(vault) -> None:
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v:
+        job = v.create_job(v.get_job(job_id)["task_id"], "zerogen", {"score_floor": float("nan")})
+        v.finish_job(job, "succeeded", {})
+        assert v.list_records(job) == [] and v.get_job(job)["status"] == "succeeded"
+
+
+def test_database_key_rotation_keeps_jobs_tasks_and_records_readable(vault) -> None:
+    home, job_id, cancelled = vault
+    with open_as(home, "root") as v:
+        v.rotate_key()
+    with open_as(home, "alice") as v:
+        assert v.get_task(v.get_job(job_id)["task_id"]) and v.list_records(job_id) and v.list_records(cancelled)
+        v.reopen_job(cancelled)
+        v.finish_job(cancelled, "succeeded", {})
+    assert verify_as_auditor(home).ok
