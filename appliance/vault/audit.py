@@ -95,16 +95,17 @@ def _registration(action: str, oids: str, prm: str) -> tuple[str, str] | None:
     return (name, key) if isinstance(name, str) and isinstance(key, str) else None
 
 
-def permitted_entries(con: duckdb.DuckDBPyConnection, permission_of: Mapping[str, str]
-                      ) -> list[tuple[int, str, str, dict[str, Any], dict[str, Any]]]:
-    """(seq, user, action, object ids, params) of the entries of ``permission_of``'s actions, in log order, that were
-    signed by a user whose role, as the log registered it, holds the action's permission (``roles.PERMISSIONS``).
+def role_checked_entries(con: duckdb.DuckDBPyConnection, permission_of: Mapping[str, str]
+                         ) -> list[tuple[int, str, str, dict[str, Any], dict[str, Any], bool]]:
+    """(seq, user, action, object ids, params, permitted) of the entries of ``permission_of``'s actions, in log order:
+    ``permitted`` says whether the signer's role, as the log registered it, holds the action's permission
+    (``roles.PERMISSIONS``).
 
     Every user signs their own entries, so an admin or auditor can append a validly signed ``job.finish`` (or
-    ``task.add``) of their own that ``verify`` accepts; readers that hold a row to the log count only the entries the
-    signer's role could have written through the app. A role is the one ``vault.init`` (admin) or an admin's
-    ``user.add`` gave the user, at that point of the log (the entry's own ``role`` column is the signer's word).
-    Entries whose object ids or params are not JSON objects are left out: they explain nothing."""
+    ``task.add``) of their own that ``verify`` accepts: only the role tells it from one the app wrote. A role is the
+    one ``vault.init`` (admin) or an admin's ``user.add`` gave the user, at that point of the log (the entry's own
+    ``role`` column is the signer's word). Entries whose object ids or params are not JSON objects are left out: they
+    explain nothing."""
     role_of: dict[str, str] = {}
     wanted = list(permission_of)
     rows = con.execute(f"SELECT seq, user_name, action, object_ids, params FROM audit WHERE action IN "
@@ -121,9 +122,16 @@ def permitted_entries(con: duckdb.DuckDBPyConnection, permission_of: Mapping[str
             role_of[str(ids.get("user"))] = roles.ADMIN
         elif action == "user.add" and role_of.get(user) == roles.ADMIN and params.get("role") in roles.ROLES:
             role_of[str(ids.get("user"))] = params["role"]
-        if action in permission_of and roles.allowed(role_of.get(user, ""), permission_of[action]):
-            out.append((int(seq), user, action, ids, params))
+        if action in permission_of:
+            out.append((int(seq), user, action, ids, params, roles.allowed(role_of.get(user, ""), permission_of[action])))
     return out
+
+
+def permitted_entries(con: duckdb.DuckDBPyConnection, permission_of: Mapping[str, str]
+                      ) -> list[tuple[int, str, str, dict[str, Any], dict[str, Any]]]:
+    """(seq, user, action, object ids, params) of the entries ``role_checked_entries`` finds permitted: the only ones
+    that may explain a row (readers that hold a job, a record or a task to the log count no others)."""
+    return [entry[:5] for entry in role_checked_entries(con, permission_of) if entry[5]]
 
 
 class AuditLog:

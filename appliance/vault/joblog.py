@@ -84,6 +84,33 @@ def decoded(text: Any) -> Any:
         return text
 
 
+COLUMNS = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at",
+           "units_done")
+
+
+def rows(con: duckdb.DuckDBPyConnection, where: str = "true", args: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Rows of ``jobs`` by id, ``config`` and ``summary`` decoded (``decoded``), for ``check`` or ``problem``."""
+    out = []
+    for values in con.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE {where} ORDER BY id", args or []).fetchall():
+        d = dict(zip(COLUMNS, values))
+        d["config"] = decoded(d["config"])
+        d["summary"] = decoded(d["summary"]) if d["summary"] else None
+        out.append(d)
+    return out
+
+
+def unexplained(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """(seq of its last entry, why) for every job row the log does not explain: what ``audit verify`` reports to an
+    auditor, who reads jobs but no record."""
+    logs = read(con)
+    out = []
+    for row in rows(con):
+        why = problem(row, logs.get(row["id"]))
+        if why:
+            out.append((logs[row["id"]].seq if row["id"] in logs else 0, f"job {row['id']} {why}"))
+    return out
+
+
 def problem(row: Mapping[str, Any], log: JobLog | None) -> str | None:
     """The first column of a job's row (``config`` and ``summary`` decoded) that the log does not explain, or None."""
     if log is None:

@@ -40,7 +40,6 @@ RECORD_TYPES = {
     "created_at": "VARCHAR",
     "seal": "VARCHAR",
 }
-_JOB_FIELDS = ("id", "task_id", "method", "config", "status", "summary", "created_at", "created_by", "finished_at", "units_done")
 
 
 def _id_digest(ids: Iterable[int], label_of: dict[int, Any]) -> dict[str, Any]:
@@ -80,14 +79,11 @@ class JobsMixin(VaultCore):
         hand on, and writers (finish, resume, label filter) write over, only a row the log explains, so an edited row
         is never laundered into a new entry (a finished job set back to 'running' by raw SQL cannot be finished again
         with another set of records)."""
-        row = con.execute(f"SELECT {', '.join(_JOB_FIELDS)} FROM jobs WHERE id = ?", [job_id]).fetchone()
-        if row is None:
+        found = joblog.rows(con, "id = ?", [job_id])
+        if not found:
             raise BadInput(f"no job with id {job_id}")
-        d = dict(zip(_JOB_FIELDS, row))
-        d["config"] = joblog.decoded(d["config"])
-        d["summary"] = joblog.decoded(d["summary"]) if d["summary"] else None
-        joblog.check(d, joblog.read(con).get(job_id))
-        return d
+        joblog.check(found[0], joblog.read(con).get(job_id))
+        return found[0]
 
     def list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Jobs, newest first, without their configuration (the home screen and job pickers list them); each row is

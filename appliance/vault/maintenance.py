@@ -17,9 +17,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.vault import db, fields, keys, layout, roles, rotate, rowseal, schema
+from appliance.vault import audit, db, fields, joblog, keys, layout, roles, rotate, rowseal, schema
 from appliance.vault.audit import VerifyResult, canonical
 from appliance.vault.core import ALIAS, VaultCore
+from appliance.vault.tasks import TASK_PERMISSIONS
+
+# Entries that vouch for rows (a job's life, a record's decisions, a task's spec), with the permission each needs.
+VOUCHING_ENTRIES = {**joblog.LIFE_PERMISSIONS, **rowseal.DECISION_PERMISSIONS, **TASK_PERMISSIONS}
 
 
 class MaintenanceMixin(VaultCore):
@@ -148,12 +152,17 @@ class MaintenanceMixin(VaultCore):
         self.require("audit.verify")
         with self._mutex:
             result = self._log.verify({n: self._kf.public_keys(n)["sign"] for n in self._kf.users}, anchor)
-            # A log that verifies vouches for each finished job's set of records: check the rows still match it.
-            missing = rowseal.incomplete_jobs(self._con) if result.ok else []
+            # A log that verifies vouches for each finished job's set of records and for each job's row: check the
+            # rows still match it. Its entries that vouch for rows must also be ones their signer's role may write:
+            # one that is not (an admin's own job.finish) is a forgery the readers ignore, reported here.
+            missing = sorted(rowseal.incomplete_jobs(self._con) + joblog.unexplained(self._con) + [
+                (seq, f"entry {seq} ({action}) is signed by {user}, whose role may not write it: it explains nothing")
+                for seq, user, action, *_, permitted in audit.role_checked_entries(self._con, VOUCHING_ENTRIES)
+                if not permitted]) if result.ok else []
         if missing:
             seq, problem = missing[0]
-            more = f" ({len(missing) - 1} more job(s) likewise)" if len(missing) > 1 else ""
-            result = dataclasses.replace(result, ok=False, first_bad_seq=seq, problem=problem + more)
+            more = f" ({len(missing) - 1} more problem(s) of jobs or entries)" if len(missing) > 1 else ""
+            result = dataclasses.replace(result, ok=False, first_bad_seq=seq or None, problem=problem + more)
         self.audit("audit.verify", {}, {"ok": result.ok, "entries": result.entries, "first_bad_seq": result.first_bad_seq,
                                         "anchor": anchor})
         return result

@@ -44,6 +44,8 @@ COLUMNS = ("id", "job_id", "text", "label", "context", "attributes", "status", "
 # Statuses a label filter decides (it moves records only between these two).
 FILTERED_STATUSES = ("accepted", "filtered")
 REVIEW_ACTION, FILTER_ACTION = "record.review", "record.filter"
+# The permission a decision's signer must hold for it to count (``audit.permitted_entries``).
+DECISION_PERMISSIONS = {REVIEW_ACTION: "record.review", FILTER_ACTION: "record.filter"}
 # The audit entry written once, by the first records-key holder to sign in, after which every row has a seal.
 SEALED_ACTION = "records.seal"
 _INFO = b"appliance-vault/row-seal/1"
@@ -111,8 +113,7 @@ def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
     """Read the decisions from the audit log (object ids only; the log's signatures are ``audit verify``'s work).
     Only entries a role could write through the app count (``audit.permitted_entries``; a job's life: ``joblog``)."""
     out = Decisions()
-    permissions = {REVIEW_ACTION: "record.review", FILTER_ACTION: "record.filter"}
-    for seq, _, action, ids, _ in audit.permitted_entries(con, permissions):
+    for seq, _, action, ids, _ in audit.permitted_entries(con, DECISION_PERMISSIONS):
         try:
             key = int(ids["record_id"] if action == REVIEW_ACTION else ids["job_id"])
         except (ValueError, KeyError, TypeError):

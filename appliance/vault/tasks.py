@@ -12,7 +12,7 @@ from appliance.vault.core import VaultCore, check_label_name, sha256_text
 from appliance.vault.keys import now_iso
 
 # The entry that vouches for a spec, and the permission its signer's role must hold (``audit.permitted_entries``).
-_LOGGED = {"task.add": "task.write"}
+TASK_PERMISSIONS = {"task.add": "task.write"}
 _FIELDS = ("id", "name", "spec_toml", "sha256", "created_at", "created_by")
 
 
@@ -30,7 +30,7 @@ class TasksMixin(VaultCore):
                 return int(row[0])
             # Past every id the log has seen: a task row deleted by raw SQL does not hand its id (and entry) on.
             task_id = max([schema.next_id(con, "tasks"), *(o["task_id"] + 1 for *_, o, _ in
-                                                           audit.permitted_entries(con, _LOGGED)
+                                                           audit.permitted_entries(con, TASK_PERMISSIONS)
                                                            if isinstance(o.get("task_id"), int))])
             self._insert(con, "tasks", {"id": task_id, "name": name, "spec_toml": toml_text, "sha256": digest,
                                         "created_at": now_iso(), "created_by": self.user})
@@ -43,7 +43,7 @@ class TasksMixin(VaultCore):
         self.require("task.read")
         with self._mutex:
             row = self._by_id("tasks", _FIELDS, task_id, "task")
-            logged = [p.get("sha256") for *_, o, p in audit.permitted_entries(self._con, _LOGGED)
+            logged = [p.get("sha256") for *_, o, p in audit.permitted_entries(self._con, TASK_PERMISSIONS)
                       if o.get("task_id") == task_id]
         text = row["spec_toml"] if isinstance(row["spec_toml"], str) else ""
         digest = sha256_text(text)

@@ -246,3 +246,19 @@ def test_database_key_rotation_keeps_jobs_tasks_and_records_readable(vault) -> N
         v.reopen_job(cancelled)
         v.finish_job(cancelled, "succeeded", {})
     assert verify_as_auditor(home).ok
+
+
+# -- what the auditor's `audit verify` reports
+
+def test_audit_verify_reports_an_insiders_own_signed_entry_and_an_edited_job_row(vault) -> None:
+    """A forged entry and the row it was meant to explain both verify as a log (each is signed by its writer): the
+    auditor's verification names the job row the log does not explain, and the entry no role of its signer could
+    write."""
+    home, _, cancelled = vault
+    forge(home, "root", "job.finish", {"job_id": cancelled}, last_finish(home, cancelled) | {"status": "succeeded"})
+    result = verify_as_auditor(home)
+    assert not result.ok and "is signed by root, whose role may not write it" in result.problem
+    raw_sql(home, "root", "UPDATE jobs SET status = 'succeeded' WHERE id = ?", [cancelled])
+    result = verify_as_auditor(home)
+    assert not result.ok and result.problem.startswith(f"job {cancelled} has a status that differs")
+    assert "1 more problem(s)" in result.problem
