@@ -5,8 +5,12 @@ failed job 'succeeded' so that its partial records can be exported, or change a 
 export's manifest names another ε. Every change to a job's row is also an audit entry (``job.start`` with the method
 and configuration, ``job.finish`` with the status and summary, ``job.resume``, ``record.filter`` with the filter the
 summary names), so readers of a job (``JobsMixin.get_job``, ``list_jobs``) compare the row with the log and refuse a
-row the log does not explain. Like ``rowseal``, this reads the entries' contents only; whether the log itself was
-rewritten is ``audit verify``'s work (its hash chain and signatures).
+row the log does not explain; so do the app's writers of a job (finish, resume, label filter) before they write, so an
+edited row is never laundered into a new entry. Like ``rowseal``, this reads the entries' contents only; whether the
+log itself was rewritten is ``audit verify``'s work (its hash chain and signatures). But every user signs their own
+entries, so an entry counts only if its signer's role may write it and it comes where the app writes it (``read``):
+an admin's own signed ``job.finish``, or an author's second finish without a resume, explains nothing, and
+``audit verify`` reports both the entry and the row (``unexplained``).
 """
 
 from __future__ import annotations

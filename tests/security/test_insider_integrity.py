@@ -82,11 +82,11 @@ def vault(template, tmp_path: Path) -> tuple[Path, int, int]:
 
 # -- holes: an insider's own signed entries
 
-@pytest.mark.parametrize("insider", ["root", "olga"])
+@pytest.mark.parametrize("insider", ["root", "olga", "rita"])
 def test_an_insiders_own_signed_finish_does_not_cover_a_deleted_row(vault, insider: str) -> None:
     """Delete a record, then append a job.finish of one's own with the digest of the rows left: the log still
-    verifies (it is signed by its writer), but an admin or auditor never finishes a job, so the entry explains
-    nothing and the job stays held to the set it finished with."""
+    verifies (it is signed by its writer), but an admin, auditor or reviewer never finishes a job, so the entry
+    explains nothing and the job stays held to the set it finished with."""
     home, job_id, _ = vault
     victim = record_ids(home, job_id)[QUARANTINED_MARK]
     raw_sql(home, insider, "DELETE FROM records WHERE id = ?", [victim])
