@@ -38,17 +38,18 @@ class TasksMixin(VaultCore):
         return task_id
 
     def get_task(self, task_id: int) -> dict[str, Any]:
-        """A stored spec, checked against the digest its ``task.add`` entry keeps: a spec edited by raw SQL (labels or
-        prompts changed under a job that refers to it) is refused, not generated from or evaluated against."""
+        """A stored spec, checked against the digest, name and author its ``task.add`` entry keeps: a spec edited by raw
+        SQL (labels or prompts changed under a job that refers to it, or another task's name given to it, which
+        ``find_task`` would then return) is refused, not generated from or evaluated against."""
         self.require("task.read")
         with self._mutex:
             row = self._by_id("tasks", _FIELDS, task_id, "task")
-            logged = [p.get("sha256") for *_, o, p in audit.permitted_entries(self._con, TASK_PERMISSIONS)
-                      if o.get("task_id") == task_id]
+            logged = [(p.get("sha256"), p.get("name"), user) for _, user, _, o, p in
+                      audit.permitted_entries(self._con, TASK_PERMISSIONS) if o.get("task_id") == task_id]
         text = row["spec_toml"] if isinstance(row["spec_toml"], str) else ""
         digest = sha256_text(text)
-        if len(logged) != 1 or not isinstance(logged[0], str) or not hmac.compare_digest(logged[0], digest) \
-                or row["sha256"] != digest:
+        if len(logged) != 1 or not isinstance(logged[0][0], str) or not hmac.compare_digest(logged[0][0], digest) \
+                or row["sha256"] != digest or logged[0][1:] != (row["name"], row["created_by"]):
             raise IntegrityError(f"task {task_id}'s spec is not the one its task.add audit entry names: it was changed "
                                  "outside the app; run `audit verify` and ask an admin")
         return row

@@ -262,3 +262,14 @@ def test_audit_verify_reports_an_insiders_own_signed_entry_and_an_edited_job_row
     result = verify_as_auditor(home)
     assert not result.ok and result.problem.startswith(f"job {cancelled} has a status that differs")
     assert "1 more problem(s)" in result.problem
+
+
+@pytest.mark.parametrize("column", ["name", "created_by"])
+def test_a_task_renamed_or_reattributed_by_sql_is_refused(vault, column: str) -> None:
+    """The spec text is intact, but its row names another task (which ``find_task`` would then return) or author."""
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v:
+        task_id = v.get_job(job_id)["task_id"]
+    raw_sql(home, "root", f"UPDATE tasks SET {column} = 'bob' WHERE id = ?", [task_id])
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^task {task_id}'s spec is not the one"):
+        v.get_task(task_id)
