@@ -123,7 +123,8 @@ def role_checked_entries(con: duckdb.DuckDBPyConnection, permission_of: Mapping[
         elif action == "user.add" and role_of.get(user) == roles.ADMIN and params.get("role") in roles.ROLES:
             role_of[str(ids.get("user"))] = params["role"]
         if action in permission_of:
-            out.append((int(seq), user, action, ids, params, roles.allowed(role_of.get(user, ""), permission_of[action])))
+            permitted = roles.allowed(role_of.get(user, ""), permission_of[action])
+            out.append((int(seq), user, action, ids, params, permitted))
     return out
 
 

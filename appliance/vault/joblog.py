@@ -95,7 +95,8 @@ COLUMNS = ("id", "task_id", "method", "config", "status", "summary", "created_at
 def rows(con: duckdb.DuckDBPyConnection, where: str = "true", args: list[Any] | None = None) -> list[dict[str, Any]]:
     """Rows of ``jobs`` by id, ``config`` and ``summary`` decoded (``decoded``), for ``check`` or ``problem``."""
     out = []
-    for values in con.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE {where} ORDER BY id", args or []).fetchall():
+    sql = f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE {where} ORDER BY id"
+    for values in con.execute(sql, args or []).fetchall():
         d = dict(zip(COLUMNS, values))
         d["config"] = decoded(d["config"])
         d["summary"] = decoded(d["summary"]) if d["summary"] else None

@@ -132,15 +132,17 @@ def mismatch(dec: Decisions, job_id: int, ids: Sequence[int]) -> str | None:
         return None
     seq, prm = dec.finished[job_id]
     want, counts = prm.get("record_ids_sha256"), prm.get("records")
+    counted = sum(counts.values()) if isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values()) \
+        else None
     if isinstance(want, str):
         intact = hmac.compare_digest(want, record_ids_sha256(ids))
-    elif isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values()):
-        intact = sum(counts.values()) == len(ids)
+    elif counted is not None:
+        intact = counted == len(ids)
     else:
         return None
     if intact:
         return None
-    total = prm["records_total"] if "records_total" in prm else sum(counts.values()) if isinstance(counts, dict) else "?"
+    total = prm.get("records_total", "?" if counted is None else counted)
     return (f"job {job_id} has {len(ids)} records, not the {total} it finished with (audit entry {seq}): records were "
             "deleted or added outside the app")
 

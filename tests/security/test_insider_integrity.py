@@ -112,8 +112,8 @@ def test_an_admins_own_task_row_and_signed_task_add_are_refused(vault) -> None:
     with open_as(home, "alice") as v:
         task = v.get_task(v.get_job(job_id)["task_id"])
     text = task["spec_toml"].replace("neurology", "oncology")
-    raw_sql(home, "root", "INSERT INTO tasks SELECT 77, name, ?, sha256(?), created_at, 'alice' FROM tasks WHERE id = ?",
-            [text, text, task["id"]])
+    raw_sql(home, "root", "INSERT INTO tasks SELECT 77, name, ?, sha256(?), created_at, 'alice' FROM tasks "
+            "WHERE id = ?", [text, text, task["id"]])
     forge(home, "root", "task.add", {"task_id": 77}, {"name": task["name"], "sha256": raw_sql(
         home, "root", "SELECT sha256 FROM tasks WHERE id = 77")[0][0]})
     with open_as(home, "alice") as v, pytest.raises(IntegrityError, match="^task 77's spec is not the one"):
@@ -133,7 +133,8 @@ def test_entries_and_rows_with_odd_json_are_refused_not_a_traceback(vault) -> No
         v.apply_label_filter(job_id, "cleanlab", {})
     raw_sql(home, "root", "UPDATE jobs SET config = 'not json {' WHERE id = ?", [cancelled])
     summary = json.loads(raw_sql(home, "root", "SELECT summary FROM jobs WHERE id = ?", [job_id])[0][0])
-    raw_sql(home, "root", "UPDATE jobs SET summary = ? WHERE id = ?", [json.dumps(summary | {"label_filter": "x"}), job_id])
+    summary["label_filter"] = "x"
+    raw_sql(home, "root", "UPDATE jobs SET summary = ? WHERE id = ?", [json.dumps(summary), job_id])
     for job, column in ((cancelled, "config"), (job_id, "label filter")):
         with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {job} (has a|names a) {column}"):
             v.get_job(job)
