@@ -68,9 +68,11 @@ class BuildError(Exception):
 
 
 def llama_cmake_args(cpu_level: str, cuda: bool) -> str:
-    """The CMAKE_ARGS for a portable llama.cpp build at ``cpu_level`` (plus CUDA offload when asked)."""
+    """The CMAKE_ARGS for a portable llama.cpp build at ``cpu_level`` (plus CUDA offload when asked). Without the
+    multimodal library (``LLAVA_BUILD=OFF``: llama-cpp-python loads ``libmtmd`` only for its image chat handlers,
+    which the appliance never uses), which shortens the compile."""
     switches, _ = CPU_LEVELS[cpu_level]
-    args = ["-DGGML_NATIVE=OFF"] + [f"-DGGML_{name}={'ON' if on else 'OFF'}" for name, on in switches.items()]
+    args = ["-DGGML_NATIVE=OFF", "-DLLAVA_BUILD=OFF"] + [f"-DGGML_{name}={'ON' if on else 'OFF'}" for name, on in switches.items()]
     if cuda:
         args.append("-DGGML_CUDA=on")
     return " ".join(args)
