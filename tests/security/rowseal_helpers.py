@@ -3,8 +3,11 @@ that must refuse an edited record (the author's list, the reviewer's queue, an e
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import duckdb
 
 import pytest
 
@@ -19,21 +22,27 @@ PASSPHRASES = {**PW, "olga": "olga-passphrase-1"}
 TEXTS = [t for t, _ in CLEAN] + [QUARANTINED_MARK, REJECTED_MARK, RELEASED]
 
 
-def raw_sql(home: Path, user: str, sql: str, args: list[Any] | None = None) -> list[tuple]:
-    """What ``user`` can do with their passphrase and the files alone: open the database with the database key their
-    key file entry unseals, and run any SQL on it."""
+@contextmanager
+def raw_db(home: Path, user: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, KeyFile, Any]]:
+    """What ``user`` holds with their passphrase and the files alone: the database opened with the database key their
+    key file entry unseals (a connection, the key file and their unlocked keys), checkpointed on the way out."""
     kf = KeyFile.load(layout.key_file(home))
     unlocked = kf.unlock(user, PASSPHRASES[user])
     con = db.connect(layout.temp_dir(home))
     try:
         db.attach(con, home / kf.db_file, "raw", unlocked.room_keys["meta"][kf.generation])
         con.execute("USE raw")
-        result = con.execute(sql, args or [])
-        rows = result.fetchall() if sql.lstrip().upper().startswith("SELECT") else []
+        yield con, kf, unlocked
         con.execute("CHECKPOINT")
-        return rows
     finally:
         con.close()
+
+
+def raw_sql(home: Path, user: str, sql: str, args: list[Any] | None = None) -> list[tuple]:
+    """Any SQL ``user`` can run on the database with their passphrase and the files alone (``raw_db``)."""
+    with raw_db(home, user) as (con, _, _):
+        result = con.execute(sql, args or [])
+        return result.fetchall() if sql.lstrip().upper().startswith("SELECT") else []
 
 
 def record_ids(home: Path, job_id: int) -> dict[str, int]:

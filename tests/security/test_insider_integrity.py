@@ -15,13 +15,11 @@ from typing import Any
 import pytest
 
 from appliance.errors import IntegrityError
-from appliance.vault import db, layout
 from appliance.vault.audit import AuditLog, VerifyResult
-from appliance.vault.keyfile import KeyFile
 from appliance.vault.rowseal import record_ids_sha256
 from appliance.vault.store import Vault
 from tests.export.export_helpers import CLEAN, QUARANTINED_MARK, make_job, open_as
-from tests.security.rowseal_helpers import PASSPHRASES, assert_refused, raw_sql, record_ids
+from tests.security.rowseal_helpers import PASSPHRASES, assert_refused, raw_db, raw_sql, record_ids
 
 SPEC_TEXT = 'name = "insider-probe"\n'
 
@@ -29,20 +27,12 @@ SPEC_TEXT = 'name = "insider-probe"\n'
 def forge(home: Path, user: str, action: str, object_ids: Any, params: Any, role: str = "author") -> None:
     """What ``user`` can add to the log with their passphrase and the files alone: an entry signed with their own key,
     claiming ``role``, chained to the head and with a fresh signed checkpoint (so ``audit verify`` accepts it)."""
-    kf = KeyFile.load(layout.key_file(home))
-    unlocked = kf.unlock(user, PASSPHRASES[user])
-    con = db.connect(layout.temp_dir(home))
-    try:
-        db.attach(con, home / kf.db_file, "raw", unlocked.room_keys["meta"][kf.generation])
-        con.execute("USE raw")
+    with raw_db(home, user) as (con, kf, unlocked):
         log = AuditLog(con, home, kf.installation_id)
         con.execute("BEGIN")
         log.append(unlocked.sign_key, user, role, action, object_ids, params)
         con.execute("COMMIT")
         assert log.write_checkpoint(unlocked.sign_key, user)
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
 
 
 def last_finish(home: Path, job_id: int) -> dict[str, Any]:

@@ -193,14 +193,21 @@ def test_a_finished_job_set_running_again_by_sql_takes_no_new_record(vault) -> N
         v.apply_label_filter(job_id, "cleanlab", {})
 
 
+def _cancelled_job(home: Path, like: int, text: str) -> int:
+    """A third job, of ``like``'s task and configuration, with one record, cancelled through the app."""
+    with open_as(home, "alice") as v:
+        job = v.get_job(like)
+        third = v.create_job(job["task_id"], "zerogen", job["config"])
+        v.add_records(third, [{"text": text, "label": "cardiology"}])
+        v.finish_job(third, "cancelled", {})
+    return third
+
+
 def test_a_resumed_job_may_add_records_until_it_finishes_again(vault) -> None:
     """The legitimate path: a cancelled job resumed through the app adds records and finishes with the new set."""
     home, job_id, _, _ = vault
+    third = _cancelled_job(home, job_id, "a record of the first run")
     with open_as(home, "alice") as v:
-        job = v.get_job(job_id)
-        third = v.create_job(job["task_id"], "zerogen", job["config"])
-        v.add_records(third, [{"text": "a record of the first run", "label": "cardiology"}])
-        v.finish_job(third, "cancelled", {})
         v.reopen_job(third)
         v.add_records(third, [{"text": "a record of the resumed run", "label": "cardiology"}])
         assert len(v.list_records(third)) == 2  # running: no finished set to hold it to yet
@@ -240,11 +247,7 @@ def test_a_jobs_configuration_edited_is_refused(vault, insider: str) -> None:
 def test_a_cancelled_job_marked_succeeded_is_refused(vault) -> None:
     """Only a succeeded job can be exported: a partial run marked 'succeeded' by an admin is not."""
     home, job_id, _, _ = vault
-    with open_as(home, "alice") as v:
-        job = v.get_job(job_id)
-        third = v.create_job(job["task_id"], "zerogen", job["config"])
-        v.add_records(third, [{"text": "a record of a run cut short", "label": "cardiology"}])
-        v.finish_job(third, "cancelled", {})
+    third = _cancelled_job(home, job_id, "a record of a run cut short")
     raw_sql(home, "root", "UPDATE jobs SET status = 'succeeded' WHERE id = ?", [third])
     _job_readers(home, third, listed=True)
 
