@@ -127,7 +127,7 @@ class JobsMixin(VaultCore):
                 raise BadInput(f"job {job_id} already succeeded; nothing to resume")
             # Its rows must be the set it finished with: a row deleted now would drop out of the next finish's digest.
             ids = [r[0] for r in con.execute("SELECT id FROM records WHERE job_id = ?", [job_id]).fetchall()]
-            rowseal.check_complete(rowseal.decisions(con), job_id, [{"id": i} for i in ids])
+            rowseal.check_complete(rowseal.finished_jobs(con), job_id, [{"id": i} for i in ids])
             con.execute("UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = ?", [job_id])
             self.audit("job.resume", {"job_id": job_id}, {"previous_status": status_now})
 

@@ -97,8 +97,6 @@ class Decisions:
 
     by_record: dict[int, int] = field(default_factory=dict)  # record id -> its latest review
     by_job: dict[int, int] = field(default_factory=dict)  # job id -> its latest label filter
-    # job id -> (seq, params) of its job.finish entry, for a job whose latest start/resume/finish entry is a finish
-    finished: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
     def of(self, row: Mapping[str, Any]) -> int:
         """The sequence number a row's seal must name: its latest review, or its job's latest label filter if that
@@ -111,7 +109,8 @@ class Decisions:
 
 def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
     """Read the decisions from the audit log (object ids only; the log's signatures are ``audit verify``'s work).
-    Only entries a role could write through the app count (``audit.permitted_entries``; a job's life: ``joblog``)."""
+    Only entries a role could write through the app count (``audit.permitted_entries``). Every batch a job adds reads
+    them, so the job's life (``finished_jobs``) is read only by those that check a job's whole set of rows."""
     out = Decisions()
     for seq, _, action, ids, _ in audit.permitted_entries(con, DECISION_PERMISSIONS):
         try:
@@ -120,17 +119,24 @@ def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
             continue  # a malformed entry decides nothing; the rows it meant then fail their check
         table = out.by_record if action == REVIEW_ACTION else out.by_job
         table[key] = max(table.get(key, 0), int(seq))
-    out.finished = {job: log.finish for job, log in joblog.read(con).items() if log.finish is not None}
     return out
 
 
-def mismatch(dec: Decisions, job_id: int, ids: Sequence[int]) -> str | None:
+Finished = dict[int, tuple[int, dict[str, Any]]]
+
+
+def finished_jobs(con: duckdb.DuckDBPyConnection) -> Finished:
+    """job id -> (seq, params) of its job.finish entry, for each job the log says is finished (``joblog.read``)."""
+    return {job: log.finish for job, log in joblog.read(con).items() if log.finish is not None}
+
+
+def mismatch(finished: Finished, job_id: int, ids: Sequence[int]) -> str | None:
     """Why ``ids`` (all of a job's row ids) are not the records the job finished with, by the digest of their ids its
     ``job.finish`` entry keeps (or, in entries from before the digest, their count); None if they are, or if the job
     is running or never finished (a crash): nothing recorded to hold it to."""
-    if job_id not in dec.finished:
+    if job_id not in finished:
         return None
-    seq, prm = dec.finished[job_id]
+    seq, prm = finished[job_id]
     want, counts = prm.get("record_ids_sha256"), prm.get("records")
     counted = sum(counts.values()) if isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values()) \
         else None
@@ -147,9 +153,9 @@ def mismatch(dec: Decisions, job_id: int, ids: Sequence[int]) -> str | None:
             "deleted or added outside the app")
 
 
-def check_complete(dec: Decisions, job_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+def check_complete(finished: Finished, job_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
     """Raise IntegrityError unless ``rows`` (all of a job's rows) are the records the job finished with."""
-    problem = mismatch(dec, job_id, [int(r["id"]) for r in rows])
+    problem = mismatch(finished, job_id, [int(r["id"]) for r in rows])
     if problem:
         raise IntegrityError(f"{problem}; run `audit verify` and ask a reviewer")
 
@@ -157,15 +163,15 @@ def check_complete(dec: Decisions, job_id: int, rows: Sequence[Mapping[str, Any]
 def incomplete_jobs(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
     """(seq of its finish entry, why) for every finished job whose rows are not the set it finished with: ids only,
     so an auditor, who holds no records key, can check it (``audit verify``)."""
-    dec = decisions(con)
+    finished = finished_jobs(con)
     ids: dict[int, list[int]] = {}
     for job, rid in con.execute("SELECT job_id, id FROM records").fetchall():
         ids.setdefault(int(job), []).append(int(rid))
     out = []
-    for job in sorted(dec.finished):
-        problem = mismatch(dec, job, ids.get(job, []))
+    for job in sorted(finished):
+        problem = mismatch(finished, job, ids.get(job, []))
         if problem:
-            out.append((dec.finished[job][0], problem))
+            out.append((finished[job][0], problem))
     return sorted(out)
 
 
@@ -189,11 +195,8 @@ def verified_rows(con: duckdb.DuckDBPyConnection, keys: Mapping[str, bytes], whe
 def verified_job_rows(con: duckdb.DuckDBPyConnection, keys: Mapping[str, bytes], job_id: int) -> list[dict[str, Any]]:
     """Every row of a job, each checked (``verified_rows``), and together checked against the set the job finished
     with (``check_complete``)."""
-    rows = read_rows(con, "job_id = ?", [job_id])
-    dec = decisions(con)
-    for row in rows:
-        check(keys, row, dec.of(row))
-    check_complete(dec, job_id, rows)
+    rows = verified_rows(con, keys, "job_id = ?", [job_id])
+    check_complete(finished_jobs(con), job_id, rows)
     return rows
 
 
