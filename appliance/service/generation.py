@@ -190,6 +190,16 @@ def _fault_injection(unit: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _fault_interrupt(committed: int) -> None:
+    """Test-only fault: ``APPLIANCE_FAULT_SIGINT_AFTER_BATCH=N`` sends this process SIGINT (Ctrl-C) at the first
+    progress report once batch N is committed: while the next batch is decoding and sequences are still running,
+    so the Ctrl-C test always lands mid-round instead of racing a timer. Unset in normal use."""
+    after = os.environ.get("APPLIANCE_FAULT_SIGINT_AFTER_BATCH")
+    if after is not None and committed >= int(after):
+        os.environ.pop("APPLIANCE_FAULT_SIGINT_AFTER_BATCH")  # once: the handler's own cleanup must not be hit again
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def _load(home: Path, req: GenerationRequest, session: Session):
     """The model (with the request's adapter, if any) and the adapter's summary for the job's configuration."""
     if req.deterministic:  # one thread; one sequence, or one per label for a method that decodes them in parallel
@@ -309,6 +319,7 @@ def _execute(
             p.workers = loaded.model.worker_stats()
         if on_progress:
             on_progress(p)
+        _fault_interrupt(unit)
         if cancel is not None and cancel.is_set():
             raise JobCancelled(f"job {job_id} cancelled")
 

@@ -119,34 +119,28 @@ def test_kill_9_at_timed_points_then_resume(reference, tmp_path: Path, passphras
 
 def test_ctrl_c_mid_run_closes_the_job_cancelled_and_resume_finishes_it(reference, tmp_path: Path,
                                                                         passphrase_file: Path) -> None:
-    """Ctrl-C (SIGINT) lands wherever the run is, most likely inside a round between two committed batches: the CLI
-    says so in one line (exit 130), the job is closed as 'cancelled' with its committed batches, and resume makes
-    the same records as an uninterrupted run. A cancel from the TUI takes the same path (``JobCancelled`` is a
-    KeyboardInterrupt)."""
+    """Ctrl-C (SIGINT) inside a round, after batch 1 is committed and while the next batch's sequences are still
+    decoding (a named fault injection, so the point is exact): the CLI says so in one line (exit 130), the job is
+    closed as 'cancelled' with its committed batch, and resume makes the same records as an uninterrupted run. A
+    cancel from the TUI takes the same path (``JobCancelled`` is a KeyboardInterrupt)."""
     from appliance.vault import Vault
 
-    records, took = reference
     home = tmp_path / "h"
     _new_vault(home, passphrase_file)
-    proc = subprocess.Popen([sys.executable, "-m", "appliance", *GEN, "--passphrase-file", str(passphrase_file)],
-                            env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5 * took)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=600)
-    if proc.returncode == 0:  # the run ended before the signal landed: nothing to resume
-        assert _records(home) == records
-        return
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "appliance: interrupted", err[-2000:]
-    assert "Traceback" not in err
+    env = {**_env(home), "APPLIANCE_FAULT_SIGINT_AFTER_BATCH": "1"}
+    proc = subprocess.run([sys.executable, "-m", "appliance", *GEN, "--passphrase-file", str(passphrase_file)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 130 and proc.stderr.strip().splitlines()[-1] == "appliance: interrupted", proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
     with Vault.open(home, "demo", PASSPHRASE) as v:
         jobs = v.list_jobs()
-    if not jobs:  # interrupted before the job was stored: nothing was written
-        return
-    assert [j["status"] for j in jobs] == ["cancelled"]
+        assert [j["status"] for j in jobs] == ["cancelled"]
+        kept = sum(r["status"] == "accepted" for r in v.list_records(jobs[0]["id"]))
+    assert 0 < kept < len(reference[0])  # batch 1 kept, the rest not yet made
     r = _cli(["resume", str(jobs[0]["id"]), "--user", "demo"], home, passphrase_file)
     assert r.returncode == 0, r.stderr
-    assert _records(home) == records
+    assert "resumed: 1 batches were already in the vault" in r.stdout
+    assert _records(home) == reference[0]
 
 
 def test_resume_refuses_when_the_policy_changed(tmp_path: Path, passphrase_file: Path) -> None:
