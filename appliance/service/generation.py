@@ -175,10 +175,7 @@ def resume_job(
     method, _ = build_method(session, req.method, req.task, req.options(), req.seed_set, policy)
     if req.cluster or req.workers:
         seeds_sent_to_workers(method, policy)
-    if job["status"] != "running":
-        vault.reopen_job(job_id)
-    else:
-        vault.audit("job.resume", {"job_id": job_id}, {"previous_status": "running (interrupted)"})
+    vault.reopen_job(job_id)  # checks the job's rows against its last committed batch or its finish first
     return _execute(session, job_id, job["task_id"], req, loaded, method, policy, int(job["units_done"]), t0, on_progress,
                     on_batch, cancel)
 

@@ -3,8 +3,8 @@
 The ``jobs`` table is metadata every role reads and anyone holding the database key can edit: an admin could mark a
 failed job 'succeeded' so that its partial records can be exported, or change a DP job's configuration so that an
 export's manifest names another ε. Every change to a job's row is also an audit entry (``job.start`` with the method
-and configuration, ``job.finish`` with the status and summary, ``job.resume``, ``record.filter`` with the filter the
-summary names), so readers of a job (``JobsMixin.get_job``, ``list_jobs``) compare the row with the log and refuse a
+and configuration, ``job.batch`` with the batch count and the ids of the rows after each committed batch,
+``job.finish`` with the status and summary, ``job.resume``, ``record.filter`` with the filter the summary names), so readers of a job (``JobsMixin.get_job``, ``list_jobs``) compare the row with the log and refuse a
 row the log does not explain; so do the app's writers of a job (finish, resume, label filter) before they write, so an
 edited row is never laundered into a new entry. Like ``rowseal``, this reads the entries' contents only; whether the
 log itself was rewritten is ``audit verify``'s work (its hash chain and signatures). But every user signs their own
@@ -25,7 +25,7 @@ from appliance.errors import IntegrityError
 from appliance.vault import audit
 
 # The permission the signer's role must hold for each entry of a job's life to count (``audit.permitted_entries``).
-LIFE_PERMISSIONS = {"job.start": "job.run", "job.resume": "job.run", "job.finish": "job.run",
+LIFE_PERMISSIONS = {"job.start": "job.run", "job.resume": "job.run", "job.batch": "job.run", "job.finish": "job.run",
                     "record.filter": "record.filter"}
 LIFE_ACTIONS = tuple(LIFE_PERMISSIONS)
 
@@ -43,6 +43,13 @@ class JobLog:
     summary: dict[str, Any] | None = None
     label_filter: dict[str, Any] | None = None  # name, report id, user and count of the last filter since the finish
     finish: tuple[int, dict[str, Any]] | None = None  # (seq, params) of the finish entry while the job is finished
+    committed: tuple[int, dict[str, Any]] | None = None  # (seq, params) of its last batch entry (the rows it holds)
+    units: int | None = None  # the method's batches committed, by its batch entries (None: entries from before them)
+
+    @property
+    def held(self) -> tuple[int, dict[str, Any]] | None:
+        """The entry the job's rows must match: its finish while finished, else its last committed batch."""
+        return self.finish or self.committed
 
 
 def read(con: duckdb.DuckDBPyConnection) -> dict[int, JobLog]:
@@ -65,7 +72,14 @@ def read(con: duckdb.DuckDBPyConnection) -> dict[int, JobLog]:
                 out[job] = JobLog(seq, ids.get("task_id"), prm.get("method"), prm.get("config"), user)
             continue
         if log is None or (action == "job.resume" and log.status == "succeeded") \
-                or (action == "job.finish" and log.status != "running"):
+                or (action in ("job.finish", "job.batch") and log.status != "running"):
+            continue
+        if action == "job.batch":  # rows committed: the job's record ids after the batch, and its unit
+            unit = prm.get("unit")
+            if unit is not None and not (isinstance(unit, int) and (log.units is None or unit == log.units + 1)):
+                continue  # out of order: not a batch the app wrote
+            log.committed = (seq, prm)
+            log.units = unit if unit is not None else log.units
             continue
         log.seq = seq
         if action == "job.resume":
@@ -122,6 +136,8 @@ def problem(row: Mapping[str, Any], log: JobLog | None) -> str | None:
         return "has no job.start entry in the audit log"  # (a row inserted by raw SQL)
     want = {"task_id": log.task_id, "method": log.method, "config": log.config, "created_by": log.created_by,
             "status": log.status}
+    if log.units is not None:  # a job from before the batch entries has nothing to hold its count to
+        want["units_done"] = log.units
     for name, value in want.items():
         if name in row and row[name] != value:
             return f"has a {name} that differs from its audit entries"

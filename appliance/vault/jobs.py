@@ -119,15 +119,20 @@ class JobsMixin(VaultCore):
                                                           "summary": summary or {}})
 
     def reopen_job(self, job_id: int) -> None:
-        """Mark a cancelled or failed job as running again, so ``resume`` can finish it (audited)."""
+        """Mark a cancelled or failed job as running again, so ``resume`` can finish it; a job left 'running' by a
+        killed process is resumed as it is. Audited either way."""
         self.require("job.run")
         with self.transaction() as con:
             status_now = self._logged_job(con, job_id)["status"]
             if status_now == "succeeded":
                 raise BadInput(f"job {job_id} already succeeded; nothing to resume")
-            # Its rows must be the set it finished with: a row deleted now would drop out of the next finish's digest.
+            # Its rows must be the set it finished with, or its last committed batch left after a kill: a row deleted
+            # now would drop out of the next batch's and the finish's digests, and a batch would be skipped or made twice.
             ids = [r[0] for r in con.execute("SELECT id FROM records WHERE job_id = ?", [job_id]).fetchall()]
             rowseal.check_complete(rowseal.finished_jobs(con), job_id, [{"id": i} for i in ids])
+            if status_now == "running":
+                self.audit("job.resume", {"job_id": job_id}, {"previous_status": "running (interrupted)"})
+                return
             con.execute("UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = ?", [job_id])
             self.audit("job.resume", {"job_id": job_id}, {"previous_status": status_now})
 
@@ -165,19 +170,28 @@ class JobsMixin(VaultCore):
             cols["created_at"].append(now)
         n = len(cols["text"])
         with self.transaction() as con:
-            row = con.execute("SELECT status, units_done FROM jobs WHERE id = ?", [job_id]).fetchone()
-            if row is None:
+            found = joblog.rows(con, "id = ?", [job_id])
+            if not found:
                 raise BadInput(f"no job with id {job_id}")
-            if row[0] != "running":
-                raise BadInput(f"job {job_id} is finished ({row[0]}); records cannot be added")
+            job, log = found[0], joblog.read(con).get(job_id)
+            joblog.check(job, log)  # its status and batch count as its audit entries hold them
+            if job["status"] != "running":
+                raise BadInput(f"job {job_id} is finished ({job['status']}); records cannot be added")
             if unit is not None:
-                if unit != row[1] + 1:
-                    raise RuntimeError(f"job {job_id}: batch {unit} out of order (batches done: {row[1]})")
+                if unit != job["units_done"] + 1:
+                    raise RuntimeError(f"job {job_id}: batch {unit} out of order (batches done: {job['units_done']})")
                 con.execute("UPDATE jobs SET units_done = ? WHERE id = ?", [unit, job_id])
-            if n == 0:
-                return []
+            # In the same transaction: the job's record ids after this batch (and the batch count), so rows deleted
+            # or added, or units_done edited, while the job is running or after a kill are refused (``joblog``).
+            # The rows already there are checked first, so such an edit is never laundered into the new digest.
+            held = [r[0] for r in con.execute("SELECT id FROM records WHERE job_id = ?", [job_id]).fetchall()]
+            rowseal.check_complete({job_id: log.held} if log and log.held else {}, job_id, [{"id": i} for i in held])
             first = schema.next_id(con, "records")
             cols["id"] = ids = list(range(first, first + n))
+            self.audit("job.batch", {"job_id": job_id}, {"unit": unit, "records": n, "records_total": len(held) + n,
+                                                         "record_ids_sha256": record_ids_sha256(held + ids)})
+            if n == 0:
+                return []
             cols["job_id"] = [job_id] * n
             for column in ("text", "context"):
                 cols[column] = [fields.seal_text(key, gen, roles.RECORDS, "records", column, i, v)

@@ -126,17 +126,23 @@ Finished = dict[int, tuple[int, dict[str, Any]]]
 
 
 def finished_jobs(con: duckdb.DuckDBPyConnection) -> Finished:
-    """job id -> (seq, params) of its job.finish entry, for each job the log says is finished (``joblog.read``)."""
-    return {job: log.finish for job, log in joblog.read(con).items() if log.finish is not None}
+    """job id -> (seq, params) of the entry its rows must match (``joblog.JobLog.held``): its job.finish while the
+    log says it is finished, else the job.batch entry of its last committed batch (a running or killed job)."""
+    return {job: log.held for job, log in joblog.read(con).items() if log.held is not None}
 
 
 def mismatch(finished: Finished, job_id: int, ids: Sequence[int]) -> str | None:
-    """Why ``ids`` (all of a job's row ids) are not the records the job finished with, by the digest of their ids its
-    ``job.finish`` entry keeps (or, in entries from before the digest, their count); None if they are, or if the job
-    is running or never finished (a crash): nothing recorded to hold it to."""
+    """Why ``ids`` (all of a job's row ids) are not the records the job finished with, or holds after its last
+    committed batch, by the digest of their ids that entry keeps (or, in finish entries from before the digest, their
+    count); None if they are, or if nothing was recorded to hold the job to (no batch committed yet)."""
     if job_id not in finished:
         return None
     seq, prm = finished[job_id]
+    if "unit" in prm:  # a job.batch entry: the rows after that batch
+        if hmac.compare_digest(str(prm.get("record_ids_sha256")), record_ids_sha256(ids)):
+            return None
+        return (f"job {job_id} has {len(ids)} records, not the {prm.get('records_total', '?')} its committed batches "
+                f"hold (audit entry {seq}): records were deleted or added outside the app")
     want, counts = prm.get("record_ids_sha256"), prm.get("records")
     counted = sum(counts.values()) if isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values()) \
         else None

@@ -181,6 +181,74 @@ def test_a_deleted_job_row_does_not_hand_its_id_and_records_on(vault) -> None:
         assert v.get_job(new)["status"] == "succeeded"
 
 
+# -- a killed job: held to its last committed batch (job.batch), before anything finished it
+
+@pytest.fixture
+def killed(vault) -> tuple[Path, int]:
+    """A job killed after two committed batches (three records): its row still 'running', no finish entry."""
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v:
+        run = v.create_job(v.get_job(job_id)["task_id"], "zerogen", v.get_job(job_id)["config"])
+        v.add_records(run, [{"text": "batch one, first", "label": "cardiology"},
+                            {"text": "batch one, second", "label": "cardiology"}], unit=1)
+        v.add_records(run, [{"text": "batch two", "label": "cardiology"}], unit=2)
+    return home, run
+
+
+def test_a_row_deleted_from_a_killed_job_is_refused_before_a_resume_launders_it(killed) -> None:
+    """Without the batch entries, a resume would add the next batches and finish over the rows left, and the finish's
+    digest would make the deletion look legitimate. Every reader, the resume, the next batch and `audit verify` refuse."""
+    home, run = killed
+    raw_sql(home, "root", "DELETE FROM records WHERE id = (SELECT min(id) FROM records WHERE job_id = ?)", [run])
+    match = f"^job {run} has 2 records, not the 3 its committed batches hold"
+    assert_refused(home, run, None, match=match, export_too=False)
+    with open_as(home, "alice") as v:
+        with pytest.raises(IntegrityError, match=match):
+            v.reopen_job(run)
+        with pytest.raises(IntegrityError, match=match):
+            v.add_records(run, [{"text": "batch three", "label": "cardiology"}], unit=3)
+    result = verify_as_auditor(home)
+    assert not result.ok and match.lstrip("^") in result.problem
+
+
+def test_batches_done_edited_on_a_killed_job_are_refused(killed) -> None:
+    """``units_done`` tells a resume which batches are in the vault: lowered, a batch would be made twice; raised,
+    one would be skipped. The job's batch entries hold the count."""
+    home, run = killed
+    raw_sql(home, "root", "UPDATE jobs SET units_done = 1 WHERE id = ?", [run])
+    with open_as(home, "alice") as v:
+        for act in (lambda: v.get_job(run), lambda: v.reopen_job(run),
+                    lambda: v.add_records(run, [{"text": "batch two again", "label": "cardiology"}], unit=2)):
+            with pytest.raises(IntegrityError, match=f"^job {run} has a units_done that differs from its audit entries"):
+                act()
+    result = verify_as_auditor(home)
+    assert not result.ok and f"job {run} has a units_done that differs" in result.problem
+
+
+@pytest.mark.parametrize("insider", ["root", "olga", "rita"])
+def test_an_insiders_own_signed_batch_does_not_cover_a_deleted_row(killed, insider: str) -> None:
+    """A job.batch of one's own with the digest of the rows left: only a role that runs jobs writes batches."""
+    home, run = killed
+    raw_sql(home, "root", "DELETE FROM records WHERE id = (SELECT min(id) FROM records WHERE job_id = ?)", [run])
+    left = [r[0] for r in raw_sql(home, "root", "SELECT id FROM records WHERE job_id = ?", [run])]
+    forge(home, insider, "job.batch", {"job_id": run}, {"unit": 3, "records": 0, "records_total": len(left),
+                                                        "record_ids_sha256": record_ids_sha256(left)})
+    with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^job {run} has 2 records, not the 3 "):
+        v.reopen_job(run)
+
+
+def test_a_killed_job_resumed_and_finished_reads_back(killed) -> None:
+    """The legitimate path: a resume of the killed job (no reopen of its row), a third batch, a finish."""
+    home, run = killed
+    with open_as(home, "alice") as v:
+        v.reopen_job(run)
+        v.add_records(run, [{"text": "batch three", "label": "cardiology"}], unit=3)
+        v.add_records(run, [], unit=4)  # a batch whose records were all dropped still counts
+        v.finish_job(run, "succeeded", {"units": 4})
+        assert len(v.list_records(run)) == 4 and v.get_job(run)["units_done"] == 4
+    assert verify_as_auditor(home).ok
+
+
 # -- false refusals: legitimate paths
 
 def test_a_deleted_task_row_does_not_refuse_the_next_task(vault) -> None:
@@ -204,7 +272,7 @@ def test_a_job_resumed_after_a_kill_and_filtered_twice_reads_back(vault) -> None
         v.add_records(run, [{"text": "before the kill", "label": "cardiology"}], unit=1)
     with open_as(home, "alice") as v:  # a new process resumes the interrupted job as generation.resume_job does
         assert v.get_job(run)["status"] == "running"
-        v.audit("job.resume", {"job_id": run}, {"previous_status": "running (interrupted)"})
+        v.reopen_job(run)
         first = v.add_records(run, [{"text": "after the kill", "label": "cardiology"}], unit=2)
         v.finish_job(run, "cancelled", {"units": 2})
         v.apply_label_filter(run, "cleanlab", {first[0]: "off-label"})
