@@ -14,7 +14,8 @@ rows drawn (seeded) from the dataset's real training split, where one is shipped
              (on rt_polarity/test the gold row is inflated: 761 of its 1,066 sentences are in SST-2 train)
   trec       tasks/trec_question.toml → trec/test.tsv (coarse labels); no gold (no train split shipped)
   mtsamples  tasks/medical_specialty.toml → mtsamples/test.csv (six specialties); no gold
-``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text);
+``--records-dir DIR`` saves each generation and reuses it when the same one is asked again (compare task models on one
+generation). ``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text);
 ``--evals sst2-dev,...`` keeps only the named eval files; ``--task PATH`` generates from another spec with the same
 labels (one dataset), e.g. ``bench/data/sst2_sentiment_critic.toml``, the SST-2 wording before the current one. ``--label-filters none,cleanlab,judge`` trains each task
 model on each budget's records as they are ("none") and on what each label filter keeps (the registered filters of
@@ -75,6 +76,34 @@ def generate(model, task, method_name: str, n: int, seed: int) -> tuple[list, fl
     return recs, time.perf_counter() - t0
 
 
+def cached_generate(records_dir: Path | None, model, task, task_path: Path, method_name: str, n: int, seed: int,
+                    generator_sha: str) -> tuple[list, float]:
+    """``generate``, or its records read back from ``records_dir`` when the same generation (task spec file, method,
+    generator file, n, seed) was saved there before: task models and filters can then be compared on one generation
+    without paying for it again. The records are public synthetic text from a shipped spec (no seeds)."""
+    import hashlib
+    from dataclasses import asdict
+
+    from appliance.generate.records import GeneratedRecord
+
+    if records_dir is None:
+        return generate(model, task, method_name, n, seed)
+    key = hashlib.sha256(json.dumps([hashlib.sha256(task_path.read_bytes()).hexdigest(), method_name, generator_sha,
+                                     n, seed]).encode()).hexdigest()[:16]
+    path = records_dir / f"{task.name}-{method_name}-{n}-{seed}-{key}.jsonl"
+    if path.exists():
+        lines = path.read_text().splitlines()
+        head = json.loads(lines[0])
+        print(f"[{task.name}] {method_name}: records read from {path}", file=sys.stderr, flush=True)
+        return [GeneratedRecord(**json.loads(x)) for x in lines[1:]], float(head["wall_s"])
+    recs, wall = generate(model, task, method_name, n, seed)
+    records_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join([json.dumps({"wall_s": wall})] + [json.dumps(asdict(r)) for r in recs]) + "\n")
+    tmp.replace(path)
+    return recs, wall
+
+
 def first_per_label(recs: list, labels: list[str], n: int) -> list:
     """The first ``n`` records, split evenly over the labels (in generation order), as a job stopped at n would hold."""
     share = {lab: n // len(labels) + (1 if i < n % len(labels) else 0) for i, lab in enumerate(labels)}
@@ -131,6 +160,8 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=3, help="generated records printed per label (0: none)")
     ap.add_argument("--generator", default=None, help="registered model name (default: the installation's default)")
     ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")
+    ap.add_argument("--records-dir", type=Path, default=None,
+                    help="save each generation's records here and reuse them when the same generation is asked again")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     from appliance.quality.embed import get_embedder
@@ -160,7 +191,8 @@ def main() -> int:
                          "macro_f1": r["macro_f1"]})
     for ds in args.datasets.split(","):
         cfg = DATASETS[ds]
-        task = load_task(args.task or ROOT / "tasks" / f"{cfg['task']}.toml")
+        task_path = args.task or ROOT / "tasks" / f"{cfg['task']}.toml"
+        task = load_task(task_path)
         evals = [(name, read_real(DATA / path, tc, lc, task_name=task.name, label_ids=task.label_ids, limit=limit))
                  for name, path, tc, lc in cfg["evals"] if not chosen_evals or name in chosen_evals]
         gold_clf = gold = None
@@ -188,7 +220,8 @@ def main() -> int:
                                  "n_train": 0, **scores(real.labels, p, task.label_ids)})
                 print(f"[{ds}] PROMPTING on {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         for method_name in args.methods.split(","):
-            all_recs, wall = generate(model, task, method_name, budgets[-1], args.seed)
+            all_recs, wall = cached_generate(args.records_dir, model, task, task_path, method_name, budgets[-1],
+                                             args.seed, loaded.entry.sha256)
             all_recs = [r for r in all_recs if r.label in task.label_ids]
             gen_info.append({"dataset": ds, "method": method_name, "records": len(all_recs), "wall_s": round(wall, 1),
                              **describe(task, all_recs, gold_clf)})
