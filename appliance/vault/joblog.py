@@ -2,10 +2,11 @@
 
 The ``jobs`` table is metadata every role reads and anyone holding the database key can edit: an admin could mark a
 failed job 'succeeded' so that its partial records can be exported, or change a DP job's configuration so that an
-export's manifest names another ε. Every change to a job's row is also an audit entry (``job.start`` with the method
-and configuration, ``job.batch`` with the batch count and the ids of the rows after each committed batch,
-``job.finish`` with the status and summary, ``job.resume``, ``record.filter`` with the filter the summary names), so readers of a job (``JobsMixin.get_job``, ``list_jobs``) compare the row with the log and refuse a
-row the log does not explain; so do the app's writers of a job (finish, resume, label filter) before they write, so an
+export's manifest names another ε. Every change to a job's row is also an audit entry (``job.start`` with the method,
+configuration and a batch count of 0, ``job.batch`` with the batch count and the ids of the rows after each committed
+batch, ``job.finish`` with the status and summary, ``job.resume``, ``record.filter`` with the filter the summary
+names), so readers of a job (``JobsMixin.get_job``, ``list_jobs``) compare the row with the log and refuse a row the
+log does not explain; so do the app's writers of a job (finish, resume, label filter) before they write, so an
 edited row is never laundered into a new entry. Like ``rowseal``, this reads the entries' contents only; whether the
 log itself was rewritten is ``audit verify``'s work (its hash chain and signatures). But every user signs their own
 entries, so an entry counts only if its signer's role may write it and it comes where the app writes it (``read``):
@@ -44,7 +45,7 @@ class JobLog:
     label_filter: dict[str, Any] | None = None  # name, report id, user and count of the last filter since the finish
     finish: tuple[int, dict[str, Any]] | None = None  # (seq, params) of the finish entry while the job is finished
     committed: tuple[int, dict[str, Any]] | None = None  # (seq, params) of its last batch entry (the rows it holds)
-    units: int | None = None  # the method's batches committed, by its batch entries (None: entries from before them)
+    units: int | None = None  # the method's batches committed, by its batch entries (None: a job from before them)
 
     @property
     def held(self) -> tuple[int, dict[str, Any]] | None:
@@ -64,20 +65,21 @@ def read(con: duckdb.DuckDBPyConnection) -> dict[int, JobLog]:
     for seq, user, action, ids, prm in audit.permitted_entries(con, LIFE_PERMISSIONS):
         try:
             job = int(ids["job_id"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # (an id of Infinity: OverflowError)
             continue  # a malformed entry explains nothing: the row it meant then fails its check
         log = out.get(job)
         if action == "job.start":
-            if log is None:
-                out[job] = JobLog(seq, ids.get("task_id"), prm.get("method"), prm.get("config"), user)
+            if log is None:  # a job started since the batch entries says so (units_done 0): it is held from batch 1
+                out[job] = JobLog(seq, ids.get("task_id"), prm.get("method"), prm.get("config"), user,
+                                  units=0 if as_count(prm.get("units_done")) == 0 else None)
             continue
         if log is None or (action == "job.resume" and log.status == "succeeded") \
                 or (action in ("job.finish", "job.batch") and log.status != "running"):
             continue
         if action == "job.batch":  # rows committed: the job's record ids after the batch, and its unit
             unit = prm.get("unit")
-            if unit is not None and not (isinstance(unit, int) and (log.units is None or unit == log.units + 1)):
-                continue  # out of order: not a batch the app wrote
+            if unit is not None and not (as_count(unit) and (log.units is None or unit == log.units + 1)):
+                continue  # out of order, or not a batch number (a string, a bool, 0 or less): not a batch the app wrote
             log.committed = (seq, prm)
             log.units = unit if unit is not None else log.units
             continue
@@ -92,6 +94,12 @@ def read(con: duckdb.DuckDBPyConnection) -> dict[int, JobLog]:
             log.label_filter = {"name": prm.get("filter"), "report_id": ids.get("report_id"), "by": user,
                                 "removed": removed.get("records") if isinstance(removed, dict) else None}
     return out
+
+
+def as_count(value: Any) -> int | None:
+    """``value`` if it is a count (an int of 0 or more, not a bool), else None: what a batch number, a batch count or
+    a number of records in an entry or a row must be before it is compared or shown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def decoded(text: Any) -> Any:
@@ -138,6 +146,8 @@ def problem(row: Mapping[str, Any], log: JobLog | None) -> str | None:
             "status": log.status}
     if log.units is not None:  # a job from before the batch entries has nothing to hold its count to
         want["units_done"] = log.units
+    elif "units_done" in row and as_count(row["units_done"]) is None:  # but a resume must never start from below 0
+        return "has a units_done that differs from its audit entries"
     for name, value in want.items():
         if name in row and row[name] != value:
             return f"has a {name} that differs from its audit entries"

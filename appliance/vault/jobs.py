@@ -63,7 +63,10 @@ class JobsMixin(VaultCore):
             self._insert(con, "jobs", {"id": job_id, "task_id": task_id, "method": method, "config": canonical(config or {}),
                                        "status": "running", "summary": None, "created_at": now_iso(),
                                        "created_by": self.user, "finished_at": None, "units_done": 0})
-            self.audit("job.start", {"job_id": job_id, "task_id": task_id}, {"method": method, "config": config or {}})
+            # units_done 0: its batch count is held from the start (``joblog``), so one edited before the first batch
+            # (a resume would skip batches) is refused like one edited later; jobs from before it have no such entry.
+            self.audit("job.start", {"job_id": job_id, "task_id": task_id},
+                       {"method": method, "config": config or {}, "units_done": 0})
         return job_id
 
     def get_job(self, job_id: int) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
     for seq, _, action, ids, _ in audit.permitted_entries(con, DECISION_PERMISSIONS):
         try:
             key = int(ids["record_id"] if action == REVIEW_ACTION else ids["job_id"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # (an id of Infinity: OverflowError)
             continue  # a malformed entry decides nothing; the rows it meant then fail their check
         table = out.by_record if action == REVIEW_ACTION else out.by_job
         table[key] = max(table.get(key, 0), int(seq))
@@ -138,25 +138,35 @@ def mismatch(finished: Finished, job_id: int, ids: Sequence[int]) -> str | None:
     if job_id not in finished:
         return None
     seq, prm = finished[job_id]
+    want = prm.get("record_ids_sha256")
+    # The entry's words are only compared or shown once they are what the app writes: a digest that is not ASCII
+    # would make compare_digest raise, a total with a newline would make the refusal two lines.
+    total = joblog.as_count(prm.get("records_total"))
     if "unit" in prm:  # a job.batch entry: the rows after that batch
-        if hmac.compare_digest(str(prm.get("record_ids_sha256")), record_ids_sha256(ids)):
+        if _same_digest(want, ids):
             return None
-        return (f"job {job_id} has {len(ids)} records, not the {prm.get('records_total', '?')} its committed batches "
-                f"hold (audit entry {seq}): records were deleted or added outside the app")
-    want, counts = prm.get("record_ids_sha256"), prm.get("records")
+        return (f"job {job_id} has {len(ids)} records, not the {'?' if total is None else total} its committed "
+                f"batches hold (audit entry {seq}): records were deleted or added outside the app")
+    counts = prm.get("records")
     counted = sum(counts.values()) if isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values()) \
         else None
     if isinstance(want, str):
-        intact = hmac.compare_digest(want, record_ids_sha256(ids))
+        intact = _same_digest(want, ids)
     elif counted is not None:
         intact = counted == len(ids)
     else:
         return None
     if intact:
         return None
-    total = prm.get("records_total", "?" if counted is None else counted)
+    total = total if total is not None else "?" if counted is None else counted
     return (f"job {job_id} has {len(ids)} records, not the {total} it finished with (audit entry {seq}): records were "
             "deleted or added outside the app")
+
+
+def _same_digest(want: Any, ids: Sequence[int]) -> bool:
+    """Whether ``want`` (an entry's ``record_ids_sha256``, whatever it holds) is the digest of ``ids``."""
+    return isinstance(want, str) and hmac.compare_digest(want.encode("utf-8", "replace"),
+                                                         record_ids_sha256(ids).encode())
 
 
 def check_complete(finished: Finished, job_id: int, rows: Sequence[Mapping[str, Any]]) -> None:

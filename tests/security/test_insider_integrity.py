@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -332,3 +333,175 @@ def test_a_task_renamed_or_reattributed_by_sql_is_refused(vault, column: str) ->
     raw_sql(home, "root", f"UPDATE tasks SET {column} = 'bob' WHERE id = ?", [task_id])
     with open_as(home, "alice") as v, pytest.raises(IntegrityError, match=f"^task {task_id}'s spec is not the one"):
         v.get_task(task_id)
+
+
+# -- batch entries attacked: a job killed before its first batch, a job from before the batch entries, an author's
+#    malformed batch entries (``joblog.read``, ``rowseal.mismatch``)
+
+@contextmanager
+def old_code(v: Vault) -> Iterator[Vault]:
+    """``v`` writing the entries the app wrote before batch entries: no job.batch, a job.start without its batch count
+    (what an older vault holds of a job started, and perhaps killed, before the upgrade)."""
+    real = v.audit
+
+    def audit(action: str, object_ids: Any = None, params: Any = None) -> int:
+        if action == "job.batch":
+            return 0
+        if action == "job.start":
+            params = {k: params[k] for k in ("method", "config")}
+        return real(action, object_ids, params)
+
+    v.audit = audit  # type: ignore[method-assign]
+    try:
+        yield v
+    finally:
+        del v.audit
+
+
+@pytest.fixture
+def started(vault) -> tuple[Path, int]:
+    """A job killed before its first batch committed: its row 'running' with no batch done, its job.start alone."""
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v:
+        run = v.create_job(v.get_job(job_id)["task_id"], "zerogen", v.get_job(job_id)["config"])
+    return home, run
+
+
+def one_line_refusal(act: Callable[[], Any]) -> str:
+    """The IntegrityError ``act`` raises: one line (exit 3), never a traceback of another kind."""
+    with pytest.raises(IntegrityError) as e:
+        act()
+    assert e.value.exit_code == 3 and "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_batches_done_raised_before_the_first_batch_are_refused(started) -> None:
+    """Before its first batch entry a job had no count to hold ``units_done`` to: raised by raw SQL, a resume skipped
+    the batches below it and finished without them, and the skipped batch numbers were then taken as the first entry.
+    The job.start entry now holds the count at 0 until a batch entry moves it."""
+    home, run = started
+    raw_sql(home, "root", "UPDATE jobs SET units_done = 2 WHERE id = ?", [run])
+    match = f"^job {run} has a units_done that differs from its audit entries"
+    with open_as(home, "alice") as v:
+        for act in (lambda: v.get_job(run), lambda: v.list_jobs(), lambda: v.reopen_job(run),
+                    lambda: v.add_records(run, [{"text": "batch three", "label": "cardiology"}], unit=3)):
+            with pytest.raises(IntegrityError, match=match):
+                act()
+    result = verify_as_auditor(home)
+    assert not result.ok and f"job {run} has a units_done that differs" in result.problem
+
+
+def test_a_job_killed_before_its_first_batch_and_after_an_empty_one_resumes(started) -> None:
+    """The legitimate path: resumed with no batch in the vault, an empty first batch (the gate dropped every record),
+    killed again, resumed, a second batch and a finish: every step reads back and the log verifies."""
+    home, run = started
+    with open_as(home, "alice") as v:
+        v.reopen_job(run)
+        assert v.list_records(run) == [] and v.get_job(run)["units_done"] == 0
+        v.add_records(run, [], unit=1)
+    with open_as(home, "alice") as v:
+        v.reopen_job(run)
+        assert v.list_records(run) == [] and v.get_job(run)["units_done"] == 1
+        v.add_records(run, [{"text": "batch two", "label": "cardiology"}], unit=2)
+        v.finish_job(run, "succeeded", {"units": 2})
+        assert [r["text"] for r in v.list_records(run)] == ["batch two"] and v.get_job(run)["units_done"] == 2
+    assert verify_as_auditor(home).ok
+
+
+def test_a_job_from_before_the_batch_entries_resumes_after_the_upgrade(vault) -> None:
+    """A job started and killed after two batches by the older app (no batch entries, a job.start without a count):
+    the upgraded app reads it, resumes it from batch 3 and finishes it. Its count before the upgrade has nothing to
+    hold it to, so it is not checked; its first batch entry then holds it."""
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v, old_code(v):
+        run = v.create_job(v.get_job(job_id)["task_id"], "zerogen", v.get_job(job_id)["config"])
+        v.add_records(run, [{"text": "old batch one", "label": "cardiology"}], unit=1)
+        v.add_records(run, [{"text": "old batch two", "label": "cardiology"}], unit=2)
+    with open_as(home, "alice") as v:
+        assert v.get_job(run)["units_done"] == 2 and len(v.list_records(run)) == 2
+        v.reopen_job(run)
+        v.add_records(run, [{"text": "batch three", "label": "cardiology"}], unit=3)
+    raw_sql(home, "root", "UPDATE jobs SET units_done = 1 WHERE id = ?", [run])  # held from its first batch entry
+    with open_as(home, "alice") as v:
+        one_line_refusal(lambda: v.get_job(run))
+    raw_sql(home, "root", "UPDATE jobs SET units_done = 3 WHERE id = ?", [run])
+    with open_as(home, "alice") as v:
+        v.reopen_job(run)
+        v.finish_job(run, "succeeded", {"units": 3})
+        assert len(v.list_records(run)) == 3 and v.get_job(run)["units_done"] == 3
+    assert verify_as_auditor(home).ok
+
+
+def test_an_older_jobs_batches_done_below_zero_are_refused(vault) -> None:
+    """A job from before the batch entries has no count to hold ``units_done`` to, but a count below 0 is none: a
+    resume would make every batch again and fail on the first one with a traceback."""
+    home, job_id, _ = vault
+    with open_as(home, "alice") as v, old_code(v):
+        run = v.create_job(v.get_job(job_id)["task_id"], "zerogen", v.get_job(job_id)["config"])
+        v.add_records(run, [{"text": "old batch one", "label": "cardiology"}], unit=1)
+    raw_sql(home, "root", "UPDATE jobs SET units_done = -1 WHERE id = ?", [run])
+    with open_as(home, "alice") as v:
+        for act in (lambda: v.get_job(run), lambda: v.reopen_job(run)):
+            assert one_line_refusal(act).startswith(f"job {run} has a units_done that differs")
+
+
+def test_a_second_author_resumes_anothers_killed_job(killed) -> None:
+    """Any author may resume any job (``resume_job`` asks for job.run only), so bob's batch entries on alice's job
+    count: the legitimate path reads back, and the log verifies."""
+    home, run = killed
+    with open_as(home, "bob") as v:
+        v.reopen_job(run)
+        v.add_records(run, [{"text": "batch three, by bob", "label": "cardiology"}], unit=3)
+        v.finish_job(run, "succeeded", {"units": 3})
+    with open_as(home, "alice") as v:
+        assert len(v.list_records(run)) == 4 and v.get_job(run)["units_done"] == 3
+    assert verify_as_auditor(home).ok
+
+
+@pytest.mark.parametrize("unit", ["3", True, 0, -1, 3.0, 10**30])
+def test_an_authors_batch_entry_with_no_batch_number_does_not_cover_a_deleted_row(killed, unit: Any) -> None:
+    """A row deleted, then a batch entry of bob's (an author: it may count) with the digest of the rows left and a
+    unit that is not the next batch number (a string, a bool, 0 or less, a float, one far ahead): it explains
+    nothing, and the job stays held to its batch 2."""
+    home, run = killed
+    raw_sql(home, "root", "DELETE FROM records WHERE id = (SELECT min(id) FROM records WHERE job_id = ?)", [run])
+    left = [r[0] for r in raw_sql(home, "root", "SELECT id FROM records WHERE job_id = ?", [run])]
+    forge(home, "bob", "job.batch", {"job_id": run}, {"unit": unit, "records": 0, "records_total": len(left),
+                                                      "record_ids_sha256": record_ids_sha256(left)})
+    with open_as(home, "alice") as v:
+        assert one_line_refusal(lambda: v.list_records(run)).startswith(f"job {run} has 2 records, not the 3 ")
+        assert one_line_refusal(lambda: v.reopen_job(run)).startswith(f"job {run} has 2 records, not the 3 ")
+
+
+@pytest.mark.parametrize("params", [
+    {"record_ids_sha256": "\u00e9t\u00e9", "records_total": "3\nsecond line"},  # compare_digest raised TypeError
+    {"record_ids_sha256": 123, "records_total": [3]},
+    {"records_total": {"n": 3}},  # no digest at all
+], ids=["non-ascii", "not-a-string", "missing"])
+def test_an_authors_malformed_batch_entry_is_refused_in_one_line(killed, params: dict[str, Any]) -> None:
+    """A batch entry of bob's for the next batch whose digest is not a digest: every reader, the resume and
+    `audit verify` answer with one line (the digest holds no set of rows, so the job's rows do not match it), never a
+    traceback, and never a line the entry wrote."""
+    home, run = killed
+    forge(home, "bob", "job.batch", {"job_id": run}, {"unit": 3, "records": 0, **params})
+    raw_sql(home, "root", "UPDATE jobs SET units_done = 3 WHERE id = ?", [run])  # so the row matches the count
+    match = f"^job {run} has 3 records, not the \\? its committed batches hold"
+    assert_refused(home, run, None, match=match, export_too=False)
+    with open_as(home, "alice") as v:
+        assert one_line_refusal(lambda: v.reopen_job(run)).startswith(f"job {run} has 3 records, not the ? ")
+    result = verify_as_auditor(home)
+    assert not result.ok and result.problem.startswith(f"job {run} has 3 records, not the ? ")
+    assert "\n" not in result.problem
+
+
+def test_entries_naming_an_infinite_id_explain_nothing(killed) -> None:
+    """An author's job.batch and a reviewer's record.review whose id is Infinity (JSON that Python reads as a float):
+    int() raised OverflowError in every reader; the entries are malformed, so they explain and decide nothing."""
+    home, run = killed
+    forge(home, "bob", "job.batch", {"job_id": float("inf")}, {"unit": 3, "records": 0})
+    forge(home, "rita", "record.review", {"record_id": float("inf"), "job_id": run}, {"decision": "accepted"},
+          role="reviewer")
+    with open_as(home, "alice") as v:
+        assert len(v.list_records(run)) == 3 and v.get_job(run)["units_done"] == 2
+        v.reopen_job(run)
+
