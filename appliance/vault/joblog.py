@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import duckdb
 
 from appliance.errors import IntegrityError
-from appliance.vault import audit
+from appliance.vault import audit, schema
 
 # The permission the signer's role must hold for each entry of a job's life to count (``audit.permitted_entries``).
 LIFE_PERMISSIONS = {"job.start": "job.run", "job.resume": "job.run", "job.batch": "job.run", "job.finish": "job.run",
@@ -67,6 +67,8 @@ def read(con: duckdb.DuckDBPyConnection) -> dict[int, JobLog]:
             job = int(ids["job_id"])
         except (ValueError, KeyError, TypeError, OverflowError):  # (an id of Infinity: OverflowError)
             continue  # a malformed entry explains nothing: the row it meant then fails its check
+        if not schema.plausible_id(job):
+            continue  # an id no job row can have (10**30): it must not push the next job's id past BIGINT
         log = out.get(job)
         if action == "job.start":
             if log is None:  # a job started since the batch entries says so (units_done 0): it is held from batch 1

@@ -203,6 +203,17 @@ def check(con: duckdb.DuckDBPyConnection, installation_id: str) -> None:
         raise BadInput(f"vault schema version {rows.get('schema_version')} is not supported (expected {SCHEMA_VERSION})")
 
 
+# The largest row id an audit entry may name and still count: ids are BIGINT, and a new id is one past the largest the
+# log names, so an insider's signed entry naming 10**30 (or 2**63 - 1) must not make every later insert overflow.
+MAX_ROW_ID = 2**62
+
+
+def plausible_id(value: object) -> bool:
+    """Whether ``value`` (an id an audit entry names) is one the app could have written: an int from 1 to
+    ``MAX_ROW_ID`` (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID
+
+
 def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str = "id") -> int:
     if table not in TABLES:
         raise ValueError(table)

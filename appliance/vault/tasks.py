@@ -31,7 +31,7 @@ class TasksMixin(VaultCore):
             # Past every id the log has seen: a task row deleted by raw SQL does not hand its id (and entry) on.
             task_id = max([schema.next_id(con, "tasks"), *(o["task_id"] + 1 for *_, o, _ in
                                                            audit.permitted_entries(con, TASK_PERMISSIONS)
-                                                           if isinstance(o.get("task_id"), int))])
+                                                           if schema.plausible_id(o.get("task_id")))])
             self._insert(con, "tasks", {"id": task_id, "name": name, "spec_toml": toml_text, "sha256": digest,
                                         "created_at": now_iso(), "created_by": self.user})
             self.audit("task.add", {"task_id": task_id}, {"name": name, "sha256": digest})

@@ -505,3 +505,19 @@ def test_entries_naming_an_infinite_id_explain_nothing(killed) -> None:
         assert len(v.list_records(run)) == 3 and v.get_job(run)["units_done"] == 2
         v.reopen_job(run)
 
+
+
+@pytest.mark.parametrize("action,ids", [("job.start", {"job_id": 10**30, "task_id": 1}),
+                                        ("job.start", {"job_id": 2**63 - 1, "task_id": 1}),
+                                        ("task.add", {"task_id": 10**30})])
+def test_an_entry_naming_an_id_past_bigint_does_not_stop_new_jobs_and_tasks(vault, action: str, ids: dict) -> None:
+    """New ids go past every id the log names (a deleted row's id is never reused): an author's own signed entry
+    naming an id no row can hold must not make every later job or task fail to insert."""
+    home, job_id, _ = vault
+    forge(home, "alice", action, ids, {"method": "zerogen", "config": {}, "name": "x", "sha256": "0" * 64})
+    with open_as(home, "alice") as v:
+        new_task = v.add_task("probe-after-forgery", SPEC_TEXT)
+        new_job = v.create_job(v.get_job(job_id)["task_id"], "zerogen", {})
+        assert new_task < 2**62 and new_job < 2**62
+        v.finish_job(new_job, "succeeded", {})
+        assert v.get_job(new_job)["status"] == "succeeded" and v.get_task(new_task)["name"] == "probe-after-forgery"
