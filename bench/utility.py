@@ -14,6 +14,7 @@ rows drawn (seeded) from the dataset's real training split, where one is shipped
              (on rt_polarity/test the gold row is inflated: 761 of its 1,066 sentences are in SST-2 train)
   trec       tasks/trec_question.toml → trec/test.tsv (coarse labels); no gold (no train split shipped)
   mtsamples  tasks/medical_specialty.toml → mtsamples/test.csv (six specialties); no gold
+``--subset random`` takes a smaller n as a seeded random sample of each label's records instead of its first ones.
 ``--records-dir DIR`` saves each generation and reuses it when the same one is asked again (compare task models on one
 generation). ``--eval-limit`` scores a seeded sample of each eval file (PROMPTING scores every verbalizer after every text);
 ``--evals sst2-dev,...`` keeps only the named eval files; ``--task PATH`` generates from another spec with the same
@@ -104,6 +105,16 @@ def cached_generate(records_dir: Path | None, model, task, task_path: Path, meth
     return recs, wall
 
 
+def random_per_label(recs: list, labels: list[str], n: int, seed: int) -> list:
+    """``first_per_label`` of each label's records in a seeded random order: the same count, records from anywhere in
+    the run (does a curve over n move with the number of records or with which records come first?)."""
+    import random
+
+    shuffled = [r for lab in labels for r in random.Random(seed).sample([r for r in recs if r.label == lab],
+                                                                        sum(r.label == lab for r in recs))]
+    return first_per_label(shuffled, labels, n)
+
+
 def first_per_label(recs: list, labels: list[str], n: int) -> list:
     """The first ``n`` records, split evenly over the labels (in generation order), as a job stopped at n would hold."""
     share = {lab: n // len(labels) + (1 if i < n % len(labels) else 0) for i, lab in enumerate(labels)}
@@ -160,6 +171,8 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=3, help="generated records printed per label (0: none)")
     ap.add_argument("--generator", default=None, help="registered model name (default: the installation's default)")
     ap.add_argument("--home", type=Path, default=None, help="model cache home (default: a temporary one)")
+    ap.add_argument("--subset", choices=("first", "random"), default="first",
+                    help="a smaller n is each label's first records (default) or a random sample of them (seed --seed + 7)")
     ap.add_argument("--records-dir", type=Path, default=None,
                     help="save each generation's records here and reuse them when the same generation is asked again")
     ap.add_argument("--json", type=Path, default=None)
@@ -230,7 +243,8 @@ def main() -> int:
                 for r in [r for r in all_recs if r.label == lab][: args.samples]:
                     print(f"  sample [{lab}] {r.text[:160]!r}")
             for n in budgets:
-                recs = first_per_label(all_recs, task.label_ids, n)
+                recs = (first_per_label(all_recs, task.label_ids, n) if args.subset == "first"
+                        else random_per_label(all_recs, task.label_ids, n, args.seed + 7))
                 if len({r.label for r in recs}) < 2:
                     continue
                 for flt in filters:
