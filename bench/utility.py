@@ -80,7 +80,7 @@ def generate(model, task, method_name: str, n: int, seed: int) -> tuple[list, fl
 def cached_generate(records_dir: Path | None, model, task, task_path: Path, method_name: str, n: int, seed: int,
                     generator_sha: str) -> tuple[list, float]:
     """``generate``, or its records read back from ``records_dir`` when the same generation (task spec file, method,
-    generator file, n, seed) was saved there before: task models and filters can then be compared on one generation
+    generator file, n, seed, and the source of the generation code) was saved there before: task models and filters can then be compared on one generation
     without paying for it again. The records are public synthetic text from a shipped spec (no seeds)."""
     import hashlib
     from dataclasses import asdict
@@ -89,8 +89,12 @@ def cached_generate(records_dir: Path | None, model, task, task_path: Path, meth
 
     if records_dir is None:
         return generate(model, task, method_name, n, seed)
+    # The code that makes records is in the key too: records saved before a change to a method or the engine are
+    # never reused for the changed code.
+    code = hashlib.sha256(b"".join(p.read_bytes() for d in ("generate", "engine", "spec")
+                                   for p in sorted((ROOT / "appliance" / d).glob("*.py")))).hexdigest()
     key = hashlib.sha256(json.dumps([hashlib.sha256(task_path.read_bytes()).hexdigest(), method_name, generator_sha,
-                                     n, seed]).encode()).hexdigest()[:16]
+                                     n, seed, code]).encode()).hexdigest()[:16]
     path = records_dir / f"{task.name}-{method_name}-{n}-{seed}-{key}.jsonl"
     if path.exists():
         lines = path.read_text().splitlines()

@@ -132,7 +132,7 @@ class JobsMixin(VaultCore):
             # Its rows must be the set it finished with, or its last committed batch left after a kill: a row deleted
             # now would drop out of the next batch's and the finish's digests, and a batch would be skipped or made twice.
             ids = [r[0] for r in con.execute("SELECT id FROM records WHERE job_id = ?", [job_id]).fetchall()]
-            rowseal.check_complete(rowseal.finished_jobs(con), job_id, [{"id": i} for i in ids])
+            rowseal.check_complete(rowseal.held_sets(con), job_id, [{"id": i} for i in ids])
             if status_now == "running":
                 self.audit("job.resume", {"job_id": job_id}, {"previous_status": "running (interrupted)"})
                 return

@@ -110,7 +110,7 @@ class Decisions:
 def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
     """Read the decisions from the audit log (object ids only; the log's signatures are ``audit verify``'s work).
     Only entries a role could write through the app count (``audit.permitted_entries``). Every batch a job adds reads
-    them, so the job's life (``finished_jobs``) is read only by those that check a job's whole set of rows."""
+    them, so the job's life (``held_sets``) is read only by those that check a job's whole set of rows."""
     out = Decisions()
     for seq, _, action, ids, _ in audit.permitted_entries(con, DECISION_PERMISSIONS):
         try:
@@ -122,22 +122,23 @@ def decisions(con: duckdb.DuckDBPyConnection) -> Decisions:
     return out
 
 
-Finished = dict[int, tuple[int, dict[str, Any]]]
+# job id -> (seq, params) of the audit entry its rows must match: its job.finish, or its last job.batch.
+Held = dict[int, tuple[int, dict[str, Any]]]
 
 
-def finished_jobs(con: duckdb.DuckDBPyConnection) -> Finished:
+def held_sets(con: duckdb.DuckDBPyConnection) -> Held:
     """job id -> (seq, params) of the entry its rows must match (``joblog.JobLog.held``): its job.finish while the
     log says it is finished, else the job.batch entry of its last committed batch (a running or killed job)."""
     return {job: log.held for job, log in joblog.read(con).items() if log.held is not None}
 
 
-def mismatch(finished: Finished, job_id: int, ids: Sequence[int]) -> str | None:
+def mismatch(held: Held, job_id: int, ids: Sequence[int]) -> str | None:
     """Why ``ids`` (all of a job's row ids) are not the records the job finished with, or holds after its last
     committed batch, by the digest of their ids that entry keeps (or, in finish entries from before the digest, their
     count); None if they are, or if nothing was recorded to hold the job to (no batch committed yet)."""
-    if job_id not in finished:
+    if job_id not in held:
         return None
-    seq, prm = finished[job_id]
+    seq, prm = held[job_id]
     want = prm.get("record_ids_sha256")
     # The entry's words are only compared or shown once they are what the app writes: a digest that is not ASCII
     # would make compare_digest raise, a total with a newline would make the refusal two lines.
@@ -169,25 +170,26 @@ def _same_digest(want: Any, ids: Sequence[int]) -> bool:
                                                          record_ids_sha256(ids).encode())
 
 
-def check_complete(finished: Finished, job_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Raise IntegrityError unless ``rows`` (all of a job's rows) are the records the job finished with."""
-    problem = mismatch(finished, job_id, [int(r["id"]) for r in rows])
+def check_complete(held: Held, job_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Raise IntegrityError unless ``rows`` (all of a job's rows) are the records the job finished with, or holds
+    after its last committed batch."""
+    problem = mismatch(held, job_id, [int(r["id"]) for r in rows])
     if problem:
         raise IntegrityError(f"{problem}; run `audit verify` and ask a reviewer")
 
 
 def incomplete_jobs(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
-    """(seq of its finish entry, why) for every finished job whose rows are not the set it finished with: ids only,
-    so an auditor, who holds no records key, can check it (``audit verify``)."""
-    finished = finished_jobs(con)
+    """(seq of the entry, why) for every job whose rows are not the set it finished with or holds after its last
+    committed batch: ids only, so an auditor, who holds no records key, can check it (``audit verify``)."""
+    held = held_sets(con)
     ids: dict[int, list[int]] = {}
     for job, rid in con.execute("SELECT job_id, id FROM records").fetchall():
         ids.setdefault(int(job), []).append(int(rid))
     out = []
-    for job in sorted(finished):
-        problem = mismatch(finished, job, ids.get(job, []))
+    for job in sorted(held):
+        problem = mismatch(held, job, ids.get(job, []))
         if problem:
-            out.append((finished[job][0], problem))
+            out.append((held[job][0], problem))
     return sorted(out)
 
 
@@ -212,7 +214,7 @@ def verified_job_rows(con: duckdb.DuckDBPyConnection, keys: Mapping[str, bytes],
     """Every row of a job, each checked (``verified_rows``), and together checked against the set the job finished
     with (``check_complete``)."""
     rows = verified_rows(con, keys, "job_id = ?", [job_id])
-    check_complete(finished_jobs(con), job_id, rows)
+    check_complete(held_sets(con), job_id, rows)
     return rows
 
 

@@ -216,7 +216,7 @@ def test_a_resumed_job_may_add_records_until_it_finishes_again(vault) -> None:
 
 def test_an_entry_from_before_the_digest_holds_the_job_to_its_count() -> None:
     """Vaults whose ``job.finish`` entries kept only counts by status: the total must still match."""
-    dec = {7: (12, {"records": {"accepted": 2, "quarantined": 1}})}  # rowseal.finished_jobs' shape
+    dec = {7: (12, {"records": {"accepted": 2, "quarantined": 1}})}  # rowseal.held_sets' shape
     rowseal.check_complete(dec, 7, [{"id": 1}, {"id": 2}, {"id": 3}])
     with pytest.raises(IntegrityError, match="^job 7 has 2 records, not the 3 it finished with .audit entry 12."):
         rowseal.check_complete(dec, 7, [{"id": 1}, {"id": 3}])
