@@ -140,6 +140,18 @@ def test_label_smoothing_makes_the_mlp_less_confident() -> None:
     assert smooth < plain and smooth <= 1 - 0.3 / 2 + 0.02
 
 
+def test_the_mlp_takes_at_most_its_step_budget_on_a_large_set_and_all_its_epochs_on_a_small_one() -> None:
+    """A large set gets fewer epochs (the same number of updates as a set of MAX_STEPS batches), never below one."""
+    from appliance.quality.taskmodels.mlp import MAX_STEPS, MLPClassifier
+
+    m = MLPClassifier(["a", "b"])
+    assert m.epochs_for(10) == m.epochs_for(MAX_STEPS * 32 // 40) == 40  # 40 epochs fit the budget
+    for n in (1_000, 3_000, 100_000):
+        assert m.epochs_for(n) * math.ceil(n / 32) <= MAX_STEPS + math.ceil(n / 32)  # at most one epoch past the cap
+    assert m.epochs_for(3_000) == 4 and m.epochs_for(10**7) == 1
+    assert MLPClassifier(["a", "b"], max_steps=None).epochs_for(3_000) == 40
+
+
 def test_sungen_weights_move_toward_clean_examples() -> None:
     rng = np.random.default_rng(0)
     n = 160
